@@ -1,0 +1,1 @@
+"""newsbot's Discord front-end. It uses `index` only through its public API."""

@@ -1,0 +1,116 @@
+"""Spanish BM25 over the chunks in the store (bm25s + the Snowball Spanish stemmer).
+
+Chroma holds the text; this side index is derived from it and can always be rebuilt. It is
+saved next to the store with the store `version` it was built from, and rebuilt whenever
+that version moved on (another ingest, here or in another process on the same server) or
+the saved files are unreadable. The analyzer is ours, not a pickled object, so a reload
+always stems Spanish the same way the build did.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+import tempfile
+import threading
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+import bm25s
+import numpy as np
+import Stemmer
+from bm25s.stopwords import STOPWORDS_SPANISH
+
+log = logging.getLogger(__name__)
+
+ANALYZER_VERSION = 1  # bump when `analyze` changes, so old side indexes are rebuilt
+_WORD = re.compile(r"\w+", re.UNICODE)
+_local = threading.local()
+
+
+def _strip_accents(word: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFD", word) if unicodedata.category(c) != "Mn")
+
+
+# Spanish stopwords plus question words, which carry no topic ("¿cuándo?", "who"); compared
+# with accents folded, since questions are typed with and without them.
+_QUESTION_WORDS = "que quien quienes cual cuales cuando donde como cuanto cuanta cuantos cuantas"
+_ENGLISH = "the of and to in is was are were what who whom which when where how why does did do"
+_STOPWORDS = frozenset(_strip_accents(w) for w in STOPWORDS_SPANISH) | set(_QUESTION_WORDS.split()) | set(
+    _ENGLISH.split()
+)
+
+
+def analyze(text: str) -> list[str]:
+    """Lowercase words minus stopwords, Spanish-stemmed, accents folded (reúne ~ reune)."""
+    stemmer = getattr(_local, "stemmer", None)
+    if stemmer is None:  # PyStemmer objects are not thread-safe: one per thread
+        stemmer = _local.stemmer = Stemmer.Stemmer("spanish")
+    words = [
+        w for w in _WORD.findall(text.lower()) if _strip_accents(w) not in _STOPWORDS and (len(w) > 1 or w.isdigit())
+    ]
+    return [_strip_accents(stem) for stem in stemmer.stemWords(words)]
+
+
+@dataclass
+class LexicalIndex:
+    version: str
+    chunk_ids: list[str]
+    date_ints: np.ndarray  # per chunk, for date filters
+    model: bm25s.BM25 | None  # None when there are no chunks
+
+    def scores(self, query: str) -> np.ndarray:
+        """BM25 score of every chunk for `query` (zeros when nothing matches)."""
+        tokens = analyze(query)
+        if self.model is None or not tokens:
+            return np.zeros(len(self.chunk_ids), dtype=np.float32)
+        return np.asarray(self.model.get_scores(tokens), dtype=np.float32)
+
+    @classmethod
+    def build(cls, version: str, chunk_ids: list[str], texts: list[str], date_ints: list[int]) -> LexicalIndex:
+        model = None
+        if chunk_ids:
+            model = bm25s.BM25()
+            model.index([analyze(t) for t in texts], show_progress=False)
+        return cls(version, list(chunk_ids), np.asarray(date_ints, dtype=np.int64), model)
+
+    def save(self, directory: Path) -> None:
+        """Write to a temporary folder, then swap it in, so readers never see half a save."""
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".bm25-", dir=directory.parent))
+        try:
+            if self.model is not None:
+                self.model.save(str(tmp), show_progress=False)
+            np.save(tmp / "dates.npy", self.date_ints)
+            meta = {"version": self.version, "analyzer": ANALYZER_VERSION, "chunk_ids": self.chunk_ids}
+            (tmp / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+            old = directory.with_name(directory.name + ".old")
+            if directory.exists():
+                os.replace(directory, old)
+            os.replace(tmp, directory)
+            shutil.rmtree(old, ignore_errors=True)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    @classmethod
+    def load(cls, directory: Path) -> LexicalIndex | None:
+        """The saved index, or None when it is missing, from another analyzer, or damaged."""
+        try:
+            meta = json.loads((directory / "meta.json").read_text(encoding="utf-8"))
+            if meta.get("analyzer") != ANALYZER_VERSION:
+                return None
+            chunk_ids = list(meta["chunk_ids"])
+            dates = np.load(directory / "dates.npy")
+            model = bm25s.BM25.load(str(directory), show_progress=False) if chunk_ids else None
+            if len(dates) != len(chunk_ids) or (model is not None and model.scores["num_docs"] != len(chunk_ids)):
+                raise ValueError("sizes disagree")
+            return cls(str(meta["version"]), chunk_ids, dates, model)
+        except FileNotFoundError:
+            return None
+        except Exception as exc:  # a damaged side file is rebuilt, never fatal
+            log.warning("BM25 side index at %s is unreadable (%s); it will be rebuilt", directory, exc)
+            return None

@@ -1,0 +1,294 @@
+"""`NewsIndex`: the one entry point the CLI, the bot and the evaluation all use."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import sys
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from llama_index.core.node_parser import SentenceSplitter
+from llama_index.core.schema import TextNode
+from tqdm import tqdm
+
+from .articles import read_sources
+from .embeddings import load_embedding, model_key
+from .errors import QuestionError, StoreError
+from .lexical import LexicalIndex
+from .retrieval import DateRange, HybridRetriever, merge_by_article
+from .schema import Article, Hit, IngestReport
+from .settings import Settings
+from .store import ChunkStore
+
+log = logging.getLogger(__name__)
+
+EMBED_BATCH = 32  # chunks per embedding call: big enough to keep both cores busy
+MAX_QUERY_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class ArticleInfo:
+    source: str
+    title: str
+    outlet: str
+    date: str
+    chunks: int
+
+    def to_dict(self) -> dict[str, object]:
+        return {"source": self.source, "title": self.title, "outlet": self.outlet, "date": self.date, "chunks": self.chunks}
+
+
+def to_date_int(value: str | dt.date | None) -> int:
+    if value is None or value == "":
+        return 0
+    if isinstance(value, dt.date):
+        return int(value.strftime("%Y%m%d"))
+    try:
+        return int(dt.date.fromisoformat(value).strftime("%Y%m%d"))
+    except ValueError:
+        raise QuestionError(f"invalid date {value!r} (expected YYYY-MM-DD)") from None
+
+
+def clean_query(query: str) -> str:
+    """Control characters out, whitespace folded; refuse what has nothing to search for."""
+    text = "".join(ch if ch.isprintable() else " " for ch in query)
+    text = " ".join(text.split())
+    if not re.search(r"\w", text):
+        raise QuestionError("the question is empty or has no words")
+    if len(text) > MAX_QUERY_CHARS:
+        raise QuestionError(f"the question is too long ({len(text):,} characters; limit {MAX_QUERY_CHARS:,})")
+    return text
+
+
+class NewsIndex:
+    """A folder of news articles, chunked into Chroma, searchable and (see `ask`) answerable.
+
+    >>> idx = NewsIndex("path/to/store")
+    >>> idx.ingest(["articles/"]).summary()
+    >>> idx.search("pregunta", k=5)
+    """
+
+    def __init__(self, store: str | Path | None = None, *, settings: Settings | None = None) -> None:
+        base = settings or Settings.from_env()
+        self.settings = base.with_overrides(store=str(store) if store is not None else None)
+        self.settings.validate()
+        self.embedding = load_embedding(self.settings.embed_model)
+        self.store = ChunkStore(self.settings, model_key(self.embedding))
+        self.splitter = SentenceSplitter(chunk_size=self.settings.chunk_size, chunk_overlap=self.settings.chunk_overlap)
+        self._lexical: LexicalIndex | None = None
+        self._lexical_lock = threading.Lock()
+        self._write_lock = threading.Lock()
+
+    # -- ingest --------------------------------------------------------------------------
+
+    def ingest(self, paths: Iterable[str | Path], *, prune: bool = False, progress: bool = False) -> IngestReport:
+        """Add new articles, replace changed ones, skip unchanged ones; report what could not be read.
+
+        Safe to interrupt: a half-written article is detected (chunk count or hash) and
+        rewritten on the next run.
+        """
+        with self._write_lock:
+            return self._ingest(list(paths), prune=prune, progress=progress)
+
+    def _ingest(self, paths: list[str | Path], *, prune: bool, progress: bool) -> IngestReport:
+        read = read_sources(paths)
+        report = IngestReport(skipped=list(read.skipped))
+        stored = self.store.articles()
+        known_hashes = {a.content_hash: a.source for a in stored.values() if a.complete}
+
+        pending: list[tuple[Article, bool]] = []  # (article, replaces an existing one)
+        batch_hashes: dict[str, str] = {}
+        for article in read.articles:
+            previous = stored.get(article.article_id)
+            if previous and previous.complete and previous.content_hash == article.content_hash:
+                report.unchanged.append(article.source)
+                continue
+            twin = batch_hashes.get(article.content_hash) or known_hashes.get(article.content_hash)
+            if twin and twin != article.source:
+                report.skipped.append((article.source, f"same article as {twin}"))
+                continue
+            batch_hashes[article.content_hash] = article.source
+            pending.append((article, previous is not None))
+
+        self._write_articles(pending, report, progress)
+
+        if prune:
+            read_origins = {a.origin for a in read.articles} | {s.split("#", 1)[0] for s, _ in read.skipped}
+            current_ids = {a.article_id for a in read.articles}
+            gone = [
+                a for a in stored.values()
+                if a.article_id not in current_ids
+                and (not Path(a.origin).exists() or a.origin in read_origins)
+            ]  # fmt: skip
+            self.store.delete_articles([a.article_id for a in gone])
+            report.removed.extend(a.source for a in gone)
+
+        if pending or report.removed:
+            self.store.mark_changed()
+            self._refresh_lexical()
+        return report
+
+    def _nodes_for(self, article: Article) -> list[TextNode]:
+        chunks = self.splitter.split_text(article.text) or [article.text]
+        metadata = {
+            "article_id": article.article_id,
+            "source": article.source,
+            "origin": article.origin,
+            "title": article.title,
+            "outlet": article.outlet,
+            "date": article.date,
+            "date_int": article.date_int,
+            "language": article.language,
+            "url": article.url,
+            "content_hash": article.content_hash,
+            "n_chunks": len(chunks),
+        }
+        nodes = []
+        for number, chunk in enumerate(chunks):
+            node = TextNode(
+                id_=f"{article.article_id}-{number:04d}",
+                text=chunk,
+                metadata={**metadata, "chunk_no": number},
+                # Only the headline goes into the embedded text with the chunk: it names the
+                # event, and keeps dates and ids out of the vector.
+                metadata_template="{value}",
+                excluded_embed_metadata_keys=[k for k in metadata if k != "title"] + ["chunk_no"],
+                excluded_llm_metadata_keys=list(metadata) + ["chunk_no"],
+            )
+            nodes.append(node)
+        return nodes
+
+    def _write_articles(self, pending: list[tuple[Article, bool]], report: IngestReport, progress: bool) -> None:
+        planned = [(article, replaces, self._nodes_for(article)) for article, replaces in pending]
+        total = sum(len(nodes) for _, _, nodes in planned)
+        bar = tqdm(total=total, unit="chunk", desc="embedding", disable=not progress or total == 0, file=sys.stderr)
+        try:
+            group: list[tuple[Article, bool, list[TextNode]]] = []
+            size = 0
+            for item in planned:
+                group.append(item)
+                size += len(item[2])
+                if size >= EMBED_BATCH:
+                    self._embed_and_write(group, report, bar)
+                    group, size = [], 0
+            if group:
+                self._embed_and_write(group, report, bar)
+        finally:
+            bar.close()
+
+    def _embed_and_write(
+        self, group: list[tuple[Article, bool, list[TextNode]]], report: IngestReport, bar: tqdm[Any]
+    ) -> None:
+        nodes = [node for _, _, article_nodes in group for node in article_nodes]
+        vectors = self.embedding.encode([node.get_content(metadata_mode="embed") for node in nodes])  # type: ignore[arg-type]
+        for node, vector in zip(nodes, vectors):
+            node.embedding = vector.tolist()
+        for article, replaces, article_nodes in group:
+            self.store.replace_article(article.article_id, article_nodes)
+            (report.updated if replaces else report.added).append(article.source)
+            report.chunks += len(article_nodes)
+        bar.update(len(nodes))
+
+    # -- BM25 side index -----------------------------------------------------------------
+
+    @property
+    def _lexical_dir(self) -> Path:
+        if self.settings.chroma_url:
+            key = re.sub(r"[^A-Za-z0-9]+", "_", f"{self.settings.chroma_url}_{self.settings.collection}")
+            return Path(self.settings.store).expanduser() / "bm25-remote" / key
+        return Path(self.settings.store).expanduser() / "bm25" / self.settings.collection
+
+    def _refresh_lexical(self) -> LexicalIndex:
+        """Rebuild the BM25 index from the chunks in the store and save it."""
+        version = self.store.version()
+        ids: list[str] = []
+        texts: list[str] = []
+        dates: list[int] = []
+        for page_ids, documents, metadatas in self.store.iter_chunks():
+            for cid, doc, meta in zip(page_ids, documents, metadatas):
+                ids.append(cid)
+                texts.append(f"{meta.get('title', '')}\n{doc}")
+                dates.append(int(meta.get("date_int", 0)))
+        lexical = LexicalIndex.build(version, ids, texts, dates)
+        try:
+            lexical.save(self._lexical_dir)
+        except OSError as exc:  # read-only or full disk: keep serving from memory
+            log.warning("cannot save the BM25 index to %s: %s", self._lexical_dir, exc)
+        self._lexical = lexical
+        return lexical
+
+    def lexical_index(self) -> LexicalIndex:
+        """The BM25 index, current with the store (reloaded or rebuilt when the store moved)."""
+        with self._lexical_lock:
+            version = self.store.version()
+            if self._lexical is not None and self._lexical.version == version:
+                return self._lexical
+            saved = LexicalIndex.load(self._lexical_dir)
+            if saved is not None and saved.version == version:
+                self._lexical = saved
+                return saved
+            return self._refresh_lexical()
+
+    # -- search --------------------------------------------------------------------------
+
+    def retriever(self, k: int = 5, since: str | dt.date | None = None, until: str | dt.date | None = None) -> HybridRetriever:
+        """The hybrid retriever as a LlamaIndex `BaseRetriever` (for query engines)."""
+        return HybridRetriever(
+            self.store,
+            self.embedding.get_query_embedding,
+            self.lexical_index,
+            self.settings.dense_weight,
+            top_k=k,
+            dates=DateRange(to_date_int(since), to_date_int(until)),
+        )
+
+    def search(
+        self, query: str, k: int = 5, *, since: str | dt.date | None = None, until: str | dt.date | None = None
+    ) -> list[Hit]:
+        """The k articles that best match `query`, one hit per article, best first."""
+        if k < 1:
+            raise QuestionError("k must be at least 1")
+        text = clean_query(query)
+        retriever = self.retriever(k, since, until)
+        return merge_by_article(retriever.retrieve_chunks(text, retriever._dates), k)
+
+    # -- inventory -----------------------------------------------------------------------
+
+    def stats(self) -> dict[str, object]:
+        try:
+            articles = len(self.store.collection.get(where={"chunk_no": 0}, include=[])["ids"])
+        except Exception as exc:
+            raise StoreError(f"cannot read the store: {exc}") from exc
+        return {
+            "articles": articles,
+            "chunks": self.store.count(),
+            "last_ingest": self.store.last_ingest() or None,
+            "embed_model": model_key(self.embedding),
+            "store": self.settings.chroma_url or str(Path(self.settings.store).expanduser()),
+        }
+
+    def list_articles(self, query: str | None = None, limit: int = 10, offset: int = 0) -> list[ArticleInfo]:
+        """Indexed articles, newest first; with a query, only those matching it."""
+        stored = self.store.articles()
+        infos = [ArticleInfo(a.source, a.title, a.outlet, a.date, a.chunks_found) for a in stored.values()]
+        if query:
+            wanted = {h.article_id for h in self.search(query, k=50) if h.score > 0}
+            infos = [i for i, a in zip(infos, stored.values()) if a.article_id in wanted]
+        infos.sort(key=lambda i: (i.date, i.title), reverse=True)
+        return infos[offset : offset + limit]
+
+    def remove(self, sources: Sequence[str]) -> int:
+        """Remove articles by source; returns how many were removed."""
+        wanted = set(sources)
+        gone = [a.article_id for a in self.store.articles().values() if a.source in wanted]
+        if gone:
+            with self._write_lock:
+                self.store.delete_articles(gone)
+                self.store.mark_changed()
+                self._refresh_lexical()
+        return len(gone)

@@ -1,0 +1,247 @@
+"""The Chroma side: one collection of chunks, written through LlamaIndex's ChromaVectorStore.
+
+Each chunk's metadata carries its article's fields (headline, outlet, date, source, ...),
+the article's content hash and its chunk count. That makes the collection the single source
+of truth: an article is complete exactly when all `n_chunks` of its chunks are present with
+the same hash, so an interrupted ingest is detected and repaired on the next run.
+
+The collection metadata holds the embedding model (a store is never queried with another
+model), the chunk size, and `version`, a token that changes on every write: the BM25 side
+index records the version it was built from and is rebuilt when they differ, which keeps
+several processes sharing one Chroma server consistent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import chromadb
+from chromadb.api import ClientAPI
+from chromadb.api.models.Collection import Collection
+from chromadb.config import Settings as ChromaSettings
+from llama_index.core.schema import TextNode
+from llama_index.vector_stores.chroma import ChromaVectorStore
+
+from .errors import StoreError
+from .settings import Settings
+
+# One settings object for every client: Chroma refuses a second client on the same path
+# with different settings in one process.
+CHROMA_SETTINGS = ChromaSettings(anonymized_telemetry=False)
+READ_BATCH = 5000
+
+
+def open_client(settings: Settings) -> ClientAPI:
+    """An HTTP client when NEWSBOT_CHROMA_URL is set, else an on-disk client at the store path."""
+    try:
+        if settings.chroma_url:
+            from urllib.parse import urlparse
+
+            url = urlparse(settings.chroma_url)
+            if url.scheme not in ("http", "https") or not url.hostname:
+                raise StoreError(f"NEWSBOT_CHROMA_URL must look like http://host:port, not {settings.chroma_url!r}")
+            return chromadb.HttpClient(
+                host=url.hostname,
+                port=url.port or (443 if url.scheme == "https" else 8000),
+                ssl=url.scheme == "https",
+                settings=CHROMA_SETTINGS,
+            )
+        path = Path(settings.store).expanduser()
+        path.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(path), settings=CHROMA_SETTINGS)
+    except StoreError:
+        raise
+    except Exception as exc:
+        where = settings.chroma_url or settings.store
+        raise StoreError(f"cannot open the Chroma store at {where}: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class StoredArticle:
+    article_id: str
+    source: str
+    origin: str
+    content_hash: str
+    n_chunks: int
+    chunks_found: int
+    title: str
+    outlet: str
+    date: str
+
+    @property
+    def complete(self) -> bool:
+        return self.chunks_found == self.n_chunks
+
+
+@dataclass(frozen=True)
+class DenseMatch:
+    chunk_id: str
+    similarity: float  # cosine similarity
+    text: str
+    metadata: dict[str, Any]
+
+
+class ChunkStore:
+    def __init__(self, settings: Settings, embed_key: str) -> None:
+        self.settings = settings
+        self.client = open_client(settings)
+        try:
+            self.collection: Collection = self.client.get_or_create_collection(
+                settings.collection,
+                configuration={"hnsw": {"space": "cosine"}},
+                metadata={"embed_model": embed_key, "chunk_size": settings.chunk_size, "version": "empty"},
+                embedding_function=None,
+            )
+        except Exception as exc:
+            raise StoreError(f"cannot open the collection {settings.collection!r}: {exc}") from exc
+        stored_model = (self.collection.metadata or {}).get("embed_model")
+        if stored_model and stored_model != embed_key:
+            raise StoreError(
+                f"this store was built with the {stored_model} embedding model, not {embed_key}: "
+                f"set NEWSBOT_EMBED_MODEL={stored_model} or use another store"
+            )
+        self.vector_store = ChromaVectorStore(chroma_collection=self.collection)
+
+    # -- bookkeeping ---------------------------------------------------------------------
+
+    def _metadata(self) -> dict[str, Any]:
+        try:
+            fresh = self.client.get_collection(self.settings.collection, embedding_function=None)
+        except Exception as exc:
+            raise StoreError(f"cannot read the store: {exc}") from exc
+        return dict(fresh.metadata or {})
+
+    def version(self) -> str:
+        return str(self._metadata().get("version", ""))
+
+    def last_ingest(self) -> str:
+        return str(self._metadata().get("last_ingest", ""))
+
+    def mark_changed(self) -> None:
+        """Record a write: a new version token (stales every BM25 side index) and the time."""
+        metadata = {k: v for k, v in self._metadata().items() if not k.startswith("hnsw:")}
+        metadata["version"] = uuid.uuid4().hex
+        metadata["last_ingest"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        try:
+            self.collection.modify(metadata=metadata)
+        except Exception as exc:
+            raise StoreError(f"cannot update the store: {exc}") from exc
+
+    def count(self) -> int:
+        try:
+            return int(self.collection.count())
+        except Exception as exc:
+            raise StoreError(f"cannot read the store: {exc}") from exc
+
+    def iter_chunks(
+        self, include: Sequence[str] = ("documents", "metadatas")
+    ) -> Iterator[tuple[list[str], list[str], list[dict[str, Any]]]]:
+        """Every chunk in pages: (ids, documents, metadatas)."""
+        offset = 0
+        while True:
+            try:
+                page = self.collection.get(limit=READ_BATCH, offset=offset, include=list(include))  # type: ignore[arg-type]
+            except Exception as exc:
+                raise StoreError(f"cannot read the store: {exc}") from exc
+            ids = list(page["ids"])
+            if not ids:
+                return
+            documents = list(page.get("documents") or [""] * len(ids))
+            metadatas = [dict(m or {}) for m in (page.get("metadatas") or [{}] * len(ids))]
+            yield ids, documents, metadatas  # type: ignore[misc]
+            offset += len(ids)
+            if len(ids) < READ_BATCH:
+                return
+
+    def articles(self) -> dict[str, StoredArticle]:
+        """Every article in the store, with how many of its chunks are present."""
+        found: dict[str, int] = {}
+        first: dict[str, dict[str, Any]] = {}
+        for _ids, _docs, metadatas in self.iter_chunks(include=("metadatas",)):
+            for meta in metadatas:
+                article_id = str(meta.get("article_id", ""))
+                found[article_id] = found.get(article_id, 0) + 1
+                first.setdefault(article_id, meta)
+        return {
+            article_id: StoredArticle(
+                article_id=article_id,
+                source=str(meta.get("source", "")),
+                origin=str(meta.get("origin", "")),
+                content_hash=str(meta.get("content_hash", "")),
+                n_chunks=int(meta.get("n_chunks", 0)),
+                chunks_found=found[article_id],
+                title=str(meta.get("title", "")),
+                outlet=str(meta.get("outlet", "")),
+                date=str(meta.get("date", "")),
+            )
+            for article_id, meta in first.items()
+        }
+
+    # -- writes --------------------------------------------------------------------------
+
+    def replace_article(self, article_id: str, nodes: list[TextNode]) -> None:
+        """Delete the article's old chunks, then add the new ones in a single write.
+
+        Killed between the two steps, the article is simply missing and the next run adds
+        it; killed during the add, Chroma's write-ahead log keeps the batch all or nothing.
+        """
+        try:
+            self.collection.delete(where={"article_id": article_id})
+            self.vector_store.add(nodes)
+        except Exception as exc:
+            raise StoreError(f"cannot write to the store: {exc}") from exc
+
+    def delete_articles(self, article_ids: Sequence[str]) -> None:
+        try:
+            for article_id in article_ids:
+                self.collection.delete(where={"article_id": article_id})
+        except Exception as exc:
+            raise StoreError(f"cannot write to the store: {exc}") from exc
+
+    # -- reads for search ----------------------------------------------------------------
+
+    def query(self, embedding: Sequence[float], n: int, where: dict[str, Any] | None) -> list[DenseMatch]:
+        total = self.count()
+        if total == 0:
+            return []
+        try:
+            result = self.collection.query(
+                query_embeddings=[list(embedding)],
+                n_results=min(n, total),
+                where=where,
+                include=["documents", "metadatas", "distances"],  # type: ignore[list-item]
+            )
+        except Exception as exc:
+            raise StoreError(f"cannot search the store: {exc}") from exc
+        return [
+            DenseMatch(chunk_id=cid, similarity=1.0 - float(dist), text=str(doc or ""), metadata=dict(meta or {}))
+            for cid, dist, doc, meta in zip(
+                result["ids"][0],
+                (result["distances"] or [[]])[0],
+                (result["documents"] or [[]])[0],
+                (result["metadatas"] or [[]])[0],
+            )
+        ]
+
+    def get_chunks(self, chunk_ids: Sequence[str], with_embeddings: bool = False) -> dict[str, DenseMatch]:
+        """Chunks by id; with embeddings, `similarity` is left at 0 for the caller to fill."""
+        if not chunk_ids:
+            return {}
+        include = ["documents", "metadatas"] + (["embeddings"] if with_embeddings else [])
+        try:
+            page = self.collection.get(ids=list(chunk_ids), include=include)  # type: ignore[arg-type]
+        except Exception as exc:
+            raise StoreError(f"cannot read the store: {exc}") from exc
+        embeddings = page.get("embeddings")
+        out = {}
+        for i, cid in enumerate(page["ids"]):
+            meta = dict((page["metadatas"] or [])[i] or {})
+            if embeddings is not None:
+                meta["_embedding"] = embeddings[i]
+            out[cid] = DenseMatch(cid, 0.0, str((page["documents"] or [])[i] or ""), meta)
+        return out
