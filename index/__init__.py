@@ -6,15 +6,19 @@
     idx.search("pregunta", k=5)
 """
 
+from __future__ import annotations
+
 from .errors import ArticleError, ConfigError, LLMError, NewsbotError, QuestionError, StoreError
 from .newsindex import ArticleInfo, NewsIndex
-from .schema import Article, Hit, IngestReport
+from .schema import Answer, Article, Citation, Hit, IngestReport
 from .settings import Settings
 
 __all__ = [
+    "Answer",
     "Article",
     "ArticleError",
     "ArticleInfo",
+    "Citation",
     "ConfigError",
     "Hit",
     "IngestReport",
@@ -24,4 +28,20 @@ __all__ = [
     "QuestionError",
     "Settings",
     "StoreError",
+    "ask",
 ]
+
+
+def ask(question: str, **options: object) -> Answer:
+    """Answer `question` from the default store (NEWSBOT_STORE): `NewsIndex().ask(...)`."""
+    return _default_index().ask(question, **options)  # type: ignore[arg-type]
+
+
+def _default_index() -> NewsIndex:
+    global _DEFAULT
+    if _DEFAULT is None:
+        _DEFAULT = NewsIndex()
+    return _DEFAULT
+
+
+_DEFAULT: NewsIndex | None = None

@@ -206,7 +206,7 @@ def _read_json_file(text: str, path: str, result: ReadResult) -> None:
         raise ArticleError(f"invalid or truncated JSON (line {exc.lineno}, column {exc.colno})") from None
     records = data if isinstance(data, list) else [data]
     for number, record in enumerate(records, start=1):
-        source = f"{path}#{number}"
+        source = f"{path}#{number}" if isinstance(data, list) else path
         try:
             result.articles.append(parse_record(record, source, path))
         except ArticleError as exc:

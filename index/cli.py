@@ -135,6 +135,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--offset", type=int, default=0)
     p.set_defaults(handler=cmd_sources)
 
+    # Measurement: `eval` and `bench` (index/evaluation.py, index/bench.py). Those modules import only
+    # the standard library at load time; models, Chroma and matplotlib load when a command runs.
+    from . import bench, evaluation
+
+    evaluation.register(commands, common)
+    bench.register(commands, common)
+
     for name, register in _plugin_commands():
         register(commands, common)
     return parser
@@ -165,6 +172,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("newsbot: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `newsbot ask ... | head`: the reader left, nothing is wrong
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

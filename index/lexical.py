@@ -26,6 +26,8 @@ import Stemmer
 from bm25s.stopwords import STOPWORDS_SPANISH
 
 log = logging.getLogger(__name__)
+# bm25s forces its logger to DEBUG on import, which floods any configured handler.
+logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 ANALYZER_VERSION = 1  # bump when `analyze` changes, so old side indexes are rebuilt
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -69,6 +71,23 @@ class LexicalIndex:
         if self.model is None or not tokens:
             return np.zeros(len(self.chunk_ids), dtype=np.float32)
         return np.asarray(self.model.get_scores(tokens), dtype=np.float32)
+
+    def idf(self, tokens: list[str]) -> dict[str, float]:
+        """Inverse document frequency of analysed tokens over the chunks (rare words weigh more).
+
+        Tokens that no chunk contains are left out of the result.
+        """
+        total = len(self.chunk_ids)
+        weights = {}
+        for token in tokens:
+            if self.model is None or token not in self.model.vocab_dict:
+                continue
+            column = self.model.vocab_dict[token]
+            indptr = self.model.scores["indptr"]
+            df = int(indptr[column + 1] - indptr[column])
+            if df > 0:
+                weights[token] = float(np.log(1.0 + (total - df + 0.5) / (df + 0.5)))
+        return weights
 
     @classmethod
     def build(cls, version: str, chunk_ids: list[str], texts: list[str], date_ints: list[int]) -> LexicalIndex:

@@ -8,27 +8,45 @@ import re
 import sys
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from llama_index.core.node_parser import SentenceSplitter
-from llama_index.core.schema import TextNode
+from functools import cached_property
+from typing import TYPE_CHECKING
+
 from tqdm import tqdm
 
+from .answer import (
+    LATEST_K,
+    SEARCH_K,
+    Query,
+    extractive_answer,
+    follow_up_query,
+    llm_answer,
+    read_intent,
+    without_date_phrase,
+)
 from .articles import read_sources
-from .embeddings import load_embedding, model_key
+from .embeddings import load_encoder
 from .errors import QuestionError, StoreError
 from .lexical import LexicalIndex
-from .retrieval import DateRange, HybridRetriever, merge_by_article
-from .schema import Article, Hit, IngestReport
+from .retrieval import DateRange, HybridSearch, merge_by_article
+from .schema import Answer, Article, Hit, IngestReport
 from .settings import Settings
 from .store import ChunkStore
+
+if TYPE_CHECKING:
+    from llama_index.core.node_parser import SentenceSplitter
+    from llama_index.core.schema import TextNode
+
+    from .llama_adapters import NewsRetriever
 
 log = logging.getLogger(__name__)
 
 EMBED_BATCH = 32  # chunks per embedding call: big enough to keep both cores busy
 MAX_QUERY_CHARS = 2000
+LIST_MATCH_SHARE = 0.6  # list_articles(query): articles scoring at least this share of the best
 
 
 @dataclass(frozen=True)
@@ -54,6 +72,14 @@ def to_date_int(value: str | dt.date | None) -> int:
         raise QuestionError(f"invalid date {value!r} (expected YYYY-MM-DD)") from None
 
 
+def _usable_question(text: str) -> str:
+    """An earlier question of a conversation, cleaned; "" when it has nothing to search for."""
+    try:
+        return clean_query(text)
+    except QuestionError:
+        return ""
+
+
 def clean_query(query: str) -> str:
     """Control characters out, whitespace folded; refuse what has nothing to search for."""
     text = "".join(ch if ch.isprintable() else " " for ch in query)
@@ -77,12 +103,18 @@ class NewsIndex:
         base = settings or Settings.from_env()
         self.settings = base.with_overrides(store=str(store) if store is not None else None)
         self.settings.validate()
-        self.embedding = load_embedding(self.settings.embed_model)
-        self.store = ChunkStore(self.settings, model_key(self.embedding))
-        self.splitter = SentenceSplitter(chunk_size=self.settings.chunk_size, chunk_overlap=self.settings.chunk_overlap)
+        self.embedding = load_encoder(self.settings.embed_model)
+        self.store = ChunkStore(self.settings, self.embedding.key)
         self._lexical: LexicalIndex | None = None
         self._lexical_lock = threading.Lock()
         self._write_lock = threading.Lock()
+
+    @cached_property
+    def splitter(self) -> SentenceSplitter:
+        # LlamaIndex is imported on first ingest only: answering questions does not need it.
+        from llama_index.core.node_parser import SentenceSplitter
+
+        return SentenceSplitter(chunk_size=self.settings.chunk_size, chunk_overlap=self.settings.chunk_overlap)
 
     # -- ingest --------------------------------------------------------------------------
 
@@ -134,6 +166,8 @@ class NewsIndex:
         return report
 
     def _nodes_for(self, article: Article) -> list[TextNode]:
+        from llama_index.core.schema import TextNode
+
         chunks = self.splitter.split_text(article.text) or [article.text]
         metadata = {
             "article_id": article.article_id,
@@ -236,16 +270,17 @@ class NewsIndex:
 
     # -- search --------------------------------------------------------------------------
 
-    def retriever(self, k: int = 5, since: str | dt.date | None = None, until: str | dt.date | None = None) -> HybridRetriever:
-        """The hybrid retriever as a LlamaIndex `BaseRetriever` (for query engines)."""
-        return HybridRetriever(
-            self.store,
-            self.embedding.get_query_embedding,
-            self.lexical_index,
-            self.settings.dense_weight,
-            top_k=k,
-            dates=DateRange(to_date_int(since), to_date_int(until)),
-        )
+    @cached_property
+    def _hybrid(self) -> HybridSearch:
+        return HybridSearch(self.store, self.embedding, self.lexical_index, self.settings.dense_weight)
+
+    def retriever(
+        self, k: int = 5, since: str | dt.date | None = None, until: str | dt.date | None = None
+    ) -> NewsRetriever:
+        """The hybrid search as a LlamaIndex `BaseRetriever` (for LlamaIndex query engines)."""
+        from .llama_adapters import NewsRetriever
+
+        return NewsRetriever(self._hybrid, top_k=k, dates=DateRange(to_date_int(since), to_date_int(until)))
 
     def search(
         self, query: str, k: int = 5, *, since: str | dt.date | None = None, until: str | dt.date | None = None
@@ -254,8 +289,8 @@ class NewsIndex:
         if k < 1:
             raise QuestionError("k must be at least 1")
         text = clean_query(query)
-        retriever = self.retriever(k, since, until)
-        return merge_by_article(retriever.retrieve_chunks(text, retriever._dates), k)
+        dates = DateRange(to_date_int(since), to_date_int(until))
+        return merge_by_article(self._hybrid.retrieve_chunks(text, dates), k)
 
     # -- inventory -----------------------------------------------------------------------
 
@@ -268,7 +303,7 @@ class NewsIndex:
             "articles": articles,
             "chunks": self.store.count(),
             "last_ingest": self.store.last_ingest() or None,
-            "embed_model": model_key(self.embedding),
+            "embed_model": self.embedding.key,
             "store": self.settings.chroma_url or str(Path(self.settings.store).expanduser()),
         }
 
@@ -277,7 +312,9 @@ class NewsIndex:
         stored = self.store.articles()
         infos = [ArticleInfo(a.source, a.title, a.outlet, a.date, a.chunks_found) for a in stored.values()]
         if query:
-            wanted = {h.article_id for h in self.search(query, k=50) if h.score > 0}
+            # "Matching" = close to the best match; the fused score of the tail is only relative.
+            hits = self.search(query, k=50)
+            wanted = {h.article_id for h in hits if h.score >= LIST_MATCH_SHARE * hits[0].score} if hits else set()
             infos = [i for i, a in zip(infos, stored.values()) if a.article_id in wanted]
         infos.sort(key=lambda i: (i.date, i.title), reverse=True)
         return infos[offset : offset + limit]
@@ -292,3 +329,38 @@ class NewsIndex:
                 self.store.mark_changed()
                 self._refresh_lexical()
         return len(gone)
+
+    # -- answers -------------------------------------------------------------------------
+
+    def ask(
+        self,
+        question: str,
+        *,
+        since: str | dt.date | None = None,
+        until: str | dt.date | None = None,
+        history: Sequence[str] = (),
+    ) -> Answer:
+        """Answer `question` from the articles, with numbered citations, or refuse.
+
+        `history` holds the earlier questions of the same conversation, oldest first, so a
+        follow-up such as "¿y cuándo será?" is understood. Dates named in the question
+        ("en enero de 2026") narrow the search unless `since`/`until` are given.
+        """
+        text = clean_query(question)
+        intent = read_intent(text)
+        # A date range named in the question is a filter, not part of the topic.
+        topic = without_date_phrase(text) if intent.since or intent.until else text
+        query = follow_up_query(topic, [h for h in map(_usable_question, history) if h])
+        if not intent.kind and query != topic:
+            intent = replace(intent, kind=read_intent(query).kind)
+        dates_given = since is not None or until is not None
+        k = LATEST_K if intent.latest else SEARCH_K
+        hits = self.search(query, k=k, since=since or intent.since, until=until or intent.until)
+        if not hits and not dates_given and (intent.since or intent.until):
+            hits = self.search(query, k=k)  # the date in the question was not a publication date
+        scoring = Query.build(text, topic, intent, self.lexical_index(), context=query if query != topic else "")
+        if self.settings.llm != "none" and hits:
+            answer = llm_answer(self.settings, scoring, hits)
+            if answer is not None:
+                return answer
+        return extractive_answer(scoring, hits)

@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from llama_index.core.retrievers import BaseRetriever
-from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
+from .embeddings import Encoder
 from .lexical import LexicalIndex
 from .schema import Hit
 from .store import ChunkStore, DenseMatch
@@ -70,36 +69,20 @@ class ScoredChunk:
     lexical: float  # raw BM25
 
 
-class HybridRetriever(BaseRetriever):
-    """A LlamaIndex retriever over the store and its BM25 side index."""
+class HybridSearch:
+    """Dense + BM25 candidates, fused. `index.llama_adapters.NewsRetriever` wraps it for LlamaIndex."""
 
     def __init__(
-        self,
-        store: ChunkStore,
-        embed_query: Callable[[str], list[float]],
-        lexical: Callable[[], LexicalIndex],
-        dense_weight: float,
-        top_k: int = 5,
-        dates: DateRange = DateRange(),
+        self, store: ChunkStore, encoder: Encoder, lexical: Callable[[], LexicalIndex], dense_weight: float
     ) -> None:
-        super().__init__()
         self._store = store
-        self._embed_query = embed_query
+        self._encoder = encoder
         self._lexical = lexical
         self._dense_weight = dense_weight
-        self._top_k = top_k
-        self._dates = dates
-
-    def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-        chunks = self.retrieve_chunks(query_bundle.query_str, self._dates)
-        return [
-            NodeWithScore(node=TextNode(id_=c.chunk_id, text=c.text, metadata=c.metadata), score=c.score)
-            for c in chunks[: self._top_k * 3]
-        ]
 
     def retrieve_chunks(self, query: str, dates: DateRange) -> list[ScoredChunk]:
         """Candidate chunks from both sides with fused scores, best first."""
-        query_vector = np.asarray(self._embed_query(query), dtype=np.float32)
+        query_vector = self._encoder.encode([query], is_query=True)[0]
         dense = {m.chunk_id: m for m in self._store.query(query_vector.tolist(), CANDIDATES, dates.where())}
 
         lexical = self._lexical()

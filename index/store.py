@@ -18,17 +18,18 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import chromadb
 from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
 from chromadb.config import Settings as ChromaSettings
-from llama_index.core.schema import TextNode
-from llama_index.vector_stores.chroma import ChromaVectorStore
 
 from .errors import StoreError
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from llama_index.core.schema import TextNode
 
 # One settings object for every client: Chroma refuses a second client on the same path
 # with different settings in one process.
@@ -105,7 +106,16 @@ class ChunkStore:
                 f"this store was built with the {stored_model} embedding model, not {embed_key}: "
                 f"set NEWSBOT_EMBED_MODEL={stored_model} or use another store"
             )
-        self.vector_store = ChromaVectorStore(chroma_collection=self.collection)
+        self._vector_store: Any = None
+
+    @property
+    def vector_store(self) -> Any:
+        """The collection as a LlamaIndex ChromaVectorStore (imported on first write: it is slow)."""
+        if self._vector_store is None:
+            from llama_index.vector_stores.chroma import ChromaVectorStore
+
+            self._vector_store = ChromaVectorStore(chroma_collection=self.collection)
+        return self._vector_store
 
     # -- bookkeeping ---------------------------------------------------------------------
 

@@ -1,0 +1,176 @@
+"""Answers: cited, merged across outlets, refused when the articles do not hold them,
+in the question's language, aware of time, and following a conversation."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from index import NewsIndex
+from index.answer import explicit_dates, read_intent, same_fact, split_sentences, trim
+from index.schema import Answer
+
+from .conftest import make_settings
+
+
+def markers(answer: Answer) -> list[int]:
+    return [int(n) for n in re.findall(r"\[(\d+)\]", answer.text)]
+
+
+def assert_citations_resolve(answer: Answer) -> None:
+    numbers = [c.number for c in answer.citations]
+    assert numbers == list(range(1, len(numbers) + 1))
+    assert set(markers(answer)) == set(numbers)  # no dangling marker, no uncited source
+    for citation in answer.citations:
+        assert citation.title and citation.date and citation.source and citation.quote
+
+
+def names(answer: Answer) -> list[str]:
+    return [Path(c.source).name for c in answer.citations]
+
+
+def test_factual_question_is_answered_with_a_cited_sentence(sample_index: NewsIndex) -> None:
+    answer = sample_index.ask("¿Cuántas pipas rentará el municipio?")
+    assert not answer.refused and answer.language == "es"
+    assert "150 pipas" in answer.text
+    assert names(answer)[0] == "2026-02-04_noticias-metropolitanas_presas.txt"
+    assert len(answer.text) < 300
+    assert_citations_resolve(answer)
+
+
+def test_same_fact_from_two_outlets_is_one_sentence_citing_both(sample_index: NewsIndex) -> None:
+    answer = sample_index.ask("¿Desde cuándo habrá tandeos y en cuántas colonias?")
+    assert not answer.refused
+    assert "10 de febrero" in answer.text
+    assert markers(answer) == [1, 2]
+    assert {c.outlet for c in answer.citations} == {"Diario del Valle", "Noticias Metropolitanas"}
+    assert_citations_resolve(answer)
+
+
+def test_shared_seed_articles_merge_the_meeting_date(shared_dir: Path, tmp_path: Path) -> None:
+    store = tmp_path / "seeds"
+    index = NewsIndex(store, settings=make_settings(store))
+    index.ingest([shared_dir / "corpus" / "seeds"])
+    answer = index.ask("¿Cuándo se reúne el Grupo de Implementación de Seguridad?")
+    assert not answer.refused
+    assert "23 de enero" in answer.text
+    assert {c.outlet for c in answer.citations} == {"SinEmbargo", "Secretaría de Relaciones Exteriores"}
+    assert_citations_resolve(answer)
+
+
+@pytest.mark.parametrize(
+    ("question", "language", "refusal"),
+    [
+        ("¿Cuántos goles marcó Messi en el Mundial de 2022?", "es", "No encuentro esa información"),
+        ("Who won the 2022 World Cup final?", "en", "I could not find that"),
+        ("¿Quién es el presidente de Francia?", "es", "No encuentro esa información"),
+    ],
+)
+def test_out_of_corpus_questions_are_refused_in_their_language(
+    sample_index: NewsIndex, question: str, language: str, refusal: str
+) -> None:
+    answer = sample_index.ask(question)
+    assert answer.refused and answer.language == language
+    assert answer.text.startswith(refusal)
+    assert answer.citations == [] and markers(answer) == []
+    assert 1 <= len(answer.see_also) <= 3  # the closest sources, offered, not quoted as an answer
+
+
+def test_english_question_gets_an_english_frame_over_spanish_text(sample_index: NewsIndex) -> None:
+    answer = sample_index.ask("When will metro Line 3 open?")
+    assert answer.language == "en" and not answer.refused
+    assert answer.text.startswith("According to El Observador (2026-01-20):")
+    assert "1 de junio" in answer.text
+    assert_citations_resolve(answer)
+    english = sample_index.ask("How much federal aid did Valle Alto get?")
+    assert "500 million pesos" in english.text and not english.refused
+
+
+def test_latest_question_prefers_the_newest_article(sample_index: NewsIndex) -> None:
+    for question in ["¿Cuál es el nivel más reciente de las presas?", "What is the latest reservoir level?"]:
+        answer = sample_index.ask(question)
+        assert not answer.refused
+        assert "36 %" in answer.text, answer.text
+        assert answer.citations[0].date == "2026-03-28"
+        assert_citations_resolve(answer)
+    assert sample_index.ask("¿Cuál es el nivel más reciente de las presas?").text.startswith(
+        "Lo más reciente (28 de marzo de 2026):"
+    )
+
+
+def test_dates_narrow_the_articles(sample_index: NewsIndex) -> None:
+    february = sample_index.ask("¿A qué nivel estaban las presas?", until="2026-02-28")
+    assert "41 %" in february.text and all(c.date <= "2026-02-28" for c in february.citations)
+    named = sample_index.ask("¿A qué nivel estaban las presas en marzo de 2026?")
+    assert all(c.date.startswith("2026-03") for c in named.citations) and named.citations
+
+
+def test_follow_up_question_uses_the_conversation(sample_index: NewsIndex) -> None:
+    first = "¿Cuándo abrirá la Línea 3 del metro?"
+    follow_up = sample_index.ask("¿y cuántas estaciones tendrá?", history=[first])
+    assert not follow_up.refused
+    assert "14 estaciones" in follow_up.text
+
+
+def test_every_answer_cites_only_what_exists(sample_index: NewsIndex) -> None:
+    questions = [
+        "¿Quién es la alcaldesa de Valle Alto?",
+        "¿Cuánto costó la Línea 3?",
+        "¿Cuánta lluvia cayó en la última semana de marzo?",
+        "What will the federal money pay for?",
+        "¿Qué pidió la comisión a la población?",
+        "¿Por qué bajaron las presas?",
+    ]
+    for question in questions:
+        answer = sample_index.ask(question)
+        assert_citations_resolve(answer)
+        assert answer.see_also == [] or answer.refused
+
+
+def test_question_intents() -> None:
+    assert read_intent("¿Cuándo se reúne el grupo?").kind == "when"
+    assert read_intent("¿Cuántas pipas hay?").kind == "number"
+    assert read_intent("Who is the mayor?").kind == "who"
+    assert read_intent("¿Dónde será la reunión?").kind == "where"
+    assert read_intent("¿Cuál es la cifra más reciente?").latest
+    assert not read_intent("¿Cuál fue la cifra de enero?").latest
+    assert explicit_dates("¿Qué pasó en enero de 2026?") == ("2026-01-01", "2026-01-31")
+    assert explicit_dates("What happened in February 2024?") == ("2024-02-01", "2024-02-29")
+    assert explicit_dates("¿Qué dijo el 15 de enero de 2026?") == ("2026-01-15", "2026-01-15")
+    assert explicit_dates("¿Qué pasó en 2019?") == (None, None)  # a year alone is a topic, not a filter
+
+
+def test_sentence_tools() -> None:
+    text = "Valle Alto, 3 de febrero (Agencia).- El Sr. Pérez habló. Dijo que sí.\n\nOtro párrafo aquí."
+    assert split_sentences(text) == ["El Sr. Pérez habló.", "Dijo que sí.", "Otro párrafo aquí."]
+    long = ("Según el informe anual, que fue presentado ayer ante el cabildo y los vecinos, " * 3) + (
+        "la obra costó 9,800 millones de pesos, y se espera que termine pronto."
+    )
+    short = trim(long, {"cost": 2.0, "obra": 1.0}, "number", limit=120)
+    assert "9,800 millones" in short and len(short) <= 120
+
+
+def test_same_fact_needs_the_same_figures() -> None:
+    from index.answer import Candidate
+    from index.lexical import analyze
+
+    def candidate(sentence: str) -> Candidate:
+        return Candidate(0, sentence, 1.0, frozenset(analyze(sentence)))
+
+    a = candidate("Las presas de Valle Alto están al 41 % de su capacidad, informó la comisión.")
+    b = candidate("La comisión informó que las presas de Valle Alto están al 41 % de su capacidad.")
+    c = candidate("La comisión informó que las presas de Valle Alto están al 36 % de su capacidad.")
+    assert same_fact(a, b, "¿nivel?") and not same_fact(a, c, "¿nivel?")
+
+
+def test_llm_setting_without_server_falls_back_to_extractive(sample_index: NewsIndex) -> None:
+    """A configured LLM that is down never costs the user the answer."""
+    pytest.importorskip("index.llm")
+    settings = sample_index.settings.with_overrides(
+        llm="openai", llm_url="http://127.0.0.1:9/v1", llm_model="none", llm_timeout=2.0
+    )
+    index = NewsIndex(settings.store, settings=settings)
+    answer = index.ask("¿Cuántas pipas rentará el municipio?")
+    assert answer.answerer == "extractive" and "150 pipas" in answer.text

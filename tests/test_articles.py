@@ -1,0 +1,173 @@
+"""Reading articles: every supported format, and every kind of bad input reported, not fatal."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from index.articles import parse_date, read_file, read_sources
+from index.errors import ArticleError
+
+from .conftest import SAMPLE_ARTICLES
+
+HTML_PAGE = """<!DOCTYPE html>
+<html lang="es"><head>
+<meta charset="utf-8">
+<title>Valle Alto inaugura planta potabilizadora | Crónica del Norte</title>
+<meta property="og:title" content="Valle Alto inaugura planta potabilizadora">
+<meta property="og:site_name" content="Crónica del Norte">
+<meta property="og:url" content="https://cronica.example/valle-alto-planta">
+<meta property="article:published_time" content="2026-04-02T09:30:00-06:00">
+</head><body>
+<nav><ul><li><a href="/">Inicio</a></li><li><a href="/deportes">Deportes</a></li><li>Suscríbete ya</li></ul></nav>
+<article>
+<h1>Valle Alto inaugura planta potabilizadora</h1>
+<p>La alcaldesa Laura Méndez inauguró este jueves una planta potabilizadora que tratará 300 litros
+por segundo y dará servicio a 40,000 habitantes del oriente de la ciudad.</p>
+<p>La obra costó 220 millones de pesos y fue financiada con recursos estatales, explicó el director
+de la Comisión Municipal del Agua, Ernesto Salas, durante el acto de inauguración.</p>
+<p>Según la comisión, la planta permitirá reducir los tandeos en cuatro colonias a partir de mayo,
+aunque el nivel de las presas sigue por debajo del 40 por ciento de su capacidad total.</p>
+</article>
+<footer>© 2026 Crónica del Norte. Todos los derechos reservados. Aviso de privacidad.</footer>
+</body></html>
+"""
+
+
+def write(path: Path, content: str | bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content, encoding="utf-8")
+    return path
+
+
+def test_seed_format_headline_outlet_and_dateline_outlet() -> None:
+    result = read_sources([SAMPLE_ARTICLES])
+    assert not result.skipped
+    by_name = {Path(a.source).name: a for a in result.articles}
+    assert len(by_name) == 6
+    from_headline = by_name["2026-02-03_diario-del-valle_presas.txt"]
+    assert from_headline.outlet == "Diario del Valle"
+    assert from_headline.title == "Las presas de Valle Alto bajan al 41 % y el municipio anuncia tandeos de agua"
+    assert from_headline.date == "2026-02-03" and from_headline.date_int == 20260203
+    assert from_headline.language == "es"
+    assert from_headline.text.startswith("Las tres presas")
+    from_dateline = by_name["2026-02-04_noticias-metropolitanas_presas.txt"]
+    assert from_dateline.outlet == "Noticias Metropolitanas"
+    english = by_name["2026-02-20_valley-post_federal-aid.txt"]
+    assert english.language == "en" and english.outlet == "Valley Post"
+
+
+def test_shared_seed_articles(shared_dir: Path) -> None:
+    result = read_sources([shared_dir / "corpus" / "seeds"])
+    assert not result.skipped
+    outlets = sorted(a.outlet for a in result.articles)
+    assert outlets == ["Secretaría de Relaciones Exteriores", "SinEmbargo"]
+    assert {a.date for a in result.articles} == {"2026-01-16"}
+
+
+def test_markdown_with_front_matter(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "nota.md",
+        "---\ntitle: Sube la tarifa del agua\ndate: 2026-05-04\noutlet: Diario del Valle\n"
+        "url: https://diario.example/tarifa\n---\n\nLa tarifa del agua subirá 5 % en junio, anunció el cabildo.\n",
+    )
+    [article] = read_file(path).articles
+    assert article.title == "Sube la tarifa del agua"
+    assert article.date == "2026-05-04"
+    assert article.outlet == "Diario del Valle"
+    assert article.source == article.url == "https://diario.example/tarifa"
+    assert article.origin == str(path.resolve())
+
+
+def test_html_main_text_extracted_without_boilerplate(tmp_path: Path) -> None:
+    [article] = read_file(write(tmp_path / "planta.html", HTML_PAGE)).articles
+    assert article.title == "Valle Alto inaugura planta potabilizadora"
+    assert article.outlet == "Crónica del Norte"
+    assert article.date == "2026-04-02"
+    assert "300 litros" in article.text and "220 millones" in article.text
+    assert "Suscríbete" not in article.text and "derechos reservados" not in article.text
+
+
+def test_json_list_and_json_lines(tmp_path: Path) -> None:
+    records = [
+        {"title": "Uno", "date": "2026-01-01", "outlet": "A", "url": "https://a.example/1", "text": "Texto uno del día."},
+        {"title": "Dos", "date": "2026-01-02T10:00:00Z", "outlet": "B", "text": "Texto dos del día."},
+    ]
+    listed = read_file(write(tmp_path / "list.json", json.dumps(records)))
+    assert [a.title for a in listed.articles] == ["Uno", "Dos"]
+    assert listed.articles[0].source == "https://a.example/1"
+    assert listed.articles[1].source.endswith("list.json#2")
+    assert listed.articles[1].date == "2026-01-02"
+
+    lines = "\n".join([json.dumps(records[0]), '{"title": "roto", "date": ', json.dumps(records[1])])
+    result = read_file(write(tmp_path / "feed.jsonl", lines))
+    assert [a.title for a in result.articles] == ["Uno", "Dos"]
+    assert len(result.skipped) == 1
+    source, reason = result.skipped[0]
+    assert source.endswith("feed.jsonl#2") and "invalid or truncated JSON" in reason
+
+
+BAD_INPUTS = [
+    ("empty.txt", b"", "empty file"),
+    ("blank.txt", b"   \n\n  ", "empty file"),
+    ("binary.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary"),
+    ("latin1.txt", " date 2026-01-01 Año nuevo\n\nCelebración en la plaza.".encode("latin-1"), "not valid UTF-8"),
+    ("header-only.txt", b" date 2026-01-01 Un titular sin cuerpo\n", "truncated"),
+    ("dateless.txt", b"Un texto cualquiera sin fecha.\n\nOtro parrafo.", "no date"),
+    ("bad-date.txt", b" date 9999-99-99 Titular\n\nCuerpo del articulo.", "invalid date"),
+    ("truncated.json", b'[{"title": "x", "date": "2026-01-01", "text": "abc"', "truncated JSON"),
+    ("no-date.json", b'{"title": "x", "text": "abc"}', "no date"),
+    ("no-date.md", b"---\ntitle: Sin fecha\n---\nTexto.", "no date"),
+    ("page.html", b"<html><body><p>hola</p></body></html>", "no"),
+    ("notes.pdf", b"%PDF-1.4", "unsupported file type"),
+]
+
+
+@pytest.mark.parametrize(("name", "content", "reason"), BAD_INPUTS, ids=[b[0] for b in BAD_INPUTS])
+def test_bad_input_is_reported_with_its_reason(tmp_path: Path, name: str, content: bytes, reason: str) -> None:
+    result = read_file(write(tmp_path / name, content))
+    assert result.articles == []
+    [(source, message)] = result.skipped
+    assert source == str((tmp_path / name).resolve())
+    assert reason in message
+
+
+def test_a_bad_file_does_not_stop_the_batch(tmp_path: Path) -> None:
+    folder = tmp_path / "batch"
+    for name, content, _ in BAD_INPUTS:
+        if name != "notes.pdf":  # folders are read for supported types only
+            write(folder / name, content)
+    write(folder / "good.txt", " date 2026-03-01 Buen artículo| Diario\n\nUn cuerpo perfectamente legible.")
+    result = read_sources([folder, tmp_path / "missing-folder"])
+    assert [a.title for a in result.articles] == ["Buen artículo"]
+    reasons = dict(result.skipped)
+    assert len(reasons) == len(BAD_INPUTS)  # 11 bad files + the missing folder
+    assert reasons[str(tmp_path / "missing-folder")] == "no such file or folder"
+
+
+def test_oversized_file_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import index.articles as articles
+
+    monkeypatch.setattr(articles, "MAX_FILE_BYTES", 1000)
+    path = write(tmp_path / "big.txt", " date 2026-01-01 Grande\n\n" + "palabra " * 500)
+    [(_, reason)] = read_file(path).skipped
+    assert "too large" in reason
+
+
+@pytest.mark.parametrize(
+    ("raw", "iso"),
+    [("2026-01-16", "2026-01-16"), ("2026-01-16T23:10:00Z", "2026-01-16"), ("16 de enero de 2026", "2026-01-16")],
+)
+def test_dates_are_normalised(raw: str, iso: str) -> None:
+    assert parse_date(raw) == iso
+
+
+@pytest.mark.parametrize("raw", ["9999-99-99", "ayer", "", "2026-02-30"])
+def test_invalid_dates_raise(raw: str) -> None:
+    with pytest.raises(ArticleError):
+        parse_date(raw)

