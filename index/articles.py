@@ -94,9 +94,7 @@ def _clean_body(text: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
-def _make_article(
-    *, source: str, origin: str, title: str, outlet: str, date: Any, text: str, url: str = ""
-) -> Article:
+def _make_article(*, source: str, origin: str, title: str, outlet: str, date: Any, text: str, url: str = "") -> Article:
     body = _clean_body(text)
     if not body:
         raise ArticleError("no article text")
@@ -165,9 +163,7 @@ def parse_html(text: str, source: str, origin: str) -> Article:
     import trafilatura
 
     try:
-        doc = trafilatura.bare_extraction(
-            text, with_metadata=True, include_comments=False, favor_precision=True
-        )
+        doc = trafilatura.bare_extraction(text, with_metadata=True, include_comments=False, favor_precision=True)
     except (RecursionError, ValueError, TypeError) as exc:
         raise ArticleError(f"unreadable HTML ({type(exc).__name__})") from None
     if doc is None:

@@ -142,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.register(commands, common)
     bench.register(commands, common)
 
-    for name, register in _plugin_commands():
+    for _name, register in _plugin_commands():
         register(commands, common)
     return parser
 
@@ -161,7 +161,9 @@ def _plugin_commands() -> list[tuple[str, Callable[..., None]]]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     try:
         args.settings = Settings.from_env()
         handler: Handler = args.handler

@@ -25,6 +25,7 @@ import argparse
 import datetime as dt
 import json
 import math
+import os
 import random
 import re
 import shlex
@@ -554,6 +555,8 @@ def evaluate(dataset: EvalSet, settings: Settings, options: EvalOptions) -> dict
             },
             "retrieval_only": retrieval_only,
             "date": dt.datetime.now().isoformat(timespec="seconds"),
+            # Latencies and throughput depend on what else runs on the cores; this says how busy they were.
+            "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
             "systems": {},
             "per_type": {},
         }
@@ -620,7 +623,8 @@ def markdown_report(report: dict[str, Any], command: str, plot_name: str | None 
         f"# `newsbot eval` on {report['dataset']}",
         "",
         f"Command: `{command}`  ",
-        f"Run: {report['date']}; {report['articles']} articles, {report['questions']} questions "
+        f"Run: {report['date']} (load average {report.get('load_average_at_start')}); "
+        f"{report['articles']} articles, {report['questions']} questions "
         f"({systems['newsbot']['answerable']} answerable); settings: "
         + ", ".join(f"{k}={v}" for k, v in report["settings"].items()),
         "",
@@ -656,6 +660,7 @@ def plot_report(report: dict[str, Any], target: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import numpy as np
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
     ks = list(range(1, MAX_RANK + 1))
@@ -666,9 +671,12 @@ def plot_report(report: dict[str, Any], target: Path) -> None:
     left.grid(alpha=0.3)
     left.legend()
     which = "search" if report["retrieval_only"] else "ask"
+    latencies = [v for m in report["systems"].values() for v in m["_latencies_ms"] if v > 0]
+    # Log-spaced bins: most questions take tens of ms, a few take seconds.
+    bins = np.geomspace(min(latencies), max(latencies) * 1.01, 40) if latencies else 40
     for name, metrics in report["systems"].items():
-        right.hist(metrics["_latencies_ms"], bins=40, alpha=0.6, label=name)
-    right.set(xlabel=f"{which} latency per question (ms)", ylabel="questions", title=f"{which} latency")
+        right.hist(metrics["_latencies_ms"], bins=bins, alpha=0.6, label=name)
+    right.set(xscale="log", xlabel=f"{which} latency per question (ms)", ylabel="questions", title=f"{which} latency")
     right.legend()
     fig.tight_layout()
     fig.savefig(target, dpi=110)

@@ -29,7 +29,8 @@ MIN_RELATIVE_DISTANCE = 0.1
 @lru_cache(maxsize=1)
 def _detector() -> LanguageDetector:
     # Models load lazily (~0.6 s on first use) rather than preloaded (~2 s): cold start matters.
-    return LanguageDetectorBuilder.from_languages(*_LANGUAGES).with_minimum_relative_distance(MIN_RELATIVE_DISTANCE).build()
+    builder = LanguageDetectorBuilder.from_languages(*_LANGUAGES)
+    return builder.with_minimum_relative_distance(MIN_RELATIVE_DISTANCE).build()
 
 
 def detect_language(text: str, default: str = "es") -> str:
@@ -37,6 +38,10 @@ def detect_language(text: str, default: str = "es") -> str:
     sample = text[:2000]
     if sum(ch.isalpha() for ch in sample) < 2:
         return default
+    if sample.lstrip()[:1] in ("¿", "¡"):
+        # Only Spanish opens questions and exclamations this way; a foreign name in the
+        # question ("¿Qué son las Ergänzungsschulen?") must not turn it German.
+        return "es"
     with _lock:  # building the detector is not something two threads should do at once
         detector = _detector()
     language = detector.detect_language_of(sample)

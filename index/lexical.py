@@ -9,6 +9,7 @@ always stems Spanish the same way the build did.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import os
@@ -29,7 +30,7 @@ log = logging.getLogger(__name__)
 # bm25s forces its logger to DEBUG on import, which floods any configured handler.
 logging.getLogger("bm25s").setLevel(logging.WARNING)
 
-ANALYZER_VERSION = 1  # bump when `analyze` changes, so old side indexes are rebuilt
+ANALYZER_VERSION = 2  # bump when `analyze` changes, so old side indexes are rebuilt
 _WORD = re.compile(r"\w+", re.UNICODE)
 _local = threading.local()
 
@@ -41,9 +42,18 @@ def _strip_accents(word: str) -> str:
 # Spanish stopwords plus question words, which carry no topic ("¿cuándo?", "who"); compared
 # with accents folded, since questions are typed with and without them.
 _QUESTION_WORDS = "que quien quienes cual cuales cuando donde como cuanto cuanta cuantos cuantas"
-_ENGLISH = "the of and to in is was are were what who whom which when where how why does did do"
-_STOPWORDS = frozenset(_strip_accents(w) for w in STOPWORDS_SPANISH) | set(_QUESTION_WORDS.split()) | set(
-    _ENGLISH.split()
+# Auxiliaries that the Snowball list lacks ("¿qué se va a gastar?" is about "gastar").
+_AUXILIARIES = "va van vas voy vamos ir iba iban hay habra sera seran puede pueden podria hace hizo"
+_ENGLISH = (
+    "the of and to in is was are were what who whom which when where how why does did do a an or not it its "
+    "this that these those there for with on at by from as about into be been being am will would can could "
+    "has have had get got going"
+)
+_STOPWORDS = (
+    frozenset(_strip_accents(w) for w in STOPWORDS_SPANISH)
+    | set(_QUESTION_WORDS.split())
+    | set(_AUXILIARIES.split())
+    | set(_ENGLISH.split())
 )
 
 
@@ -71,6 +81,17 @@ class LexicalIndex:
         if self.model is None or not tokens:
             return np.zeros(len(self.chunk_ids), dtype=np.float32)
         return np.asarray(self.model.get_scores(tokens), dtype=np.float32)
+
+    def newest_date(self) -> dt.date | None:
+        """The date of the newest chunk's article, or None for an empty index."""
+        if not len(self.date_ints) or int(self.date_ints.max()) <= 0:
+            return None
+        return dt.datetime.strptime(str(int(self.date_ints.max())), "%Y%m%d").date()
+
+    def unseen_idf(self) -> float:
+        """The idf a token found in no chunk would have (the highest there is)."""
+        total = len(self.chunk_ids)
+        return float(np.log(1.0 + (total + 0.5) / 0.5))
 
     def idf(self, tokens: list[str]) -> dict[str, float]:
         """Inverse document frequency of analysed tokens over the chunks (rare words weigh more).

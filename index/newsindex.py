@@ -9,11 +9,9 @@ import sys
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
-from typing import Any
-
 from functools import cached_property
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
@@ -30,6 +28,7 @@ from .answer import (
 from .articles import read_sources
 from .embeddings import load_encoder
 from .errors import QuestionError, StoreError
+from .language import detect_language
 from .lexical import LexicalIndex
 from .retrieval import DateRange, HybridSearch, merge_by_article
 from .schema import Answer, Article, Hit, IngestReport
@@ -58,7 +57,13 @@ class ArticleInfo:
     chunks: int
 
     def to_dict(self) -> dict[str, object]:
-        return {"source": self.source, "title": self.title, "outlet": self.outlet, "date": self.date, "chunks": self.chunks}
+        return {
+            "source": self.source,
+            "title": self.title,
+            "outlet": self.outlet,
+            "date": self.date,
+            "chunks": self.chunks,
+        }
 
 
 def to_date_int(value: str | dt.date | None) -> int:
@@ -191,8 +196,8 @@ class NewsIndex:
                 # Only the headline goes into the embedded text with the chunk: it names the
                 # event, and keeps dates and ids out of the vector.
                 metadata_template="{value}",
-                excluded_embed_metadata_keys=[k for k in metadata if k != "title"] + ["chunk_no"],
-                excluded_llm_metadata_keys=list(metadata) + ["chunk_no"],
+                excluded_embed_metadata_keys=[*(k for k in metadata if k != "title"), "chunk_no"],
+                excluded_llm_metadata_keys=[*metadata, "chunk_no"],
             )
             nodes.append(node)
         return nodes
@@ -220,10 +225,10 @@ class NewsIndex:
     ) -> None:
         nodes = [node for _, _, article_nodes in group for node in article_nodes]
         vectors = self.embedding.encode([node.get_content(metadata_mode="embed") for node in nodes])  # type: ignore[arg-type]
-        for node, vector in zip(nodes, vectors):
+        for node, vector in zip(nodes, vectors, strict=True):
             node.embedding = vector.tolist()
+        self.store.replace_articles({article.article_id: article_nodes for article, _, article_nodes in group})
         for article, replaces, article_nodes in group:
-            self.store.replace_article(article.article_id, article_nodes)
             (report.updated if replaces else report.added).append(article.source)
             report.chunks += len(article_nodes)
         bar.update(len(nodes))
@@ -244,7 +249,7 @@ class NewsIndex:
         texts: list[str] = []
         dates: list[int] = []
         for page_ids, documents, metadatas in self.store.iter_chunks():
-            for cid, doc, meta in zip(page_ids, documents, metadatas):
+            for cid, doc, meta in zip(page_ids, documents, metadatas, strict=True):
                 ids.append(cid)
                 texts.append(f"{meta.get('title', '')}\n{doc}")
                 dates.append(int(meta.get("date_int", 0)))
@@ -267,6 +272,15 @@ class NewsIndex:
                 self._lexical = saved
                 return saved
             return self._refresh_lexical()
+
+    def warm_up(self) -> None:
+        """Load now what the first question or ingest would otherwise load: the BM25 side index,
+        the language models and LlamaIndex. lingua loads its models holding the GIL (~1 s on 2
+        cores), which froze the caller's event loop (the bot's) under its first question
+        (measured by `newsbot loadtest`)."""
+        self.lexical_index()
+        detect_language("When will the new metro line open?")
+        _ = self.splitter
 
     # -- search --------------------------------------------------------------------------
 
@@ -315,7 +329,7 @@ class NewsIndex:
             # "Matching" = close to the best match; the fused score of the tail is only relative.
             hits = self.search(query, k=50)
             wanted = {h.article_id for h in hits if h.score >= LIST_MATCH_SHARE * hits[0].score} if hits else set()
-            infos = [i for i, a in zip(infos, stored.values()) if a.article_id in wanted]
+            infos = [i for i, a in zip(infos, stored.values(), strict=True) if a.article_id in wanted]
         infos.sort(key=lambda i: (i.date, i.title), reverse=True)
         return infos[offset : offset + limit]
 
@@ -347,7 +361,8 @@ class NewsIndex:
         ("en enero de 2026") narrow the search unless `since`/`until` are given.
         """
         text = clean_query(question)
-        intent = read_intent(text)
+        lexical = self.lexical_index()
+        intent = read_intent(text, newest=lexical.newest_date())
         # A date range named in the question is a filter, not part of the topic.
         topic = without_date_phrase(text) if intent.since or intent.until else text
         query = follow_up_query(topic, [h for h in map(_usable_question, history) if h])
@@ -358,7 +373,9 @@ class NewsIndex:
         hits = self.search(query, k=k, since=since or intent.since, until=until or intent.until)
         if not hits and not dates_given and (intent.since or intent.until):
             hits = self.search(query, k=k)  # the date in the question was not a publication date
-        scoring = Query.build(text, topic, intent, self.lexical_index(), context=query if query != topic else "")
+        scoring = Query.build(
+            text, topic, intent, lexical, context=query if query != topic else "", encoder=self.embedding
+        )
         if self.settings.llm != "none" and hits:
             answer = llm_answer(self.settings, scoring, hits)
             if answer is not None:

@@ -96,7 +96,7 @@ class HybridSearch:
         # BM25-only candidates: fetch text and vector, compute their cosine exactly.
         missing = [cid for cid in top_lexical if cid not in dense]
         for cid, match in self._store.get_chunks(missing, with_embeddings=True).items():
-            vector = np.asarray(match.metadata.pop("_embedding"), dtype=np.float32)
+            vector = np.asarray(match.vector, dtype=np.float32)
             dense[cid] = DenseMatch(cid, float(vector @ query_vector), match.text, match.metadata)
         if not dense:
             return []
@@ -108,9 +108,13 @@ class HybridSearch:
         order = np.argsort(-fused)
         return [
             ScoredChunk(
-                ids[i], dense[ids[i]].text, dense[ids[i]].metadata,
-                float(fused[i]), float(similarity[i]), float(lexical_raw[i]),
-            )  # fmt: skip
+                chunk_id=ids[i],
+                text=dense[ids[i]].text,
+                metadata=dense[ids[i]].metadata,
+                score=float(fused[i]),
+                similarity=float(similarity[i]),
+                lexical=float(lexical_raw[i]),
+            )
             for i in order
         ]
 

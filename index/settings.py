@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any
 
 from dotenv import load_dotenv
 
@@ -56,7 +57,7 @@ class Settings:
             shown.append(f"{f.name}={value!r}")
         return f"Settings({', '.join(shown)})"
 
-    def with_overrides(self, **changes: object) -> Settings:
+    def with_overrides(self, **changes: Any) -> Settings:
         """A copy with some fields changed (None values are ignored)."""
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
@@ -91,9 +92,7 @@ class Settings:
 
     def validate(self) -> None:
         if self.embed_model not in EMBED_MODELS:
-            raise ConfigError(
-                f"NEWSBOT_EMBED_MODEL must be one of {', '.join(EMBED_MODELS)}, not {self.embed_model!r}"
-            )
+            raise ConfigError(f"NEWSBOT_EMBED_MODEL must be one of {', '.join(EMBED_MODELS)}, not {self.embed_model!r}")
         if self.llm not in LLM_PROVIDERS:
             raise ConfigError(f"NEWSBOT_LLM must be one of {', '.join(LLM_PROVIDERS)}, not {self.llm!r}")
         if not 32 <= self.chunk_size <= 2048:

@@ -1,4 +1,4 @@
-"""The Chroma side: one collection of chunks, written through LlamaIndex's ChromaVectorStore.
+"""The Chroma side: one collection of chunks, in the layout of LlamaIndex's ChromaVectorStore.
 
 Each chunk's metadata carries its article's fields (headline, outlet, date, source, ...),
 the article's content hash and its chunk count. That makes the collection the single source
@@ -46,11 +46,14 @@ def open_client(settings: Settings) -> ClientAPI:
             url = urlparse(settings.chroma_url)
             if url.scheme not in ("http", "https") or not url.hostname:
                 raise StoreError(f"NEWSBOT_CHROMA_URL must look like http://host:port, not {settings.chroma_url!r}")
+            # A settings object of its own: HttpClient writes its host, port and HTTP API into
+            # the object it is given, which then refused a second server (another port) and
+            # turned later on-disk clients sharing CHROMA_SETTINGS into HTTP clients.
             return chromadb.HttpClient(
                 host=url.hostname,
                 port=url.port or (443 if url.scheme == "https" else 8000),
                 ssl=url.scheme == "https",
-                settings=CHROMA_SETTINGS,
+                settings=ChromaSettings(anonymized_telemetry=False),
             )
         path = Path(settings.store).expanduser()
         path.mkdir(parents=True, exist_ok=True)
@@ -85,6 +88,7 @@ class DenseMatch:
     similarity: float  # cosine similarity
     text: str
     metadata: dict[str, Any]
+    vector: Any = None  # the stored embedding, when asked for
 
 
 class ChunkStore:
@@ -106,16 +110,6 @@ class ChunkStore:
                 f"this store was built with the {stored_model} embedding model, not {embed_key}: "
                 f"set NEWSBOT_EMBED_MODEL={stored_model} or use another store"
             )
-        self._vector_store: Any = None
-
-    @property
-    def vector_store(self) -> Any:
-        """The collection as a LlamaIndex ChromaVectorStore (imported on first write: it is slow)."""
-        if self._vector_store is None:
-            from llama_index.vector_stores.chroma import ChromaVectorStore
-
-            self._vector_store = ChromaVectorStore(chroma_collection=self.collection)
-        return self._vector_store
 
     # -- bookkeeping ---------------------------------------------------------------------
 
@@ -194,52 +188,65 @@ class ChunkStore:
 
     # -- writes --------------------------------------------------------------------------
 
-    def replace_article(self, article_id: str, nodes: list[TextNode]) -> None:
-        """Delete the article's old chunks, then add the new ones in a single write.
+    def replace_articles(self, nodes_by_article: dict[str, list[TextNode]]) -> None:
+        """Delete these articles' old chunks, then upsert the new ones, in one write each.
 
-        Killed between the two steps, the article is simply missing and the next run adds
-        it; killed during the add, Chroma's write-ahead log keeps the batch all or nothing.
+        The records are laid out as LlamaIndex's ChromaVectorStore lays them out (so LlamaIndex
+        can read the collection), but written with `upsert`: with stable ids, two processes
+        writing the same article at once end with one copy, never two. Killed between the two
+        steps, the articles are simply missing and the next run adds them; killed during the
+        upsert, Chroma's write-ahead log keeps the batch all or nothing. One call for a group
+        of articles, not one per article: a Chroma write costs tens of milliseconds.
         """
+        from llama_index.core.schema import MetadataMode
+        from llama_index.core.vector_stores.utils import node_to_metadata_dict
+
+        nodes = [node for group in nodes_by_article.values() for node in group]
+        if not nodes:
+            return
+        metadatas = [node_to_metadata_dict(node, remove_text=True, flat_metadata=True) for node in nodes]
         try:
-            self.collection.delete(where={"article_id": article_id})
-            self.vector_store.add(nodes)
+            self.collection.delete(where={"article_id": {"$in": list(nodes_by_article)}})  # type: ignore[dict-item]
+            self.collection.upsert(
+                ids=[node.node_id for node in nodes],
+                embeddings=[node.get_embedding() for node in nodes],  # type: ignore[arg-type]
+                metadatas=metadatas,  # type: ignore[arg-type]
+                documents=[node.get_content(metadata_mode=MetadataMode.NONE) for node in nodes],
+            )
         except Exception as exc:
             raise StoreError(f"cannot write to the store: {exc}") from exc
 
     def delete_articles(self, article_ids: Sequence[str]) -> None:
+        if not article_ids:
+            return
         try:
-            for article_id in article_ids:
-                self.collection.delete(where={"article_id": article_id})
+            self.collection.delete(where={"article_id": {"$in": list(article_ids)}})  # type: ignore[dict-item]
         except Exception as exc:
             raise StoreError(f"cannot write to the store: {exc}") from exc
 
     # -- reads for search ----------------------------------------------------------------
 
     def query(self, embedding: Sequence[float], n: int, where: dict[str, Any] | None) -> list[DenseMatch]:
-        total = self.count()
-        if total == 0:
-            return []
         try:
             result = self.collection.query(
-                query_embeddings=[list(embedding)],
-                n_results=min(n, total),
+                query_embeddings=[list(embedding)],  # type: ignore[arg-type]
+                n_results=n,  # Chroma returns fewer when fewer match
                 where=where,
                 include=["documents", "metadatas", "distances"],  # type: ignore[list-item]
             )
         except Exception as exc:
             raise StoreError(f"cannot search the store: {exc}") from exc
+        ids = result["ids"][0]
+        distances = (result["distances"] or [[]])[0]
+        documents = (result["documents"] or [[]])[0]
+        metadatas = (result["metadatas"] or [[]])[0]
         return [
             DenseMatch(chunk_id=cid, similarity=1.0 - float(dist), text=str(doc or ""), metadata=dict(meta or {}))
-            for cid, dist, doc, meta in zip(
-                result["ids"][0],
-                (result["distances"] or [[]])[0],
-                (result["documents"] or [[]])[0],
-                (result["metadatas"] or [[]])[0],
-            )
+            for cid, dist, doc, meta in zip(ids, distances, documents, metadatas, strict=True)
         ]
 
     def get_chunks(self, chunk_ids: Sequence[str], with_embeddings: bool = False) -> dict[str, DenseMatch]:
-        """Chunks by id; with embeddings, `similarity` is left at 0 for the caller to fill."""
+        """Chunks by id (`similarity` is left at 0: there is no query here)."""
         if not chunk_ids:
             return {}
         include = ["documents", "metadatas"] + (["embeddings"] if with_embeddings else [])
@@ -251,7 +258,6 @@ class ChunkStore:
         out = {}
         for i, cid in enumerate(page["ids"]):
             meta = dict((page["metadatas"] or [])[i] or {})
-            if embeddings is not None:
-                meta["_embedding"] = embeddings[i]
-            out[cid] = DenseMatch(cid, 0.0, str((page["documents"] or [])[i] or ""), meta)
+            vector = embeddings[i] if embeddings is not None else None
+            out[cid] = DenseMatch(cid, 0.0, str((page["documents"] or [])[i] or ""), meta, vector)
         return out

@@ -15,6 +15,9 @@ import pytest
 
 from index import NewsIndex, Settings
 
+# The `chroma_server` fixture: a real `chroma run` on loopback, for the tests that need one.
+pytest_plugins = ["tests.chroma_server"]
+
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_ARTICLES = REPO / "examples" / "articles"
 SHARED = REPO.parent / "shared"

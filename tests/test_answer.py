@@ -3,6 +3,7 @@ in the question's language, aware of time, and following a conversation."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from pathlib import Path
 
@@ -174,3 +175,35 @@ def test_llm_setting_without_server_falls_back_to_extractive(sample_index: NewsI
     index = NewsIndex(settings.store, settings=settings)
     answer = index.ask("¿Cuántas pipas rentará el municipio?")
     assert answer.answerer == "extractive" and "150 pipas" in answer.text
+
+
+def test_follow_up_with_a_month_narrows_to_that_month(sample_index: NewsIndex) -> None:
+    first = "¿A qué nivel están las presas de Valle Alto?"
+    march = sample_index.ask("¿y en marzo?", history=[first])
+    assert not march.refused
+    assert march.citations and all(c.date.startswith("2026-03") for c in march.citations)
+    assert re.search(r"3[56] %", march.text)
+    assert explicit_dates("¿y en marzo?", newest=dt.date(2026, 3, 28)) == (
+        "2026-03-01",
+        "2026-03-31",
+    )
+    assert explicit_dates("What happened in May?", newest=dt.date(2026, 3, 28)) == (
+        "2025-05-01",
+        "2025-05-31",
+    )
+
+
+def test_bracketed_numbers_in_article_text_never_become_markers(fresh_index: NewsIndex, tmp_path: Path) -> None:
+    folder = tmp_path / "brackets"
+    folder.mkdir()
+    (folder / "boletin.txt").write_text(
+        " date 2026-04-10 Nuevas colonias con tandeos| Diario del Valle\n\n"
+        "Los tandeos llegarán a las colonias Las Lomas [7] y El Faro [12], según el boletín oficial [3].",
+        encoding="utf-8",
+    )
+    fresh_index.ingest([folder])
+    answer = fresh_index.ask("¿A qué colonias llegarán los tandeos?")
+    assert not answer.refused
+    assert markers(answer) == [1] and "(7)" in answer.text
+    assert_citations_resolve(answer)
+    assert "[7]" not in answer.citations[0].quote

