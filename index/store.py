@@ -14,6 +14,7 @@ several processes sharing one Chroma server consistent.
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 # with different settings in one process.
 CHROMA_SETTINGS = ChromaSettings(anonymized_telemetry=False)
 READ_BATCH = 5000
+TRANSIENT_RETRY_SECONDS = (0.1, 0.3, 1.0)
 
 
 def open_client(settings: Settings) -> ClientAPI:
@@ -227,15 +229,23 @@ class ChunkStore:
     # -- reads for search ----------------------------------------------------------------
 
     def query(self, embedding: Sequence[float], n: int, where: dict[str, Any] | None) -> list[DenseMatch]:
-        try:
-            result = self.collection.query(
-                query_embeddings=[list(embedding)],  # type: ignore[arg-type]
-                n_results=n,  # Chroma returns fewer when fewer match
-                where=where,
-                include=["documents", "metadatas", "distances"],  # type: ignore[list-item]
-            )
-        except Exception as exc:
-            raise StoreError(f"cannot search the store: {exc}") from exc
+        for attempt in range(len(TRANSIENT_RETRY_SECONDS) + 1):
+            try:
+                result = self.collection.query(
+                    query_embeddings=[list(embedding)],  # type: ignore[arg-type]
+                    n_results=n,  # Chroma returns fewer when fewer match
+                    where=where,
+                    include=["documents", "metadatas", "distances"],  # type: ignore[list-item]
+                )
+                break
+            except Exception as exc:
+                # A Chroma server queried while another process's first writes are being
+                # indexed can answer "Error creating hnsw segment reader: Nothing found on
+                # disk" for a moment; that one is worth a short, bounded wait.
+                if attempt < len(TRANSIENT_RETRY_SECONDS) and "Nothing found on disk" in str(exc):
+                    time.sleep(TRANSIENT_RETRY_SECONDS[attempt])
+                    continue
+                raise StoreError(f"cannot search the store: {exc}") from exc
         ids = result["ids"][0]
         distances = (result["distances"] or [[]])[0]
         documents = (result["documents"] or [[]])[0]
