@@ -1,11 +1,12 @@
 """Answering: the extractive answerer (default, no LLM) and the dispatch to an LLM when configured.
 
-The extractive answerer never writes a word of its own about the facts: it picks the sentence
-of the retrieved articles that best answers the question, trims it to the part that answers,
-cites it, and cites every other outlet that says the same thing in the same sentence. It
-refuses when the chosen text does not carry what the question asks for (a date for "¿cuándo?",
-a number for "¿cuántos?", a name for "¿quién?") or misses the question's key names and years.
-The weights and thresholds below were set from `newsbot eval` runs (docs/eval/).
+The extractive answerer never writes a word of its own about the facts. It scores every
+sentence (and pair of adjacent sentences) of the retrieved articles with a small linear model
+of what answers look like (the question's words, what the question asks for: a date for
+"¿cuándo?", a number for "¿cuántos?", a name for "¿quién?"), quotes the best one with its
+citation, and cites every other outlet that reports the same fact in the same days. A logistic
+refusal model, and a rule for questions whose words no article contains, decide when the best
+sentence is no answer. Both models are fitted by scripts/train_answerer.py (docs/eval/answerer.md).
 """
 
 from __future__ import annotations
@@ -133,7 +134,11 @@ class Intent:
 
 
 def fold(text: str) -> str:
-    return "".join(c for c in unicodedata.normalize("NFD", text.lower()) if unicodedata.category(c) != "Mn")
+    """Lower case, accents removed: "Cuándo" and "cuando" compare equal."""
+    lower = text.lower()
+    if lower.isascii():
+        return lower
+    return "".join(c for c in unicodedata.normalize("NFD", lower) if unicodedata.category(c) != "Mn")
 
 
 def _month_range(year: int, month: int) -> tuple[str, str]:
@@ -604,15 +609,15 @@ def extractive_answer(query: Query, hits: Sequence[Hit]) -> Answer:
     if intent.latest:
         best = next((c for c in candidates if c.hit_index == 0), best)
     lead_hit = hits[best.hit_index]
+    # (For "latest" the best is the newest article's sentence, which need not rank first.)
     if refuses([best, *(c for c in candidates if c is not best)], query, lead_hit):
         return refusal(query, hits)
 
     # Cite every other outlet that reports the same fact, in the same days, in much the same words.
     cited = [best]
     for other in candidates[1:]:
-        if same_event(hits[best.hit_index], hits[other.hit_index], [hits[c.hit_index] for c in cited]) and same_fact(
-            best, other, query.text
-        ):
+        reported_by = [hits[c.hit_index] for c in cited]
+        if same_event(lead_hit, hits[other.hit_index], reported_by) and same_fact(best, other, query.text):
             cited.append(other)
     sentence = defuse_markers(best.sentence)
     citations = [_citation(n, hits[c.hit_index], c.quote or c.sentence) for n, c in enumerate(cited, start=1)]

@@ -19,6 +19,7 @@ import tempfile
 import threading
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import bm25s
@@ -35,7 +36,11 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 _local = threading.local()
 
 
+@lru_cache(maxsize=200_000)
 def _strip_accents(word: str) -> str:
+    # Called for every word of every sentence an answer looks at: cached, ASCII fast path.
+    if word.isascii():
+        return word
     return "".join(c for c in unicodedata.normalize("NFD", word) if unicodedata.category(c) != "Mn")
 
 
