@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
@@ -25,7 +24,7 @@ from .articles import DATELINE_OUTLET
 from .embeddings import Encoder
 from .errors import LLMError
 from .language import detect_language
-from .lexical import LexicalIndex, analyze
+from .lexical import LexicalIndex, analyze, strip_accents
 from .schema import Answer, Citation, Hit
 from .settings import Settings
 
@@ -135,10 +134,7 @@ class Intent:
 
 def fold(text: str) -> str:
     """Lower case, accents removed: "Cuándo" and "cuando" compare equal."""
-    lower = text.lower()
-    if lower.isascii():
-        return lower
-    return "".join(c for c in unicodedata.normalize("NFD", lower) if unicodedata.category(c) != "Mn")
+    return strip_accents(text.lower())
 
 
 def _month_range(year: int, month: int) -> tuple[str, str]:

@@ -19,7 +19,7 @@ import tempfile
 import threading
 import unicodedata
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import bm25s
@@ -36,12 +36,15 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 _local = threading.local()
 
 
-@lru_cache(maxsize=200_000)
-def _strip_accents(word: str) -> str:
-    # Called for every word of every sentence an answer looks at: cached, ASCII fast path.
-    if word.isascii():
-        return word
-    return "".join(c for c in unicodedata.normalize("NFD", word) if unicodedata.category(c) != "Mn")
+def strip_accents(text: str) -> str:
+    """ "reunión" → "reunion": combining marks dropped after Unicode decomposition."""
+    if text.isascii():
+        return text
+    return "".join(c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn")
+
+
+# Called for every word of every sentence an answer looks at, so cached per word.
+_strip_accents = lru_cache(maxsize=200_000)(strip_accents)
 
 
 # Spanish stopwords plus question words, which carry no topic ("¿cuándo?", "who"); compared
@@ -79,6 +82,11 @@ class LexicalIndex:
     chunk_ids: list[str]
     date_ints: np.ndarray  # per chunk, for date filters
     model: bm25s.BM25 | None  # None when there are no chunks
+
+    @cached_property
+    def position(self) -> dict[str, int]:
+        """Chunk id → row, built once per index rather than once per search."""
+        return {cid: i for i, cid in enumerate(self.chunk_ids)}
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every chunk for `query` (zeros when nothing matches)."""

@@ -300,11 +300,20 @@ class NewsIndex:
         self, query: str, k: int = 5, *, since: str | dt.date | None = None, until: str | dt.date | None = None
     ) -> list[Hit]:
         """The k articles that best match `query`, one hit per article, best first."""
+        return self._search(clean_query(query), k, since, until)
+
+    def _search(
+        self,
+        text: str,
+        k: int,
+        since: str | dt.date | None,
+        until: str | dt.date | None,
+        lexical: LexicalIndex | None = None,
+    ) -> list[Hit]:
         if k < 1:
             raise QuestionError("k must be at least 1")
-        text = clean_query(query)
         dates = DateRange(to_date_int(since), to_date_int(until))
-        return merge_by_article(self._hybrid.retrieve_chunks(text, dates), k)
+        return merge_by_article(self._hybrid.retrieve_chunks(text, dates, lexical), k)
 
     # -- inventory -----------------------------------------------------------------------
 
@@ -365,14 +374,15 @@ class NewsIndex:
         intent = read_intent(text, newest=lexical.newest_date())
         # A date range named in the question is a filter, not part of the topic.
         topic = without_date_phrase(text) if intent.since or intent.until else text
-        query = follow_up_query(topic, [h for h in map(_usable_question, history) if h])
+        query = clean_query(follow_up_query(topic, [h for h in map(_usable_question, history) if h]))
         if not intent.kind and query != topic:
             intent = replace(intent, kind=read_intent(query).kind)
         dates_given = since is not None or until is not None
         k = LATEST_K if intent.latest else SEARCH_K
-        hits = self.search(query, k=k, since=since or intent.since, until=until or intent.until)
+        # `lexical` was checked against the store just above: the search need not check again.
+        hits = self._search(query, k, since or intent.since, until or intent.until, lexical)
         if not hits and not dates_given and (intent.since or intent.until):
-            hits = self.search(query, k=k)  # the date in the question was not a publication date
+            hits = self._search(query, k, None, None, lexical)  # the date named was not a publication date
         scoring = Query.build(
             text, topic, intent, lexical, context=query if query != topic else "", encoder=self.embedding
         )

@@ -80,17 +80,17 @@ class HybridSearch:
         self._lexical = lexical
         self._dense_weight = dense_weight
 
-    def retrieve_chunks(self, query: str, dates: DateRange) -> list[ScoredChunk]:
-        """Candidate chunks from both sides with fused scores, best first."""
+    def retrieve_chunks(self, query: str, dates: DateRange, lexical: LexicalIndex | None = None) -> list[ScoredChunk]:
+        """Candidate chunks from both sides with fused scores, best first (`lexical`: a BM25
+        index the caller has just checked is current, to save checking it again)."""
         query_vector = self._encoder.encode([query], is_query=True)[0]
         dense = {m.chunk_id: m for m in self._store.query(query_vector.tolist(), CANDIDATES, dates.where())}
 
-        lexical = self._lexical()
+        lexical = lexical or self._lexical()
         bm25 = lexical.scores(query)
         keep = dates.mask(lexical.date_ints)
         if keep is not None:
             bm25 = np.where(keep, bm25, 0.0)
-        position = {cid: i for i, cid in enumerate(lexical.chunk_ids)}
         top_lexical = [lexical.chunk_ids[i] for i in np.argsort(-bm25)[:CANDIDATES] if bm25[i] > 0]
 
         # BM25-only candidates: fetch text and vector, compute their cosine exactly.
@@ -103,6 +103,7 @@ class HybridSearch:
 
         ids = list(dense)
         similarity = np.array([dense[cid].similarity for cid in ids], dtype=np.float32)
+        position = lexical.position
         lexical_raw = np.array([bm25[position[cid]] if cid in position else 0.0 for cid in ids], dtype=np.float32)
         fused = self._dense_weight * _minmax(similarity) + (1 - self._dense_weight) * _minmax(lexical_raw)
         order = np.argsort(-fused)
