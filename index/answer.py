@@ -41,6 +41,7 @@ SPAN_WEIGHTS = np.array(
 SEARCH_K = 6
 SAME_EVENT_DAYS = 3  # two outlets' reports of one event appear within a few days of each other
 LATEST_K = 12
+LATEST_RELEVANCE = 0.6  # share of the best score an article needs to count as about the question
 
 REFUSALS = {
     "es": "No encuentro esa información en los artículos indexados.",
@@ -570,16 +571,23 @@ def refuses(candidates: Sequence[Candidate], query: Query, hit: Hit) -> bool:
     return model.answer_probability(features) < model.threshold
 
 
+def newest_first(hits: Sequence[Hit]) -> list[Hit]:
+    """For a "latest" question: the newest of the articles about the question leads (those
+    scoring at least LATEST_RELEVANCE of the best), the others keep their order."""
+    if not hits:
+        return []
+    relevant = [h for h in hits if h.score >= LATEST_RELEVANCE * hits[0].score]
+    newest = max(relevant, key=lambda h: h.date)
+    return [newest] + [h for h in hits if h is not newest]
+
+
 def extractive_answer(query: Query, hits: Sequence[Hit]) -> Answer:
     """The answer built from the articles' own sentences, or a refusal."""
     intent, language = query.intent, query.intent.language
     if not hits:
         return refusal(query, hits)
     if intent.latest:
-        # Among the articles that are about the question, the newest one speaks.
-        relevant = [h for h in hits if h.score >= 0.6 * hits[0].score]
-        newest = max(relevant, key=lambda h: h.date)
-        hits = [newest] + [h for h in hits if h is not newest]
+        hits = newest_first(hits)
     candidates = rank_sentences(query, hits)
     if not candidates:
         return refusal(query, hits)

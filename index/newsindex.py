@@ -22,6 +22,7 @@ from .answer import (
     extractive_answer,
     follow_up_query,
     llm_answer,
+    newest_first,
     read_intent,
     without_date_phrase,
 )
@@ -313,8 +314,12 @@ class NewsIndex:
     def search(
         self, query: str, k: int = 5, *, since: str | dt.date | None = None, until: str | dt.date | None = None
     ) -> list[Hit]:
-        """The k articles that best match `query`, one hit per article, best first."""
-        return self._search(clean_query(query), k, since, until)
+        """The k articles that best match `query`, one hit per article, best first; for a
+        question about the latest news ("¿cuál es el nivel más reciente…?") the newest of the
+        articles about it comes first."""
+        text = clean_query(query)
+        hits = self._search(text, k, since, until)
+        return newest_first(hits) if read_intent(text).latest else hits
 
     def _search(
         self,

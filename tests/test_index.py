@@ -275,3 +275,13 @@ def test_article_stored_in_an_older_layout_is_embedded_again(fresh_index: NewsIn
     refreshed = fresh_index.store.collection.get(ids=ids, include=["metadatas"])["metadatas"]
     assert all(m["layout"] == LAYOUT and m[SENTENCE_VECTORS_KEY] for m in refreshed)
     assert_consistent(fresh_index)
+
+
+def test_search_for_the_latest_puts_the_newest_relevant_article_first(sample_index: NewsIndex) -> None:
+    latest = ("¿Cuál es el nivel más reciente de las presas de Valle Alto?", "What is the latest reservoir level?")
+    for question in latest:
+        hits = sample_index.search(question, k=5)
+        assert Path(hits[0].source).name == "2026-03-28_noticias-metropolitanas_lluvias.txt", question
+    # Without "latest", relevance alone decides, and an old article may lead.
+    plain = sample_index.search("nivel de las presas de Valle Alto", k=5)
+    assert plain[0].score == max(h.score for h in plain)
