@@ -157,9 +157,14 @@ def _q4_unpack(blocks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate([qs & 0x0F, qs >> 4], axis=-1), scales
 
 
-def _dequantize(blocks: np.ndarray, rows: int, cols: int) -> np.ndarray:
+def _q4_values(blocks: np.ndarray) -> np.ndarray:
+    """(..., 18) Q4_0 blocks -> (..., 32) float32 values."""
     nibbles, scales = _q4_unpack(blocks)
-    return ((nibbles.astype(np.float32) - 8.0) * scales).reshape(rows, cols)
+    return (nibbles.astype(np.float32) - 8.0) * scales  # type: ignore[no-any-return]
+
+
+def _dequantize(blocks: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    return _q4_values(blocks).reshape(rows, cols)
 
 
 class _Tokenizer:
@@ -239,8 +244,7 @@ class _WordEmbeddings:
 
     def __call__(self, ids: np.ndarray) -> np.ndarray:
         batch, seq = ids.shape
-        nibbles, scales = _q4_unpack(self._word[ids.reshape(-1)])
-        x = ((nibbles.astype(np.float32) - 8.0) * scales).reshape(batch, seq, -1)
+        x = _q4_values(self._word[ids.reshape(-1)]).reshape(batch, seq, -1)
         # e5.c numbers positions 0.. within each window (its table is already offset).
         x += self._pos[:seq] + self._type0
         return x
