@@ -10,9 +10,13 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from bot.client import NewsBot
+from bot.limits import BotLimits
+from bot.storage import Storage
 from index import NewsIndex, Settings
 
 # The `chroma_server` fixture: a real `chroma run` on loopback, for the tests that need one.
@@ -21,6 +25,7 @@ pytest_plugins = ["tests.chroma_server"]
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_ARTICLES = REPO / "examples" / "articles"
 SHARED = REPO.parent / "shared"
+NO_COOLDOWN = BotLimits(cooldown_seconds=0)
 
 
 @pytest.fixture(autouse=True)
@@ -34,6 +39,11 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 def make_settings(store: Path, **overrides: object) -> Settings:
     return Settings(store=str(store)).with_overrides(**overrides)
+
+
+def make_bot(idx: NewsIndex, db_path: Path, limits: BotLimits = NO_COOLDOWN, **options: Any) -> NewsBot:
+    """The Discord bot over `idx`, its SQLite file at `db_path` and uploads beside it (for simcord)."""
+    return NewsBot(idx, Storage(db_path), limits=limits, upload_dir=db_path.parent / "uploads", **options)
 
 
 @pytest.fixture(scope="session")

@@ -30,8 +30,9 @@ from bot.storage import Storage
 from index import Answer, Citation, NewsIndex, QuestionError, Settings, StoreError
 from index.cli import main as newsbot_main
 
+from .conftest import NO_COOLDOWN, make_bot
+
 ROOT = Path(__file__).resolve().parents[1]
-NO_COOLDOWN = BotLimits(cooldown_seconds=0)
 LIVE_MENTION = re.compile(r"@everyone|@here|<@!?\d+>|<@&\d+>|<#\d+>")
 ERROR_ID = re.compile(r"`([0-9a-f]{8})`")
 
@@ -52,10 +53,6 @@ def warm_index(sample_index: NewsIndex) -> NewsIndex:
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "feedback.sqlite3"
-
-
-def make_bot(idx: NewsIndex, db_path: Path, limits: BotLimits = NO_COOLDOWN, **options: Any) -> NewsBot:
-    return NewsBot(idx, Storage(db_path), limits=limits, upload_dir=db_path.parent / "uploads", **options)
 
 
 @dataclass(frozen=True)

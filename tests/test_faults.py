@@ -28,7 +28,7 @@ from index import Answer, NewsIndex, Settings, StoreError
 from index.articles import read_sources
 
 from .chroma_server import ChromaServer, free_port
-from .conftest import SAMPLE_ARTICLES, make_settings
+from .conftest import SAMPLE_ARTICLES, make_bot, make_settings
 from .synthetic import barrio_name, write_articles
 
 CLI = [sys.executable, "-m", "index.cli"]
@@ -113,10 +113,6 @@ async def test_server_stopped_between_questions_then_back_without_restart(
     import discord
     import simcord
 
-    from bot.client import NewsBot
-    from bot.limits import BotLimits
-    from bot.storage import Storage
-
     server = ChromaServer(tmp_path / "chroma")
     server.start()
     try:
@@ -125,8 +121,7 @@ async def test_server_stopped_between_questions_then_back_without_restart(
         question = "¿Cuántas pipas rentará el municipio?"
         assert "150 pipas" in index.ask(question).text
 
-        bot = NewsBot(index, Storage(tmp_path / "bot.sqlite3"), limits=BotLimits(cooldown_seconds=0),
-                      upload_dir=tmp_path / "uploads")  # fmt: skip
+        bot = make_bot(index, tmp_path / "bot.sqlite3")
         env = simcord.Env(bot)
         await env.start()
         try:

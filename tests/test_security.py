@@ -14,12 +14,10 @@ import discord
 import pytest
 import simcord
 
-from bot.client import NewsBot, bot_intents
-from bot.limits import BotLimits
-from bot.storage import Storage
+from bot.client import bot_intents
 from index import NewsIndex, Settings
 
-from .conftest import REPO, SAMPLE_ARTICLES
+from .conftest import REPO, SAMPLE_ARTICLES, make_bot
 
 TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.SENTINEL.discord-token-must-never-show"
 API_KEY = "sk-SENTINEL-api-key-must-never-show-0123456789"
@@ -30,8 +28,7 @@ SECRETS = (TOKEN, API_KEY, "SENTINEL")
 
 
 async def test_admin_commands_need_manage_server_at_both_levels(sample_index: NewsIndex, tmp_path: Path) -> None:
-    bot = NewsBot(sample_index, Storage(tmp_path / "bot.sqlite3"), limits=BotLimits(cooldown_seconds=0),
-                  upload_dir=tmp_path / "uploads")  # fmt: skip
+    bot = make_bot(sample_index, tmp_path / "bot.sqlite3")
     env = simcord.Env(bot)
     await env.start()
     try:
