@@ -114,7 +114,7 @@ class HybridSearch:
         position = lexical.position
         lexical_raw = np.array([bm25[position[cid]] if cid in position else 0.0 for cid in ids], dtype=np.float32)
         sentences = [sentence_similarities(dense[cid].metadata, query_vector) for cid in ids]
-        # A chunk stored without sentence vectors (none fitted) counts as its own best sentence.
+        # A chunk stored without sentence vectors (an older layout) counts as its own best sentence.
         best_sentence = np.array(
             [s.max() if s.size else similarity[i] for i, s in enumerate(sentences)], dtype=np.float32
         )
