@@ -4,6 +4,7 @@ in the question's language, aware of time, and following a conversation."""
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from pathlib import Path
 
@@ -231,3 +232,20 @@ def test_bracketed_numbers_in_article_text_never_become_markers(fresh_index: New
     assert markers(answer) == [1] and "(7)" in answer.text
     assert_citations_resolve(answer)
     assert "[7]" not in answer.citations[0].quote
+
+
+def test_sentence_cosines_are_used_only_when_they_line_up_with_the_sentences() -> None:
+    from index.answer import Intent, Query, span_table
+    from index.schema import Hit
+
+    passage = "La presa está al 41 % de su capacidad. El municipio rentará 150 pipas para las escuelas."
+    query = Query("¿Cuántas pipas?", "¿Cuántas pipas?", Intent("number", False, "es"), {"pip": 1.0})
+
+    def similarities(stored: tuple[float, ...]) -> list[float]:
+        hit = Hit("a.txt", "Agua", "Diario", "2026-02-04", passage, 1.0, passages=(passage,),
+                  sentence_similarities=(stored,))  # fmt: skip
+        return [span.similarity for span in span_table(query, [hit]) if span.text in passage.split(". ")[1]]
+
+    assert similarities((0.31, 0.87)) == [pytest.approx(0.87)]
+    # Stored by a splitter that cut the passage differently: no cosine rather than the wrong one.
+    assert all(math.isnan(s) for s in similarities((0.31, 0.87, 0.5)))
