@@ -24,7 +24,7 @@ from .errors import LLMError
 from .language import detect_language
 from .lexical import LexicalIndex, analyze, strip_accents
 from .schema import Answer, Citation, Hit
-from .sentences import MAX_SENTENCES, split_sentences
+from .sentences import lines_up, split_sentences
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -364,8 +364,8 @@ def span_table(query: Query, hits: Sequence[Hit]) -> list[Span]:
         for number, passage in enumerate(hit.passages or (hit.text,)):
             sentences = split_sentences(passage)
             stored = hit.sentence_similarities[number] if number < len(hit.sentence_similarities) else ()
-            if len(stored) != min(len(sentences), MAX_SENTENCES):
-                stored = ()  # split by an older sentence splitter: the cosines would be misaligned
+            if not lines_up(len(stored), sentences):
+                stored = ()  # no cosine rather than another sentence's
             for text, quote, position, pair in _spans(sentences, MAX_ANSWER_CHARS):
                 if text in seen or len(text) < 20:
                     continue

@@ -55,6 +55,12 @@ def embedded_sentences(title: str, chunk: str) -> list[str]:
     return [f"{title}\n{sentence}" if title else sentence for sentence in split_sentences(chunk)[:MAX_SENTENCES]]
 
 
+def lines_up(stored: int, sentences: list[str]) -> bool:
+    """Do `stored` sentence vectors belong one by one to `sentences` (a chunk split now)? Not
+    when the chunk was embedded by a splitter that cut it differently."""
+    return stored == min(len(sentences), MAX_SENTENCES)
+
+
 def pack(vectors: np.ndarray) -> str:
     """(n, dim) float vectors → a compact string for a Chroma metadata value."""
     if len(vectors) == 0:
