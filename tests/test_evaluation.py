@@ -16,8 +16,10 @@ from index.evaluation import (
     contains_answer,
     dangling_citations,
     first_rank,
+    held_out,
     hit_at,
     load_dataset,
+    load_squad,
     mrr_at,
     percentile_ms,
     refusal_prf,
@@ -157,6 +159,48 @@ def test_squad_loader_makes_one_article_per_paragraph(tmp_path: Path) -> None:
     answerable, impossible = data.questions
     assert answerable.gold_sources == {"squad://Río_Verde/0"} and answerable.answers == ("1850",)
     assert not impossible.answerable and impossible.gold_sources == frozenset()
+
+
+def _squad_file(path: Path, paragraphs: dict[str, list[tuple[str, bool]]]) -> Path:
+    """A SQuAD v2 file: one article, a paragraph per key, each with (question id, answerable)."""
+    data = {
+        "data": [
+            {
+                "title": "Río_Verde",
+                "paragraphs": [
+                    {
+                        "context": context,
+                        "qas": [
+                            {
+                                "id": qid,
+                                "question": f"¿{qid}?",
+                                "is_impossible": not answerable,
+                                "answers": ([{"text": context.split()[0], "answer_start": 0}] if answerable else []),
+                            }
+                            for qid, answerable in qas
+                        ],
+                    }
+                    for context, qas in paragraphs.items()
+                ],
+            }
+        ]
+    }
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+def test_held_out_drops_every_question_about_a_paragraph_the_test_set_asks_about(tmp_path: Path) -> None:
+    """XQuAD and SQuAD-es share SQuAD's dev questions: fitting on one and measuring on the other
+    must leave out the shared paragraphs whole, unanswerable questions included."""
+    train = load_squad(
+        _squad_file(
+            tmp_path / "train.json",
+            {"Nace en 1850.": [("shared", True), ("other", True), ("trap", False)], "Mide 30 km.": [("kept", True)]},
+        )
+    )
+    test = load_squad(_squad_file(tmp_path / "test.json", {"Nació en 1850.": [("shared", True)]}))
+    assert [q.qid for q in held_out(train, test)] == ["kept"]
+    assert len(held_out(train, load_squad(_squad_file(tmp_path / "none.json", {"X.": [("new", True)]})))) == 4
 
 
 def test_goldset_loader_resolves_every_expected_source() -> None:
