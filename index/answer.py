@@ -33,8 +33,8 @@ CONTEXT_WEIGHT = 0.3  # weight of words that come only from earlier questions of
 MAX_ANSWER_CHARS = 320  # a sentence longer than this is trimmed to the clauses that answer
 MAX_QUOTE_CHARS = 600
 # Sentence ranking: a linear score of the features in SPAN_FEATURES. The weights were fitted by
-# scripts/train_answerer.py on SQuAD-es v2 answerable questions and checked on XQuAD-es
-# (docs/eval/answerer.md).
+# scripts/train_answerer.py on SQuAD-es v2 answerable questions (less those about paragraphs
+# XQuAD-es also asks about) and checked on XQuAD-es (docs/eval/answerer.md).
 SPAN_WEIGHTS = np.array(
     [2.273, 2.001, 1.160, 0.113, 0.605, -0.605, 3.892, 0.601, 2.151, -0.539, 0.146, 0.742, 4.246], dtype=np.float32
 )

