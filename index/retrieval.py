@@ -13,7 +13,7 @@ article are merged into one hit, so a long article cannot crowd the others out o
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -115,9 +115,8 @@ class HybridSearch:
         position = lexical.position
         lexical_raw = np.array([bm25[position[cid]] if cid in position else 0.0 for cid in ids], dtype=np.float32)
         sentences = [sentence_similarities(dense[cid].metadata, query_vector) for cid in ids]
-        # A chunk stored without sentence vectors (an older layout) counts as its own best sentence.
         best_sentence = np.array(
-            [s.max() if s.size else similarity[i] for i, s in enumerate(sentences)], dtype=np.float32
+            [best_sentence_similarity(s, float(similarity[i])) for i, s in enumerate(sentences)], dtype=np.float32
         )
         fused = self._dense_weight * _minmax(similarity) + (1 - self._dense_weight) * _minmax(lexical_raw)
         fused = _minmax(fused + SENTENCE_WEIGHTS.get(self._encoder.key, 0.0) * best_sentence)
@@ -142,6 +141,12 @@ def sentence_similarities(metadata: dict[str, Any], query_vector: np.ndarray) ->
     if vectors is None:
         return np.zeros(0, dtype=np.float32)
     return vectors @ query_vector  # type: ignore[no-any-return]
+
+
+def best_sentence_similarity(sentences: Sequence[float] | np.ndarray, chunk_similarity: float) -> float:
+    """The cosine of a chunk's sentence closest to the query. A chunk stored without sentence
+    vectors (an older layout) counts as its own best sentence."""
+    return float(np.max(sentences)) if len(sentences) else chunk_similarity
 
 
 def merge_by_article(chunks: list[ScoredChunk], k: int) -> list[Hit]:

@@ -81,10 +81,6 @@ class Hit:
     # per passage, the cosine of each of its sentences with the query (empty when not stored)
     sentence_similarities: tuple[tuple[float, ...], ...] = field(default=(), repr=False, compare=False)
 
-    def best_sentence_similarity(self) -> float:
-        """The cosine of the article's sentence closest to the query (the chunk's, if none stored)."""
-        return max((max(s) for s in self.sentence_similarities if s), default=self.similarity)
-
     def to_dict(self) -> dict[str, object]:
         return {
             "source": self.source,

@@ -52,7 +52,7 @@ def candidates(dataset: Path, work: Path, limit: int, embed_model: str, test: Pa
                     question.gold_sources,
                     [str(c.metadata.get("source", "")) for c in chunks],
                     np.array([c.score for c in chunks]),
-                    np.array([max(c.sentence_similarities, default=c.similarity) for c in chunks]),
+                    np.array([R.best_sentence_similarity(c.sentence_similarities, c.similarity) for c in chunks]),
                 )
             )
     finally:

@@ -12,6 +12,7 @@ import pytest
 
 from index import NewsIndex, QuestionError, StoreError
 from index.lexical import analyze
+from index.retrieval import best_sentence_similarity
 from index.sentences import embedded_sentences, split_sentences, unpack
 from index.store import LAYOUT, SENTENCE_VECTORS_KEY
 
@@ -260,7 +261,10 @@ def test_hits_carry_each_sentences_similarity(sample_index: NewsIndex) -> None:
         for passage, sims in zip(hit.passages, hit.sentence_similarities, strict=True)
         for s, sentence in zip(sims, split_sentences(passage), strict=True)
     )
-    assert "pipas" in best[1] and hit.best_sentence_similarity() == best[0]
+    assert "pipas" in best[1]
+    # The same rule for search's ranking: the best stored sentence, else the chunk's own cosine.
+    assert best_sentence_similarity(hit.sentence_similarities[0], 0.0) == max(hit.sentence_similarities[0])
+    assert best_sentence_similarity((), hit.similarity) == hit.similarity
 
 
 def test_article_stored_in_an_older_layout_is_embedded_again(fresh_index: NewsIndex, articles_copy: Path) -> None:
