@@ -25,7 +25,7 @@ import numpy as np
 from train_answerer import dataset_index  # scripts/ is on the path when a script in it runs
 
 from index import retrieval as R
-from index.evaluation import MAX_RANK, held_out, load_squad
+from index.evaluation import MAX_RANK, EvalQuestion, EvalSet, held_out, load_squad
 from index.newsindex import clean_query
 
 WEIGHTS = (0.0, 2.0, 4.0, 6.0, 8.0, 10.0, 12.0, 14.0, 18.0, 24.0, 32.0)
@@ -33,10 +33,9 @@ WEIGHTS = (0.0, 2.0, 4.0, 6.0, 8.0, 10.0, 12.0, 14.0, 18.0, 24.0, 32.0)
 Rows = list[tuple[frozenset[str], list[str], np.ndarray, np.ndarray]]
 
 
-def candidates(dataset: Path, work: Path, limit: int, embed_model: str, test: Path | None = None) -> Rows:
-    """Per sampled answerable question (with `test`: held out from it), the candidate chunks."""
-    data = load_squad(dataset)
-    questions = [q for q in (held_out(data, load_squad(test)) if test else data.questions) if q.answerable]
+def candidates(data: EvalSet, questions: list[EvalQuestion], work: Path, limit: int, embed_model: str) -> Rows:
+    """The candidate chunks of `limit` answerable `questions` (sampled), with their scores."""
+    questions = [q for q in questions if q.answerable]
     cache = work / f"{data.name}-{embed_model}-candidates-{min(limit, len(questions))}-of-{len(questions)}.pkl"
     if cache.exists():
         return pickle.loads(cache.read_bytes())  # type: ignore[no-any-return]
@@ -91,8 +90,9 @@ def main() -> int:
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     started = time.time()
-    train = candidates(args.train, args.work, args.train_limit, args.embed_model, test=args.test)
-    test = candidates(args.test, args.work, args.test_limit, args.embed_model)
+    train_data, test_data = load_squad(args.train), load_squad(args.test)
+    train = candidates(train_data, held_out(train_data, test_data), args.work, args.train_limit, args.embed_model)
+    test = candidates(test_data, test_data.questions, args.work, args.test_limit, args.embed_model)
     results = [(w, measure(train, w), measure(test, w)) for w in WEIGHTS]
     best = max(results, key=lambda r: (r[1][2], r[1][0]))[0]
     print(f'SENTENCE_WEIGHTS["{args.embed_model}"] = {best}')

