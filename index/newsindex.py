@@ -15,22 +15,15 @@ from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
-from .answer import (
-    LATEST_K,
-    SEARCH_K,
-    Query,
-    extractive_answer,
-    follow_up_query,
-    llm_answer,
-    newest_first,
-    read_intent,
-    without_date_phrase,
-)
+from .answer import LATEST_K, SEARCH_K, Answerer, answer_in_order, default_answerers
 from .articles import read_sources
+from .compose import newest_first
 from .embeddings import load_encoder
 from .errors import QuestionError, StoreError
 from .language import detect_language
 from .lexical import LexicalIndex
+from .question import Query, follow_up_query, read_intent, without_date_phrase
+from .reader import load_reader
 from .retrieval import DateRange, HybridSearch, merge_by_article
 from .schema import Answer, Article, Hit, IngestReport
 from .sentences import embedded_sentences, pack
@@ -106,7 +99,15 @@ class NewsIndex:
     >>> idx.search("pregunta", k=5)
     """
 
-    def __init__(self, store: str | Path | None = None, *, settings: Settings | None = None) -> None:
+    def __init__(
+        self,
+        store: str | Path | None = None,
+        *,
+        settings: Settings | None = None,
+        answerers: Sequence[Answerer] | None = None,
+    ) -> None:
+        """`answerers` are tried in order by `ask` (answer.py); by default the configured LLM,
+        if any, then the reader."""
         base = settings or Settings.from_env()
         self.settings = base.with_overrides(store=str(store) if store is not None else None)
         self.settings.validate()
@@ -115,6 +116,7 @@ class NewsIndex:
         self._lexical: LexicalIndex | None = None
         self._lexical_lock = threading.Lock()
         self._write_lock = threading.Lock()
+        self._answerers = list(answerers) if answerers is not None else None
 
     @cached_property
     def splitter(self) -> SentenceSplitter:
@@ -405,8 +407,10 @@ class NewsIndex:
         scoring = Query.build(
             text, topic, intent, lexical, context=query if query != topic else "", embed_model=self.embedding.key
         )
-        if self.settings.llm != "none" and hits:
-            answer = llm_answer(self.settings, scoring, hits)
-            if answer is not None:
-                return answer
-        return extractive_answer(scoring, hits)
+        return answer_in_order(self.answerers, scoring, hits)
+
+    @property
+    def answerers(self) -> list[Answerer]:
+        if self._answerers is None:  # loaded on first use: search-only processes never load the reader
+            self._answerers = default_answerers(self.settings, load_reader())
+        return self._answerers

@@ -1,4 +1,4 @@
-"""Fit the extractive answerer's two small models (index/answer.py) and measure them.
+"""Fit the sentence ranker and the refusal model (index/ranking.py, index/refusal.py) and measure them.
 
 Questions of --train about paragraphs that --test also asks about are left out (held_out).
 
@@ -14,7 +14,7 @@ Questions of --train about paragraphs that --test also asks about are left out (
         --train ../shared/eval/squad-es-v2.0-dev-small.json --test ../shared/eval/xquad.es.json \
         --work /tmp/newsbot-answerer --out docs/eval/answerer.md
 
-It prints the constants to paste into index/answer.py. Retrieval runs once per question and
+It writes the fitted constants to index/models/ranker.json and refusal.json. Retrieval runs once per question and
 is cached under --work, so refits are quick.
 """
 
@@ -31,8 +31,12 @@ from typing import Any
 import numpy as np
 
 from index import NewsIndex, Settings
-from index import answer as A
+from index import question as Q
+from index import ranking as R
+from index import refusal as RF
+from index.answer import SEARCH_K
 from index.evaluation import EvalQuestion, EvalSet, contains_answer, held_out, load_squad, write_jsonl
+from index.models import load_fitted, write_fitted
 from index.newsindex import clean_query
 
 Rows = list[tuple[EvalQuestion, list[Any]]]
@@ -70,21 +74,21 @@ def questions_with_hits(
     if cache.exists():
         return index, pickle.loads(cache.read_bytes())
     random.Random(seed).shuffle(questions)
-    rows = [(q, index.search(q.question, k=A.SEARCH_K)) for q in questions[:limit]]
+    rows = [(q, index.search(q.question, k=SEARCH_K)) for q in questions[:limit]]
     cache.write_bytes(pickle.dumps(rows))
     return index, rows
 
 
-def query_for(question: EvalQuestion, index: NewsIndex) -> A.Query:
+def query_for(question: EvalQuestion, index: NewsIndex) -> Q.Query:
     text = clean_query(question.question)
-    return A.Query.build(text, text, A.read_intent(text), index.lexical_index())
+    return Q.Query.build(text, text, Q.read_intent(text), index.lexical_index())
 
 
 def span_sets(rows: Rows, index: NewsIndex) -> list[tuple[np.ndarray, np.ndarray, list[int]]]:
     """Per answerable question: span features, labels (span holds an answer), span lengths."""
     out = []
     for question, hits in rows:
-        spans = A.span_table(query_for(question, index), hits) if question.answerable else []
+        spans = R.span_table(query_for(question, index), hits) if question.answerable else []
         if spans:
             features = np.stack([s.features for s in spans])
             labels = np.array([contains_answer(s.text, question.answers) for s in spans], dtype=np.float32)
@@ -127,11 +131,11 @@ def refusal_rows(rows: Rows, index: NewsIndex) -> list[tuple[np.ndarray, bool, b
     out = []
     for question, hits in rows:
         query = query_for(question, index)
-        candidates = A.rank_sentences(query, hits)
+        candidates = R.rank_sentences(query, hits)
         if not candidates:
             continue
         best = candidates[0]
-        features = A.refusal_features(candidates, query, hits[best.hit_index])
+        features = RF.refusal_features(candidates, query, hits[best.hit_index])
         found = question.answerable and contains_answer(best.sentence, question.answers)
         article = next(iter(question.gold_sources), hits[0].source).rsplit("/", 1)[0]
         out.append((features, question.answerable, found, article))
@@ -200,7 +204,7 @@ def main() -> int:
     train_spans, test_spans = span_sets(train_rows, train_index), span_sets(test_rows, test_index)
     hand_set = HAND_SET.copy()
     ranker = fit_ranker(train_spans)
-    A.SPAN_WEIGHTS = ranker
+    R.SPAN_WEIGHTS = ranker
     ranker_table = [
         (
             "hand-set weights",
@@ -232,13 +236,24 @@ def main() -> int:
     held = decisions(held_rows, weights, bias, float(threshold))
     test = decisions(refusal_rows(test_rows, test_index), weights, bias, float(threshold))
 
-    def literal(values: np.ndarray) -> str:
-        return ", ".join(f"{v:.3f}" for v in values)
-
-    print(f"SPAN_WEIGHTS = np.array([{literal(ranker)}], dtype=np.float32)")
-    print(f'REFUSAL_MODELS["{args.embed_model}"] = RefusalModel(')
-    print(f"    np.array([{literal(weights)}], dtype=np.float32), {bias:.3f}, {threshold:.3f}")
-    print(")")
+    # The fitted constants are data the product loads (index/models/*.json).
+    command = "python " + " ".join(sys.argv)
+    ranker_file = write_fitted(
+        "ranker.json",
+        {
+            **load_fitted("ranker.json"),
+            "fitted_by": command,
+            "weights": dict(zip(R.SPAN_FEATURES, map(float, ranker.round(3)), strict=True)),
+        },
+    )
+    refusal_data = load_fitted("refusal.json")
+    refusal_data["models"][args.embed_model] = {
+        "weights": dict(zip(RF.REFUSAL_FEATURES, map(float, weights.round(3)), strict=True)),
+        "bias": round(float(bias), 3),
+        "threshold": round(float(threshold), 3),
+    }
+    refusal_file = write_fitted("refusal.json", {**refusal_data, "fitted_by": command})
+    print(f"wrote {ranker_file} and {refusal_file}", file=sys.stderr)
     print(f"held-out {args.train.name}: {held}", file=sys.stderr)
     print(f"{args.test.name}: {test}; {time.time() - started:.0f} s", file=sys.stderr)
     if args.out:
@@ -263,7 +278,7 @@ def report(
     lines = [
         "# The extractive answerer's models",
         "",
-        "Both are fitted by `scripts/train_answerer.py` and their constants live in `index/answer.py`.",
+        "Both are fitted by `scripts/train_answerer.py` and their constants live in `index/models/ranker.json` and `refusal.json`.",
         "",
         f"Command: `python scripts/train_answerer.py --train {args.train} --test {args.test} "
         f"--train-limit {args.train_limit} --test-limit {args.test_limit} --embed-model {args.embed_model} "
@@ -271,7 +286,7 @@ def report(
         "",
         "## Sentence ranker",
         "",
-        f"Each sentence (or two adjacent sentences, up to {A.MAX_ANSWER_CHARS} characters; a longer sentence is",
+        f"Each sentence (or two adjacent sentences, up to {R.MAX_ANSWER_CHARS} characters; a longer sentence is",
         "trimmed to that many around the clauses with the question's words) of the retrieved articles is",
         "scored by a linear function of its features; the best span is the answer. Containment = the",
         "top span holds a gold answer, over all sampled answerable questions (retrieval misses count",
@@ -286,7 +301,7 @@ def report(
         "",
         "| feature | weight |",
         "|---|---:|",
-        *(f"| {n} | {w:.3f} |" for n, w in zip(A.SPAN_FEATURES, ranker, strict=True)),
+        *(f"| {n} | {w:.3f} |" for n, w in zip(R.SPAN_FEATURES, ranker, strict=True)),
         "",
         f"## Refusal (embedding model {args.embed_model})",
         "",
@@ -307,7 +322,7 @@ def report(
         "",
         "| feature | weight |",
         "|---|---:|",
-        *(f"| {n} | {w:.3f} |" for n, w in zip(A.REFUSAL_FEATURES, weights, strict=True)),
+        *(f"| {n} | {w:.3f} |" for n, w in zip(RF.REFUSAL_FEATURES, weights, strict=True)),
         f"| (bias) | {bias:.3f} |",
         "",
     ]

@@ -11,7 +11,10 @@ from pathlib import Path
 import pytest
 
 from index import NewsIndex
-from index.answer import MAX_ANSWER_CHARS, explicit_dates, read_intent, same_fact, split_sentences, trim
+from index.compose import same_fact
+from index.question import explicit_dates, read_intent
+from index.ranking import MAX_ANSWER_CHARS, trim
+from index.sentences import split_sentences
 from index.lexical import analyze
 from index.schema import Answer
 
@@ -179,7 +182,7 @@ def test_trim_keeps_the_clauses_beside_the_question_words() -> None:
 
 
 def test_same_fact_needs_the_same_figures() -> None:
-    from index.answer import Candidate
+    from index.ranking import Candidate
     from index.lexical import analyze
 
     def candidate(sentence: str) -> Candidate:
@@ -235,7 +238,8 @@ def test_bracketed_numbers_in_article_text_never_become_markers(fresh_index: New
 
 
 def test_sentence_cosines_are_used_only_when_they_line_up_with_the_sentences() -> None:
-    from index.answer import Intent, Query, span_table
+    from index.question import Intent, Query
+    from index.ranking import span_table
     from index.schema import Hit
 
     passage = "La presa está al 41 % de su capacidad. El municipio rentará 150 pipas para las escuelas."

