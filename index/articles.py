@@ -158,12 +158,25 @@ def parse_markdown(text: str, source: str, origin: str) -> Article:
     )  # fmt: skip
 
 
-def parse_html(text: str, source: str, origin: str) -> Article:
-    """The main text and metadata of an HTML page, extracted by trafilatura."""
+# Extraction options, chosen by measurement on 40 real Spanish news pages (docs/fetch.md,
+# `python scripts/eval_extraction.py`): favor_precision keeps out the most boilerplate ("Lea
+# también", related links) for the fewest lost body sentences. Dates: htmldate's
+# original_date=True takes the publication date, not the modification date, and
+# extensive_search looks past the metadata when a page has none; a date is kept as the page
+# writes it (its own time zone), never converted to UTC.
+EXTRACTION_OPTIONS: dict[str, Any] = {"favor_precision": True, "include_comments": False}
+DATE_OPTIONS: dict[str, Any] = {"original_date": True, "extensive_search": True}
+
+
+def extract_html(text: str, url: str | None = None) -> dict[str, Any]:
+    """trafilatura's fields (text, title, sitename, date, url, ...) for an HTML page."""
     import trafilatura
 
+    date_options = {**DATE_OPTIONS, "max_date": dt.date.today().isoformat()}
     try:
-        doc = trafilatura.bare_extraction(text, with_metadata=True, include_comments=False, favor_precision=True)
+        doc = trafilatura.bare_extraction(
+            text, url=url, with_metadata=True, date_extraction_params=date_options, **EXTRACTION_OPTIONS
+        )
     except (RecursionError, ValueError, TypeError) as exc:
         raise ArticleError(f"unreadable HTML ({type(exc).__name__})") from None
     if doc is None:
@@ -173,9 +186,25 @@ def parse_html(text: str, source: str, origin: str) -> Article:
         raise ArticleError("no article text found in the HTML")
     if not fields.get("date"):
         raise ArticleError("no publication date found in the HTML")
+    return fields
+
+
+def parse_html(text: str, source: str, origin: str) -> Article:
+    """The main text and metadata of an HTML file, extracted by trafilatura."""
+    fields = extract_html(text)
     url = str(fields.get("url") or "")
     return _make_article(
         source=url or source, origin=origin, title=str(fields.get("title") or ""),
+        outlet=str(fields.get("sitename") or ""), date=fields["date"], text=str(fields["text"]), url=url,
+    )  # fmt: skip
+
+
+def parse_web_page(text: str, url: str) -> Article:
+    """An HTML page fetched from `url`: the URL it was fetched from is its source (a stable key
+    for updates), whatever canonical link the page declares."""
+    fields = extract_html(text, url=url)
+    return _make_article(
+        source=url, origin=url, title=str(fields.get("title") or ""),
         outlet=str(fields.get("sitename") or ""), date=fields["date"], text=str(fields["text"]), url=url,
     )  # fmt: skip
 
