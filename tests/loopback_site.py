@@ -15,13 +15,14 @@ to it over a socket.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
 from email.utils import formatdate
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 
 class Site:
@@ -37,7 +38,10 @@ class Site:
         site = self
 
         class Handler(SimpleHTTPRequestHandler):
-            extensions_map = {**SimpleHTTPRequestHandler.extensions_map, ".html": "text/html; charset=utf-8"}
+            extensions_map: ClassVar[dict[str, str]] = {
+                **SimpleHTTPRequestHandler.extensions_map,
+                ".html": "text/html; charset=utf-8",
+            }
 
             def __init__(self, *args: Any, **kwargs: Any) -> None:
                 super().__init__(*args, directory=str(site.root), **kwargs)
@@ -112,8 +116,6 @@ class Site:
         file = self.root / path.lstrip("/")
         file.write_bytes(html)
         later = time.time() + 5
-        import os
-
         os.utime(file, (later, later))
 
     def paths_requested(self) -> list[str]:
