@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from index import NewsIndex, watch
-from tests.conftest import SHARED, make_settings
+from tests.conftest import REPO, SHARED, make_settings
 from tests.loopback_site import Site
 
 # Short pages (fast to embed) whose publication dates the evaluation data records.
@@ -169,3 +169,19 @@ def test_command_line_ingest_json_and_watch_sigterm(news_site: tuple[Site, dict[
     out, err = watcher.communicate(timeout=120)
     assert watcher.returncode == 0, err
     assert "watch stopped" in err
+
+
+def test_extraction_figures_on_real_pages(shared_dir: Path) -> None:
+    """scripts/eval_extraction.py's end-to-end run (feed and sitemap over loopback HTTP): the
+    figures in docs/fetch.md, as a floor."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("eval_extraction", REPO / "scripts" / "eval_extraction.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
+    spec.loader.exec_module(module)
+    by_feed, by_sitemap, score, _seconds, _rows = module.measure(EVAL_DIR, sets=[])
+    assert (len(by_feed.articles), len(by_sitemap.articles), by_feed.skipped) == (40, 40, [])
+    assert score.kept >= 111 and score.excluded >= 98 and score.titles >= 27 and score.dates >= 26
+    assert (score.kept_total, score.excluded_total, score.titles_total, score.dates_total) == (119, 117, 32, 31)
