@@ -15,6 +15,7 @@ to it over a socket.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 import time
@@ -32,6 +33,7 @@ class Site:
         self.feed_pages: list[str] = []  # paths listed by the feed and the sitemap
         self.robots = ""
         self.slow_seconds = 3.0
+        self.use_etags = False  # pages answer with an ETag (and 304 on If-None-Match) instead of Last-Modified
         self.requests: list[tuple[str, dict[str, str]]] = []  # (path, headers) of every request
         self.on_request: Callable[[str], None] | None = None
         self._lock = threading.Lock()
@@ -80,7 +82,27 @@ class Site:
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return None
+                if site.use_etags and path.startswith("/pages/"):
+                    return self._send_with_etag(site.root / path.lstrip("/"))
                 return super().do_GET()
+
+            def _send_with_etag(self, file: Path) -> None:
+                if not file.is_file():
+                    return self.send_error(404)
+                body = file.read_bytes()
+                etag = f'"{hashlib.sha1(body).hexdigest()[:16]}"'
+                if self.headers.get("If-None-Match") == etag:
+                    self.send_response(304)
+                    self.send_header("ETag", etag)
+                    self.end_headers()
+                    return None
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("ETag", etag)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return None
 
             def _send(self, body: bytes, content_type: str) -> None:
                 try:

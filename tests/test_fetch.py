@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from index import Settings
+from index import ConfigError, Round, Settings, parse_duration
 from index.fetch import USER_AGENT, Fetcher, FetchError, FetchPolicy
 from index.ledger import Ledger, Seen
 from index.web import WebReader, classify, feed_links, keep_links, sitemap_links
@@ -59,6 +59,27 @@ def test_get_names_newsbot_and_uses_conditional_get(site: Site) -> None:
     headers = dict(site.requests)["/pages/a.html"]
     assert headers["user-agent"] == USER_AGENT
     assert site.requests[-1][1]["if-modified-since"] == first.last_modified
+
+
+def test_etag_conditional_get(site: Site) -> None:
+    site.use_etags = True
+    fetcher = Fetcher(LOOPBACK)
+    first = fetcher.get(site.url("/pages/a.html"))
+    assert first.etag.startswith('"') and not first.last_modified
+    assert fetcher.get(site.url("/pages/a.html"), etag=first.etag).not_modified
+    assert site.requests[-1][1]["if-none-match"] == first.etag
+    site.touch("/pages/a.html", PAGE.replace(b"agua", b"gas"))
+    changed = fetcher.get(site.url("/pages/a.html"), etag=first.etag)
+    assert changed.status == 200 and changed.etag != first.etag
+
+
+def test_watch_intervals_and_round_lines() -> None:
+    assert [parse_duration(t) for t in ("90", "30s", "10m", "1h", "1.5m")] == [90, 30, 600, 3600, 90]
+    for bad in ("", "0", "-1m", "10 minutes", "m"):
+        with pytest.raises(ConfigError):
+            parse_duration(bad)
+    line = Round(3, new=2, updated=1, unchanged=48, failed=1, seconds=41.23).line()
+    assert line == "round 3: new 2, updated 1, unchanged 48, failed 1 (41.2 s)"
 
 
 def test_robots_txt_is_obeyed(site: Site) -> None:
