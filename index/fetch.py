@@ -16,6 +16,7 @@ Why each rule:
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 import threading
 import time
@@ -30,6 +31,9 @@ from .errors import NewsbotError
 USER_AGENT = "newsbot/0.1 (+https://github.com/newsbot; news question-answering bot)"
 ROBOTS_TTL_SECONDS = 3600.0
 ACCEPT = "text/html,application/xhtml+xml,application/rss+xml,application/atom+xml,application/xml;q=0.9,*/*;q=0.5"
+
+
+_DECLARED_CHARSET = re.compile(rb"""(?:charset|encoding)\s*=\s*["']?([A-Za-z0-9_.:-]{2,40})""", re.IGNORECASE)
 
 
 class FetchError(NewsbotError):
@@ -64,10 +68,19 @@ class Response:
         return self.status == 304
 
     def text(self) -> str:
-        try:
-            return self.body.decode(self.charset or "utf-8", errors="replace")
-        except LookupError:  # a charset Python does not know
-            return self.body.decode("utf-8", errors="replace")
+        """The body as text: the charset the server declared, else the one the document declares
+        (`<meta charset>`, `<?xml encoding>`), else trafilatura's guess (UTF-8 first, then
+        detection). Many Latin American outlets still serve ISO-8859-1."""
+        declared = _DECLARED_CHARSET.search(self.body[:4096])
+        for charset in (self.charset, declared.group(1).decode("ascii") if declared else ""):
+            if charset:
+                try:
+                    return self.body.decode(charset, errors="replace")
+                except LookupError:  # a charset Python does not know
+                    pass
+        from trafilatura.utils import decode_file
+
+        return decode_file(self.body)
 
 
 @dataclass
@@ -94,7 +107,8 @@ def _public_address(host: str, port: int, allow_private: bool) -> str:
             raise FetchError(
                 f"refused: {host} resolves to a non-public address ({ip}); set NEWSBOT_ALLOW_PRIVATE_URLS=1 to allow"
             )
-    return addresses[0]
+    # IPv4 first: many hosts publish AAAA records that this machine cannot reach.
+    return sorted(addresses, key=lambda a: ":" in a)[0]
 
 
 def check_url(url: str) -> tuple[str, str, int]:

@@ -193,7 +193,7 @@ class NewsIndex:
             batch_hashes[article.content_hash] = article.source
             pending.append((article, previous is not None))
 
-        self._write_articles(pending, report, progress)
+        self._write_articles(pending, report, progress, stop)
         if web is not None:
             # After the store write, never before (see index.ledger): what is recorded is stored.
             written = set(report.added) | set(report.updated) | set(report.unchanged)
@@ -250,7 +250,13 @@ class NewsIndex:
             nodes.append(node)
         return nodes
 
-    def _write_articles(self, pending: list[tuple[Article, bool]], report: IngestReport, progress: bool) -> None:
+    def _write_articles(
+        self,
+        pending: list[tuple[Article, bool]],
+        report: IngestReport,
+        progress: bool,
+        stop: threading.Event | None = None,
+    ) -> None:
         planned = [(article, replaces, self._nodes_for(article)) for article, replaces in pending]
         total = sum(len(nodes) for _, _, nodes in planned)
         bar = tqdm(total=total, unit="chunk", desc="embedding", disable=not progress or total == 0, file=sys.stderr)
@@ -263,6 +269,11 @@ class NewsIndex:
                 if size >= EMBED_BATCH:
                     self._embed_and_write(group, report, bar)
                     group, size = [], 0
+                    if stop is not None and stop.is_set():
+                        # Between two writes, never inside one: the rest is read again next time.
+                        written = len(report.added) + len(report.updated)
+                        log.info("stopped: %d articles left for the next run", len(planned) - written)
+                        return
             if group:
                 self._embed_and_write(group, report, bar)
         finally:

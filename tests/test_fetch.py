@@ -82,6 +82,14 @@ def test_watch_intervals_and_round_lines() -> None:
     assert line == "round 3: new 2, updated 1, unchanged 48, failed 1 (41.2 s)"
 
 
+def test_a_page_in_its_own_charset_is_decoded(site: Site) -> None:
+    latin = PAGE.replace(b"anio", "año y la región".encode("latin-1"))
+    latin = latin.replace(b"<head>", b'<head><meta charset="iso-8859-1">')
+    site.add_page("latin.htm", latin, listed=False)  # .htm: served as text/html, no charset in the header
+    response = Fetcher(LOOPBACK).get(site.url("/pages/latin.htm"))
+    assert response.charset == "" and "año y la región" in response.text()
+
+
 def test_robots_txt_is_obeyed(site: Site) -> None:
     site.robots = "User-agent: *\nDisallow: /pages/b.html\n"
     fetcher = Fetcher(LOOPBACK)

@@ -128,14 +128,17 @@ def test_watch_stopped_mid_round_then_restarted(news_site: tuple[Site, dict[str,
 
     site.on_request = stop_at_second_page
     rounds = watch(index, [site.url("/feed.xml")], every=1.0, stop=stop, max_rounds=5)
-    assert len(rounds) == 1 and rounds[0].new == 2
+    # Fetching stopped after the second page; what was fetched is written whole (or, past a
+    # write batch, left for the next run).
+    assert len(rounds) == 1 and 1 <= rounds[0].new <= 2
     articles = index.store.articles()
-    assert len(articles) == 2 and all(a.complete for a in articles.values())
+    assert len(articles) == rounds[0].new and all(a.complete for a in articles.values())
+    done = rounds[0].new
 
     site.on_request = None
     restarted = web_index(store)
     again = watch(restarted, [site.url("/feed.xml")], every=0.1, stop=threading.Event(), max_rounds=2)
-    assert [(r.new, r.unchanged, r.failed) for r in again] == [(len(dates) - 2, 2, 0), (0, len(dates), 0)]
+    assert [(r.new, r.unchanged, r.failed) for r in again] == [(len(dates) - done, done, 0), (0, len(dates), 0)]
     articles = restarted.store.articles()
     assert sorted(a.source for a in articles.values()) == sorted(dates)
     assert all(a.complete for a in articles.values())
