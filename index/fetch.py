@@ -28,7 +28,7 @@ import urllib3
 
 from .errors import NewsbotError
 
-USER_AGENT = "newsbot/0.1 (+https://github.com/newsbot; news question-answering bot)"
+USER_AGENT = "newsbot/0.1 (news question-answering bot; python-urllib3)"
 ROBOTS_TTL_SECONDS = 3600.0
 ACCEPT = "text/html,application/xhtml+xml,application/rss+xml,application/atom+xml,application/xml;q=0.9,*/*;q=0.5"
 
