@@ -53,9 +53,19 @@ def cmd_watch(args: argparse.Namespace) -> int:
     stop = threading.Event()
 
     def request_stop(signum: int, _frame: object) -> None:
-        # Only a flag: the article being written is finished, the fetching ends at the next URL.
-        print(f"newsbot: {signal.Signals(signum).name}: stopping after the current write", file=sys.stderr)
+        # Only a flag: the write under way is finished, the fetching ends at the next URL. The
+        # usual handlers come back, so a second Ctrl-C quits at once (the store repairs a
+        # half-written article on the next run).
+        print(
+            f"newsbot: {signal.Signals(signum).name}: stopping after the current write (Ctrl-C again to quit now)",
+            file=sys.stderr,
+        )
         stop.set()
+        restore()
+
+    def restore() -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
 
@@ -71,8 +81,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
             on_round=show, on_skipped=show_skipped,
         )  # fmt: skip
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        restore()
     if stop.is_set():
         print("newsbot: watch stopped", file=sys.stderr)
     return 0

@@ -136,8 +136,13 @@ def test_watch_stopped_mid_round_then_restarted(news_site: tuple[Site, dict[str,
     done = rounds[0].new
 
     site.on_request = None
+    stored_urls = {a.source for a in articles.values()}
     restarted = web_index(store)
+    seen_before = len(site.requests)
     again = watch(restarted, [site.url("/feed.xml")], every=0.1, stop=threading.Event(), max_rounds=2)
+    # The restart remembers what it stored: those pages are only asked "modified since?".
+    first_round = [(p, h) for p, h in site.requests[seen_before:] if p.startswith("/pages/")][: len(dates)]
+    assert {site.url(p) for p, h in first_round if "if-modified-since" in h} == stored_urls
     assert [(r.new, r.unchanged, r.failed) for r in again] == [(len(dates) - done, done, 0), (0, len(dates), 0)]
     articles = restarted.store.articles()
     assert sorted(a.source for a in articles.values()) == sorted(dates)
