@@ -22,7 +22,7 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -57,19 +57,26 @@ class Score:
     dates: int = 0
     dates_total: int = 0
     failed: int = 0  # pages with no article at all
+    # per page with a miss: [body snippets lost, boilerplate snippets kept, title wrong, "date got/recorded"]
+    misses: dict[str, list[Any]] = field(default_factory=dict)
 
     def add(self, truth: dict[str, Any], text: str, title: str, date: str) -> None:
         body = fold(text)
-        self.kept += sum(fold(s) in body for s in truth["with"])
+        lost = sum(fold(s) not in body for s in truth["with"])
+        kept_boilerplate = sum(fold(s) in body for s in truth["without"])
+        self.kept += len(truth["with"]) - lost
         self.kept_total += len(truth["with"])
-        self.excluded += sum(fold(s) not in body for s in truth["without"])
+        self.excluded += len(truth["without"]) - kept_boilerplate
         self.excluded_total += len(truth["without"])
-        if truth.get("title"):
-            self.titles_total += 1
-            self.titles += fold(title) == fold(truth["title"])
-        if truth.get("date"):
-            self.dates_total += 1
-            self.dates += date == truth["date"][:10]
+        title_wrong = bool(truth.get("title")) and fold(title) != fold(truth["title"])
+        date_wrong = bool(truth.get("date")) and date != truth["date"][:10]
+        self.titles_total += bool(truth.get("title"))
+        self.titles += bool(truth.get("title")) and not title_wrong
+        self.dates_total += bool(truth.get("date"))
+        self.dates += bool(truth.get("date")) and not date_wrong
+        if lost or kept_boilerplate or title_wrong or date_wrong:
+            dates = f"{date or '-'} / {truth['date'][:10]}" if date_wrong else ""
+            self.misses[truth["file"]] = [lost or "", kept_boilerplate or "", "wrong" if title_wrong else "", dates]
 
     def cells(self) -> list[str]:
         def cell(n: int, total: int) -> str:
@@ -220,6 +227,15 @@ def report(data: Path, by_feed: Any, by_sitemap: Any, end_to_end: Score, seconds
     ]
     for label, _options, score in rows:
         lines.append(f"| {label} | " + " | ".join(score.cells()) + " |")
+    lines += [
+        "",
+        "## Where the shipped configuration misses (end to end)",
+        "",
+        "| page | body snippets lost | boilerplate snippets kept | title | date extracted / recorded |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for page, (lost, kept, title, date) in sorted(end_to_end.misses.items()):
+        lines.append(f"| {page} | {lost} | {kept} | {title} | {date} |")
     lines += [
         "",
         "Option fields (`index.articles.ExtractionOptions`):",
