@@ -6,6 +6,7 @@ to it over a socket.
     /feed.xml           RSS 2.0 listing `site.feed_pages`     (application/rss+xml)
     /atom.xml           the same as Atom                       (application/atom+xml)
     /sitemap.xml        a sitemap listing `site.feed_pages`    (application/xml)
+    /sitemap-index.xml  a sitemap index listing /sitemap.xml
     /slow/<name>        answers after `slow_seconds` (a timeout)
     /not-xml-feed.xml   "this is not a feed", as application/rss+xml
     /image.png          some bytes as image/png (a wrong content type)
@@ -63,6 +64,8 @@ class Site:
                     return self._send(site.atom().encode(), "application/atom+xml")
                 if path == "/sitemap.xml":
                     return self._send(site.sitemap().encode(), "application/xml")
+                if path == "/sitemap-index.xml":
+                    return self._send(site.sitemap_index().encode(), "application/xml")
                 if path == "/not-xml-feed.xml":
                     return self._send(b"this is not a feed", "application/rss+xml")
                 if path == "/image.png":
@@ -169,6 +172,12 @@ class Site:
         return (
             '<?xml version="1.0" encoding="UTF-8"?>'
             f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>'
+        )
+
+    def sitemap_index(self) -> str:
+        return (
+            '<?xml version="1.0" encoding="UTF-8"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+            f"<sitemap><loc>{self.url('/sitemap.xml')}</loc></sitemap></sitemapindex>"
         )
 
     def __enter__(self) -> Site:

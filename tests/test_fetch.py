@@ -158,6 +158,13 @@ def test_reader_reports_each_bad_url_and_reads_the_rest(site: Site, tmp_path: Pa
     assert "no article text" in reasons[site.url("/pages/empty.html")]
 
 
+def test_a_sitemap_index_leads_to_its_sitemaps_pages(site: Site, tmp_path: Path) -> None:
+    reader = WebReader(Fetcher(LOOPBACK), Ledger(tmp_path / "ledger.sqlite3"))
+    read = reader.read([site.url("/sitemap-index.xml")], complete_sources=set())
+    assert sorted(a.source for a in read.articles) == sorted(site.url(p) for p in site.feed_pages)
+    assert [s.kind for s in read.listings] == ["sitemap", "sitemap"] and read.skipped == []
+
+
 def test_a_304_is_trusted_only_for_articles_complete_in_the_store(site: Site, tmp_path: Path) -> None:
     ledger = Ledger(tmp_path / "ledger.sqlite3")
     reader = WebReader(Fetcher(LOOPBACK), ledger)
