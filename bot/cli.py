@@ -1,6 +1,7 @@
 """The `newsbot bot` sub-command (registered through the `newsbot.commands` entry point).
 
     newsbot bot                        run the bot (token from DISCORD_TOKEN, env or .env)
+    newsbot bot --watch FEED... [--every 10m]   also keep the index fresh (see `newsbot watch`)
     newsbot bot --dry-run "pregunta"   print the messages the bot would send, as JSON; no token, no network
     python -m bot ...                  the same
 
@@ -14,9 +15,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import threading
+from collections.abc import Sequence
 from pathlib import Path
 
-from index import ConfigError, NewsbotError, NewsIndex, Settings
+from index import ConfigError, NewsbotError, NewsIndex, Settings, parse_duration, watch
+
+WATCH_STOP_SECONDS = 120.0  # how long the bot waits at exit for a watch round's write to end
 
 
 def register(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
@@ -27,6 +32,13 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
         help="print, as JSON, the messages the bot would send for QUESTION (no token, no connection)",
     )
     p.add_argument("--db", help="the bot's SQLite file (default: feedback.sqlite3 in the store folder)")
+    p.add_argument(
+        "--watch",
+        nargs="+",
+        metavar="SOURCE",
+        help="beside the bot, re-read these feeds, sitemaps, URLs or folders (see `newsbot watch`)",
+    )
+    p.add_argument("--every", default="10m", help="with --watch: time between rounds (default 10m)")
     p.set_defaults(handler=cmd_bot)
 
     # The load test drives the bot too, so it lives here rather than in `index`.
@@ -55,11 +67,37 @@ def cmd_bot(args: argparse.Namespace) -> int:
     logging.getLogger("discord.client").addFilter(
         lambda record: "voice will NOT be supported" not in record.getMessage()
     )
-    asyncio.run(run_bot(settings, store=args.store, db=args.db))
+    every = parse_duration(args.every)  # checked before connecting to anything
+    asyncio.run(run_bot(settings, store=args.store, db=args.db, watch_sources=args.watch or (), every=every))
     return 0
 
 
-async def run_bot(settings: Settings, *, store: str | None, db: str | None) -> None:
+def start_watch(idx: NewsIndex, sources: Sequence[str], every: float) -> tuple[threading.Thread, threading.Event]:
+    """`newsbot watch` in a thread beside the bot; it shares the bot's index (ingests take the
+    index's write lock, so a /ingest and a round never write at once)."""
+    stop = threading.Event()
+    log = logging.getLogger("bot.watch")
+
+    def run() -> None:
+        watch(
+            idx, list(sources), every=every, stop=stop,
+            on_round=lambda result: log.info("%s", result.line()),
+            on_skipped=lambda source, reason: log.warning("skipped %s: %s", source, reason),
+        )  # fmt: skip
+
+    thread = threading.Thread(target=run, name="newsbot-watch", daemon=True)
+    thread.start()
+    return thread, stop
+
+
+async def run_bot(
+    settings: Settings,
+    *,
+    store: str | None,
+    db: str | None,
+    watch_sources: Sequence[str] = (),
+    every: float = 600.0,
+) -> None:
     import discord
 
     from .client import NewsBot
@@ -70,6 +108,7 @@ async def run_bot(settings: Settings, *, store: str | None, db: str | None) -> N
     idx = NewsIndex(store, settings=settings)
     storage = Storage(Path(db)) if db else Storage.beside(idx.settings.store)
     bot = NewsBot(idx, storage, limits=limits, guild_id=settings.discord_guild_id)
+    watcher = start_watch(idx, watch_sources, every) if watch_sources else None
     try:
         async with bot:
             await bot.start(settings.discord_token)
@@ -85,4 +124,8 @@ async def run_bot(settings: Settings, *, store: str | None, db: str | None) -> N
     except (discord.GatewayNotFound, discord.ConnectionClosed, OSError) as exc:
         raise NewsbotError(f"cannot connect to Discord: {type(exc).__name__}") from None
     finally:
+        if watcher is not None:
+            thread, stop = watcher
+            stop.set()  # the round ends at its next URL; what it fetched is written whole
+            await asyncio.to_thread(thread.join, WATCH_STOP_SECONDS)
         storage.close()

@@ -21,7 +21,7 @@ from discord import app_commands
 from index import IngestReport
 
 from .client import NewsBot, reply_privately
-from .limits import ASK_MAX_CHARS, INGEST_EXTENSIONS, SOURCES_PAGE_SIZE
+from .limits import ASK_MAX_CHARS, INGEST_EXTENSIONS, SOURCES_PAGE_SIZE, URL_MAX_CHARS
 from .render import NO_MENTIONS, articles_embed, ingest_report_embed, stats_embed, text_message
 from .texts import guess_language, t, ui_language
 from .views import SourcesPager
@@ -109,6 +109,7 @@ def stage_uploads(files: list[tuple[str, bytes]], upload_dir: Path) -> list[Path
 @app_commands.checks.has_permissions(manage_guild=True)
 @app_commands.describe(
     archivo="Artículo(s): .txt, .md, .html, .json o .jsonl",
+    url="Un artículo, un feed RSS/Atom o un sitemap (https://…)",
     archivo2="Otro archivo (opcional)",
     archivo3="Otro archivo (opcional)",
     archivo4="Otro archivo (opcional)",
@@ -116,7 +117,8 @@ def stage_uploads(files: list[tuple[str, bytes]], upload_dir: Path) -> list[Path
 )
 async def ingest(
     interaction: discord.Interaction[NewsBot],
-    archivo: discord.Attachment,
+    archivo: discord.Attachment | None = None,
+    url: app_commands.Range[str, 1, URL_MAX_CHARS] | None = None,
     archivo2: discord.Attachment | None = None,
     archivo3: discord.Attachment | None = None,
     archivo4: discord.Attachment | None = None,
@@ -124,8 +126,11 @@ async def ingest(
 ) -> None:
     bot = bot_of(interaction)
     language = locale_language(interaction)
-    await interaction.response.defer(ephemeral=True, thinking=True)
     attachments = [a for a in (archivo, archivo2, archivo3, archivo4, archivo5) if a is not None]
+    if not attachments and not url:
+        await reply_privately(interaction, text_message(t("ingest_none", language)))
+        return
+    await interaction.response.defer(ephemeral=True, thinking=True)
     limit = bot.limits.max_upload_bytes
     rejected: list[tuple[str, str]] = []
     files: dict[str, bytes] = {}
@@ -148,11 +153,20 @@ async def ingest(
             rejected.append((attachment.filename, t("ingest_too_large", language, size=size, limit=f"{limit / MB:g}")))
             continue
         files[name] = data  # the same name twice: the later upload wins, as it would on disk
-    report = IngestReport()
+    sources: list[str | Path] = []
+    if url:
+        # Only http(s) URLs reach the index, never a path on this host; the index refuses
+        # private addresses itself (NEWSBOT_ALLOW_PRIVATE_URLS), on every redirect.
+        if url.strip().lower().startswith(("http://", "https://")):
+            sources.append(url.strip())
+        else:
+            rejected.append((url, t("ingest_bad_url", language)))
     if files:
         upload_dir = bot.upload_dir / str(interaction.guild_id or 0)
-        paths = await asyncio.to_thread(stage_uploads, list(files.items()), upload_dir)
-        report = await asyncio.to_thread(bot.index.ingest, paths)
+        sources.extend(await asyncio.to_thread(stage_uploads, list(files.items()), upload_dir))
+    report = IngestReport()
+    if sources:
+        report = await asyncio.to_thread(bot.index.ingest, sources)
     report.skipped[:0] = rejected
     embed = ingest_report_embed(report, language)
     await interaction.followup.send(embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS)
@@ -195,7 +209,7 @@ COMMANDS = (
     ("ask", "Haz una pregunta sobre las noticias; te respondo con fuentes citadas", ask),
     ("sources", "Lista los artículos indexados, de los más recientes a los más antiguos", sources),
     ("stats", "Cuántos artículos hay indexados y cuándo fue la última ingesta", stats),
-    ("ingest", "(admin) Añade artículos desde archivos adjuntos", ingest),
+    ("ingest", "(admin) Añade artículos desde archivos adjuntos o una URL (artículo, feed o sitemap)", ingest),
     ("channels", "(admin) Activa o desactiva las respuestas a menciones en un canal", channels),
 )
 

@@ -37,6 +37,7 @@ ASK_MAX_CHARS = 1000  # /ask's option length; the index itself refuses questions
 HISTORY_QUESTIONS = 6  # earlier questions of a thread passed as context to a follow-up
 THREAD_ARCHIVE_MINUTES: Literal[60, 1440, 4320, 10080] = 1440  # the durations Discord offers
 INGEST_EXTENSIONS = (".txt", ".md", ".html", ".htm", ".json", ".jsonl")
+URL_MAX_CHARS = 2000  # the url option of /ingest
 INGEST_ATTACHMENTS = 5  # attachment options on /ingest (Discord has no "many files" option type)
 SOURCES_PAGE_SIZE = 8
 QUOTE_PREVIEW_CHARS = 300  # per source in the answer's embed; the "Fuentes" button shows the full passage

@@ -86,8 +86,12 @@ TEXTS: dict[str, dict[str, str]] = {
     "stats_answers": {"es": "Respuestas dadas", "en": "Answers given"},
     "stats_votes": {"es": "Valoraciones", "en": "Ratings"},
     "ingest_none": {
-        "es": "Adjunta al menos un archivo (.txt, .md, .html, .json o .jsonl).",
-        "en": "Attach at least one file (.txt, .md, .html, .json or .jsonl).",
+        "es": "Adjunta al menos un archivo (.txt, .md, .html, .json o .jsonl) o indica una URL.",
+        "en": "Attach at least one file (.txt, .md, .html, .json or .jsonl) or give a URL.",
+    },
+    "ingest_bad_url": {
+        "es": "no es una URL http(s)",
+        "en": "not an http(s) URL",
     },
     "ingest_summary": {
         "es": (

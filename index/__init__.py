@@ -12,6 +12,7 @@ from .errors import ArticleError, ConfigError, LLMError, NewsbotError, QuestionE
 from .newsindex import ArticleInfo, NewsIndex
 from .schema import Answer, Article, Citation, Hit, IngestReport
 from .settings import Settings
+from .watch import Round, parse_duration, watch
 
 __all__ = [
     "Answer",
@@ -26,9 +27,12 @@ __all__ = [
     "NewsIndex",
     "NewsbotError",
     "QuestionError",
+    "Round",
     "Settings",
     "StoreError",
     "ask",
+    "parse_duration",
+    "watch",
 ]
 
 

@@ -42,6 +42,51 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_watch(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from .watch import Round, parse_duration, watch
+
+    every = parse_duration(args.every)
+    index = open_index(args)
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: object) -> None:
+        # Only a flag: the write under way is finished, the fetching ends at the next URL. The
+        # usual handlers come back, so a second Ctrl-C quits at once (the store repairs a
+        # half-written article on the next run).
+        print(
+            f"newsbot: {signal.Signals(signum).name}: stopping after the current write (Ctrl-C again to quit now)",
+            file=sys.stderr,
+        )
+        stop.set()
+        restore()
+
+    def restore() -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def show(result: Round) -> None:
+        print(json.dumps(result.to_dict()) if args.json else result.line(), flush=True)
+
+    def show_skipped(source: str, reason: str) -> None:
+        print(f"skipped {source}: {reason}", file=sys.stderr, flush=True)
+
+    try:
+        watch(
+            index, args.sources, every=every, stop=stop, max_rounds=args.rounds,
+            on_round=show, on_skipped=show_skipped,
+        )  # fmt: skip
+    finally:
+        restore()
+    if stop.is_set():
+        print("newsbot: watch stopped", file=sys.stderr)
+    return 0
+
+
 def cmd_search(args: argparse.Namespace) -> int:
     hits = open_index(args).search(args.query, k=args.k, since=args.since, until=args.until)
     if args.json:
@@ -110,10 +155,20 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     common = _common()
 
-    p = commands.add_parser("ingest", parents=[common], help="add or update articles from files and folders")
-    p.add_argument("paths", nargs="+", metavar="PATH")
+    p = commands.add_parser(
+        "ingest", parents=[common], help="add or update articles from files, folders and URLs (pages, feeds, sitemaps)"
+    )
+    p.add_argument("paths", nargs="+", metavar="PATH_OR_URL")
     p.add_argument("--prune", action="store_true", help="remove articles whose files are gone")
     p.set_defaults(handler=cmd_ingest)
+
+    p = commands.add_parser(
+        "watch", parents=[common], help="re-read feeds, sitemaps and folders every so often; ingest what is new"
+    )
+    p.add_argument("sources", nargs="+", metavar="SOURCE", help="folders, files, article/feed/sitemap URLs")
+    p.add_argument("--every", default="10m", help="time between rounds: 30s, 10m, 1h (default 10m)")
+    p.add_argument("--rounds", type=int, default=None, help="stop after this many rounds (default: run until stopped)")
+    p.set_defaults(handler=cmd_watch)
 
     p = commands.add_parser("search", parents=[common], help="find the articles that match a query")
     p.add_argument("query")

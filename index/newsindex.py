@@ -20,7 +20,9 @@ from .articles import read_sources
 from .compose import newest_first
 from .embeddings import load_encoder
 from .errors import QuestionError, StoreError
+from .fetch import Fetcher, FetchPolicy
 from .language import detect_language
+from .ledger import Ledger
 from .lexical import LexicalIndex
 from .question import Query, follow_up_query, read_intent, without_date_phrase
 from .reader import load_reader
@@ -29,6 +31,7 @@ from .schema import Answer, Article, Hit, IngestReport
 from .sentences import embedded_sentences, pack
 from .settings import Settings
 from .store import LAYOUT, SENTENCE_VECTORS_KEY, ChunkStore
+from .web import WebReader, is_url
 
 if TYPE_CHECKING:
     from llama_index.core.node_parser import SentenceSplitter
@@ -127,19 +130,50 @@ class NewsIndex:
 
     # -- ingest --------------------------------------------------------------------------
 
-    def ingest(self, paths: Iterable[str | Path], *, prune: bool = False, progress: bool = False) -> IngestReport:
+    def ingest(
+        self,
+        paths: Iterable[str | Path],
+        *,
+        prune: bool = False,
+        progress: bool = False,
+        stop: threading.Event | None = None,
+    ) -> IngestReport:
         """Add new articles, replace changed ones, skip unchanged ones; report what could not be read.
+
+        `paths` are files, folders, and http(s) URLs of articles, RSS/Atom feeds or sitemaps
+        (fetched politely, see `index.fetch`). Setting `stop` ends the fetching early; what was
+        fetched by then is still written whole.
 
         Safe to interrupt: a half-written article is detected (chunk count or hash) and
         rewritten on the next run.
         """
         with self._write_lock:
-            return self._ingest(list(paths), prune=prune, progress=progress)
+            return self._ingest(list(paths), prune=prune, progress=progress, stop=stop)
 
-    def _ingest(self, paths: list[str | Path], *, prune: bool, progress: bool) -> IngestReport:
-        read = read_sources(paths)
+    @cached_property
+    def _web(self) -> WebReader:
+        policy = FetchPolicy(
+            timeout=self.settings.fetch_timeout,
+            delay=self.settings.fetch_delay,
+            max_bytes=self.settings.fetch_max_bytes,
+            allow_private=self.settings.allow_private_urls,
+        )
+        return WebReader(Fetcher(policy), Ledger.beside(self.settings.store))
+
+    def _ingest(
+        self, paths: list[str | Path], *, prune: bool, progress: bool, stop: threading.Event | None
+    ) -> IngestReport:
+        urls = [str(p) for p in paths if is_url(p)]
+        read = read_sources([p for p in paths if not is_url(p)])
         report = IngestReport(skipped=list(read.skipped))
         stored = self.store.articles()
+        web = None
+        if urls:
+            complete = {a.source for a in stored.values() if a.complete and a.layout == LAYOUT}
+            web = self._web.read(urls, complete_sources=complete, stop=stop)
+            read.articles.extend(web.articles)
+            report.skipped.extend(web.skipped)
+            report.unchanged.extend(web.unchanged)
         known_hashes = {a.content_hash: a.source for a in stored.values() if a.complete}
 
         pending: list[tuple[Article, bool]] = []  # (article, replaces an existing one)
@@ -161,7 +195,12 @@ class NewsIndex:
             batch_hashes[article.content_hash] = article.source
             pending.append((article, previous is not None))
 
-        self._write_articles(pending, report, progress)
+        self._write_articles(pending, report, progress, stop)
+        if web is not None:
+            # After the store write, never before (see index.ledger): what is recorded is stored.
+            written = set(report.added) | set(report.updated) | set(report.unchanged)
+            self._web.ledger.put_many([seen for source, seen in web.pages.items() if source in written])
+            self._web.ledger.put_many(web.listings)
 
         if prune:
             read_origins = {a.origin for a in read.articles} | {s.split("#", 1)[0] for s, _ in read.skipped}
@@ -169,6 +208,7 @@ class NewsIndex:
             gone = [
                 a for a in stored.values()
                 if a.article_id not in current_ids
+                and not is_url(a.origin)  # web articles are not pruned by a folder's contents
                 and (not Path(a.origin).exists() or a.origin in read_origins)
             ]  # fmt: skip
             self.store.delete_articles([a.article_id for a in gone])
@@ -212,7 +252,13 @@ class NewsIndex:
             nodes.append(node)
         return nodes
 
-    def _write_articles(self, pending: list[tuple[Article, bool]], report: IngestReport, progress: bool) -> None:
+    def _write_articles(
+        self,
+        pending: list[tuple[Article, bool]],
+        report: IngestReport,
+        progress: bool,
+        stop: threading.Event | None = None,
+    ) -> None:
         planned = [(article, replaces, self._nodes_for(article)) for article, replaces in pending]
         total = sum(len(nodes) for _, _, nodes in planned)
         bar = tqdm(total=total, unit="chunk", desc="embedding", disable=not progress or total == 0, file=sys.stderr)
@@ -225,6 +271,11 @@ class NewsIndex:
                 if size >= EMBED_BATCH:
                     self._embed_and_write(group, report, bar)
                     group, size = [], 0
+                    if stop is not None and stop.is_set():
+                        # Between two writes, never inside one: the rest is read again next time.
+                        written = len(report.added) + len(report.updated)
+                        log.info("stopped: %d articles left for the next run", len(planned) - written)
+                        return
             if group:
                 self._embed_and_write(group, report, bar)
         finally:

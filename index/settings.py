@@ -44,6 +44,13 @@ class Settings:
     llm_api_key: str = ""
     llm_timeout: float = 30.0
     llm_model_path: str = ""
+    # Ingesting from the web (index/fetch.py): refuse URLs that resolve to loopback, private or
+    # link-local addresses unless allowed; seconds between two requests to one host; seconds
+    # before a request is abandoned; the largest response read.
+    allow_private_urls: bool = False
+    fetch_delay: float = 1.0
+    fetch_timeout: float = 20.0
+    fetch_max_bytes: int = 5 * 1024 * 1024
     # Discord front-end.
     discord_token: str = ""
     discord_guild_id: int = 0
@@ -101,5 +108,7 @@ class Settings:
             raise ConfigError("NEWSBOT_CHUNK_OVERLAP must be at least 0 and below the chunk size")
         if not 0.0 <= self.dense_weight <= 1.0:
             raise ConfigError("NEWSBOT_DENSE_WEIGHT must be between 0 and 1")
+        if self.fetch_delay < 0 or self.fetch_timeout <= 0 or self.fetch_max_bytes <= 0:
+            raise ConfigError("NEWSBOT_FETCH_DELAY must be >= 0, NEWSBOT_FETCH_TIMEOUT and NEWSBOT_FETCH_MAX_BYTES > 0")
         if self.llm_timeout <= 0:
             raise ConfigError("NEWSBOT_LLM_TIMEOUT must be positive")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from index.articles import parse_date, read_file, read_sources
+from index.articles import parse_date, parse_html, published_in_own_zone, read_file, read_sources, strip_site_name
 from index.errors import ArticleError
 
 from .conftest import SAMPLE_ARTICLES
@@ -171,3 +171,26 @@ def test_dates_are_normalised(raw: str, iso: str) -> None:
 def test_invalid_dates_raise(raw: str) -> None:
     with pytest.raises(ArticleError):
         parse_date(raw)
+
+
+def test_html_title_loses_the_site_name_and_a_trailing_section() -> None:
+    assert strip_site_name("La agenda de Interior - La Tercera", "La Tercera") == "La agenda de Interior"
+    assert strip_site_name("Diario HOY | Darán bendición a vehículos", "Diario HOY") == "Darán bendición a vehículos"
+    assert (
+        strip_site_name("Mendoza tendrá tres evaluaciones | Sociedad", "Los Andes")
+        == "Mendoza tendrá tres evaluaciones"
+    )
+    assert strip_site_name('Investigador: "El 90%" | EL DEBER', "GrupoELDEBER") == 'Investigador: "El 90%"'
+    # A dash inside a headline, or a title that is only the site's name, stays.
+    assert strip_site_name("Rusia - Ucrania: la guerra sigue", "Clarín") == "Rusia - Ucrania: la guerra sigue"
+    assert strip_site_name("Clarín", "Clarín") == "Clarín"
+
+
+def test_html_date_is_the_publication_day_in_the_outlets_zone() -> None:
+    late_evening = '<meta property="article:published_time" content="2022-05-08T22:30:00-05:00"/>'
+    assert published_in_own_zone(late_evening) == "2022-05-08"  # 2022-05-09 in UTC
+    assert published_in_own_zone('{"datePublished": "2022-05-07T13:43:46-05:00"}') == "2022-05-07"
+    # A UTC time says nothing of the outlet's day: htmldate decides.
+    assert published_in_own_zone('{"datePublished": "2022-05-03T20:51:06.620Z"}') == ""
+    page = HTML_PAGE.replace("2026-04-02T09:30:00-06:00", "2026-04-02T22:30:00-06:00")  # 04-03 in UTC
+    assert parse_html(page, "x.html", "x.html").date == "2026-04-02"

@@ -14,6 +14,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,11 +32,19 @@ from index import Answer, Citation, NewsIndex, QuestionError, Settings, StoreErr
 from index.cli import main as newsbot_main
 
 from .conftest import NO_COOLDOWN, make_bot
+from .loopback_site import Site
 
 ROOT = Path(__file__).resolve().parents[1]
 LIVE_MENTION = re.compile(r"@everyone|@here|<@!?\d+>|<@&\d+>|<#\d+>")
 ERROR_ID = re.compile(r"`([0-9a-f]{8})`")
 
+WEB_PAGE = (
+    "<html><head><title>Cortes de agua en Las Lomas</title>"
+    '<meta property="article:published_time" content="2026-03-02T10:00:00-06:00"></head>'
+    "<body><article><h1>Cortes de agua en Las Lomas</h1>"
+    + "<p>El servicio de agua potable se cortará el 12 de marzo en el barrio de Las Lomas por obras.</p>" * 4
+    + "</article></body></html>"
+).encode()
 Q_LEVEL = "¿A qué nivel bajaron las presas de Valle Alto en febrero?"
 Q_AID = "¿Cuánto dinero aprobó el gobierno federal para Valle Alto?"
 Q_AID_FOLLOW_UP = "¿y en qué se va a gastar?"
@@ -62,6 +71,7 @@ class Setup:
     limits: BotLimits = NO_COOLDOWN
     empty_index: bool = False  # a fresh, empty store instead of the shared sample index
     guild_id: int = 0
+    allow_private_urls: bool = False  # with empty_index: the index may fetch from 127.0.0.1
 
 
 @pytest.fixture
@@ -74,7 +84,8 @@ def index_for_test(setup: Setup, warm_index: NewsIndex, tmp_path: Path) -> NewsI
     if not setup.empty_index:
         return warm_index
     store = tmp_path / "store"
-    return NewsIndex(store, settings=Settings(store=str(store)))
+    settings = Settings(store=str(store), allow_private_urls=setup.allow_private_urls, fetch_delay=0.0)
+    return NewsIndex(store, settings=settings)
 
 
 @pytest.fixture
@@ -385,6 +396,36 @@ async def test_admin_ingests_attachments_and_hostile_text_never_pings(
     assert "(https://gaceta.example/aviso-corte)" in answer.embeds[0].fields[0].value
 
 
+@pytest.mark.parametrize("setup", [Setup(empty_index=True)])
+async def test_admin_ingest_url_refuses_the_hosts_network(
+    world: World, index_for_test: NewsIndex, tmp_path: Path
+) -> None:
+    with Site(tmp_path / "site") as site:
+        site.add_page("nota.html", WEB_PAGE)
+        for url in (site.url("/feed.xml"), "http://169.254.169.254/latest/meta-data/"):
+            result = await world.admin.slash(world.channel, "ingest", url=url)
+            fields = {f.name: f.value for f in result.response.embeds[0].fields}
+            assert "resolves to a non-public address" in fields["Skipped"]
+        assert site.requests == []
+    result = await world.admin.slash(world.channel, "ingest", url="file:///etc/passwd")
+    assert {f.name: f.value for f in result.response.embeds[0].fields}["Skipped"].endswith("not an http(s) URL")
+    nothing = await world.admin.slash(world.channel, "ingest")
+    assert nothing.ephemeral and "give a URL" in nothing.response.content
+    assert index_for_test.list_articles() == []
+
+
+@pytest.mark.parametrize("setup", [Setup(empty_index=True, allow_private_urls=True)])
+async def test_admin_ingests_a_feed_url(world: World, index_for_test: NewsIndex, tmp_path: Path) -> None:
+    with Site(tmp_path / "site") as site:
+        path = site.add_page("nota.html", WEB_PAGE)
+        result = await world.admin.slash(world.channel, "ingest", url=site.url("/feed.xml"))
+    report = result.response.embeds[0]
+    assert report.description.startswith("Ingest done: 1 added")
+    assert {f.name: f.value for f in report.fields}["Added"] == site.url(path)
+    [info] = index_for_test.list_articles()
+    assert (info.title, info.date, info.source) == ("Cortes de agua en Las Lomas", "2026-03-02", site.url(path))
+
+
 async def test_admin_commands_are_hidden_from_and_refused_to_others(world: World, sample_index: NewsIndex) -> None:
     assert "ingest" not in world.bob.available_commands(world.channel)
     assert "channels" not in world.bob.available_commands(world.channel)
@@ -551,3 +592,18 @@ def test_missing_or_rejected_token_is_one_line(tmp_path: Path) -> None:
     (line,) = rejected.stderr.strip().splitlines()  # rejected by Discord, or Discord unreachable: one line
     assert line.startswith("newsbot: error: ") and "Traceback" not in rejected.stderr
     assert token not in rejected.stderr + rejected.stdout
+
+
+def test_bot_watch_option_keeps_the_index_fresh_and_stops(fresh_index: NewsIndex, articles_copy: Path) -> None:
+    from bot.cli import start_watch
+
+    thread, stop = start_watch(fresh_index, [str(articles_copy)], every=0.2)
+    try:
+        deadline = time.monotonic() + 120
+        while fresh_index.stats()["articles"] < 6 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert fresh_index.stats()["articles"] == 6
+    finally:
+        stop.set()
+        thread.join(60)
+    assert not thread.is_alive()

@@ -1,0 +1,279 @@
+"""Measure article extraction on 40 real Spanish news pages, served over HTTP, and write docs/fetch.md.
+
+    python scripts/eval_extraction.py [--data ../shared/eval/trafilatura-es-news] [--out docs/fetch.md]
+
+The pages (../shared/eval/trafilatura-es-news: trafilatura's own benchmark pages with ground
+truth) are served by a loopback HTTP server with a generated RSS feed and sitemap. First the
+shipped configuration runs end to end (feed and sitemap -> links -> fetch -> extraction, the
+code `newsbot ingest URL` runs); then every page's HTML, fetched once, is extracted with each
+option set of `index.articles.ExtractionOptions`, to show what each choice scores.
+
+Scores: body snippets kept (`with`), boilerplate snippets excluded (`without`), titles equal to
+the recorded one, dates equal to the recorded one. Text is compared after HTML entities are
+decoded and whitespace is folded, on both sides; nothing else is normalised.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass, field, replace
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from index.articles import DEFAULT_EXTRACTION, ExtractionOptions, extract_html  # noqa: E402
+from index.errors import ArticleError  # noqa: E402
+from index.fetch import Fetcher, FetchPolicy  # noqa: E402
+from index.ledger import Ledger  # noqa: E402
+from index.web import WebReader  # noqa: E402
+
+DEFAULT_DATA = REPO.parent / "shared" / "eval" / "trafilatura-es-news"
+GOAL = 0.95
+BEFORE = replace(DEFAULT_EXTRACTION, own_zone_date=False, strip_site_from_title=False)  # before issue 15
+
+
+def fold(text: str) -> str:
+    return " ".join(html.unescape(text).split())
+
+
+@dataclass
+class Score:
+    kept: int = 0
+    kept_total: int = 0
+    excluded: int = 0
+    excluded_total: int = 0
+    titles: int = 0
+    titles_total: int = 0
+    dates: int = 0
+    dates_total: int = 0
+    failed: int = 0  # pages with no article at all
+    # per page with a miss: [body snippets lost, boilerplate snippets kept, title wrong, "date got/recorded"]
+    misses: dict[str, list[Any]] = field(default_factory=dict)
+
+    def add(self, truth: dict[str, Any], text: str, title: str, date: str) -> None:
+        body = fold(text)
+        lost = sum(fold(s) not in body for s in truth["with"])
+        kept_boilerplate = sum(fold(s) in body for s in truth["without"])
+        self.kept += len(truth["with"]) - lost
+        self.kept_total += len(truth["with"])
+        self.excluded += len(truth["without"]) - kept_boilerplate
+        self.excluded_total += len(truth["without"])
+        title_wrong = bool(truth.get("title")) and fold(title) != fold(truth["title"])
+        date_wrong = bool(truth.get("date")) and date != truth["date"][:10]
+        self.titles_total += bool(truth.get("title"))
+        self.titles += bool(truth.get("title")) and not title_wrong
+        self.dates_total += bool(truth.get("date"))
+        self.dates += bool(truth.get("date")) and not date_wrong
+        if lost or kept_boilerplate or title_wrong or date_wrong:
+            dates = f"{date or '-'} / {truth['date'][:10]}" if date_wrong else ""
+            self.misses[truth["file"]] = [lost or "", kept_boilerplate or "", "wrong" if title_wrong else "", dates]
+
+    def cells(self) -> list[str]:
+        def cell(n: int, total: int) -> str:
+            share = n / total if total else 0.0
+            mark = " ✓" if share >= GOAL else ""
+            return f"{n} / {total} ({share:.1%}){mark}"
+
+        return [
+            cell(self.kept, self.kept_total),
+            cell(self.excluded, self.excluded_total),
+            cell(self.titles, self.titles_total),
+            cell(self.dates, self.dates_total),
+            str(self.failed),
+        ]
+
+
+def serve(folder: Path, names: list[str], site: Path) -> tuple[ThreadingHTTPServer, str]:
+    """The pages under /pages/, and /feed.xml and /sitemap.xml listing them, on 127.0.0.1 (from `site`)."""
+    (site / "pages").symlink_to(folder / "html")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(QuietHandler, directory=str(site)))
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    links = [f"{base}/pages/{name}" for name in names]
+    items = "".join(f"<item><title>{n}</title><link>{u}</link></item>" for n, u in zip(names, links, strict=True))
+    (site / "feed.xml").write_text(
+        f'<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>eval</title>'
+        f"<link>{base}/</link><description>eval</description>{items}</channel></rss>",
+        encoding="utf-8",
+    )
+    locs = "".join(f"<url><loc>{u}</loc></url>" for u in links)
+    (site / "sitemap.xml").write_text(
+        f'<?xml version="1.0" encoding="UTF-8"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{locs}'
+        "</urlset>",
+        encoding="utf-8",
+    )
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, base
+
+
+class QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def option_sets() -> list[tuple[str, ExtractionOptions]]:
+    d = DEFAULT_EXTRACTION
+    sets = [
+        ("**shipped** (precision, original date, extensive, own-zone date, title cleanup)", d),
+        ("before issue 15 (precision, htmldate defaults)", BEFORE),
+        ("balanced text (neither precision nor recall)", replace(d, favor_precision=False)),
+        ("favor_recall", replace(d, favor_precision=False, favor_recall=True)),
+        ("no own-zone date (htmldate only)", replace(d, own_zone_date=False)),
+        ("htmldate only, original_date=False", replace(d, own_zone_date=False, original_date=False)),
+        ("htmldate only, extensive_search=False", replace(d, own_zone_date=False, extensive_search=False)),
+        ("htmldate only, both False", replace(d, own_zone_date=False, original_date=False, extensive_search=False)),
+        ("own-zone date, original_date=False", replace(d, original_date=False)),
+        ("own-zone date, extensive_search=False", replace(d, extensive_search=False)),
+        ("no title cleanup", replace(d, strip_site_from_title=False)),
+    ]
+    return sets
+
+
+def measure(
+    data: Path, sets: list[tuple[str, ExtractionOptions]] | None = None
+) -> tuple[Any, Any, Score, float, list[tuple[str, ExtractionOptions, Score]]]:
+    """(feed read, sitemap read, end-to-end score, its seconds, [(label, options, score)])."""
+    truth_by_url = json.loads((data / "evaldata.json").read_text(encoding="utf-8"))
+    truth = {record["file"]: record for record in truth_by_url.values()}
+    names = sorted(truth)
+    site = tempfile.TemporaryDirectory(prefix="newsbot-eval-site-")
+    server, base = serve(data, names, Path(site.name))
+    try:
+        started = time.monotonic()
+        fetcher = Fetcher(FetchPolicy(delay=0.0, allow_private=True))
+        with tempfile.TemporaryDirectory() as state:
+            reader = WebReader(fetcher, Ledger(Path(state) / "fetched.sqlite3"))
+            by_feed = reader.read([f"{base}/feed.xml"], complete_sources=set())
+            by_sitemap = reader.read([f"{base}/sitemap.xml"], complete_sources=set())
+        end_to_end = Score()
+        for article in by_feed.articles:
+            end_to_end.add(truth[article.source.rsplit("/", 1)[1]], article.text, article.title, article.date)
+        end_to_end.failed = len(by_feed.skipped)
+        seconds = time.monotonic() - started
+
+        pages = {name: fetcher.get(f"{base}/pages/{name}").text() for name in names}
+        rows = []
+        for label, options in option_sets() if sets is None else sets:
+            score = Score()
+            for name in names:
+                try:
+                    fields = extract_html(pages[name], options=options)
+                except ArticleError:
+                    score.failed += 1
+                    score.add(truth[name], "", "", "")
+                    continue
+                score.add(truth[name], str(fields["text"]), str(fields.get("title") or ""), str(fields["date"])[:10])
+            rows.append((label, options, score))
+            print(label, score.cells(), file=sys.stderr)
+    finally:
+        server.shutdown()
+        server.server_close()
+        site.cleanup()
+    return by_feed, by_sitemap, end_to_end, seconds, rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--out", type=Path, default=REPO / "docs" / "fetch.md")
+    args = parser.parse_args(argv)
+    measured = measure(args.data)
+    args.out.write_text(report(args.data, *measured), encoding="utf-8")
+    print(f"wrote {args.out}", file=sys.stderr)
+    return 0
+
+
+def report(data: Path, by_feed: Any, by_sitemap: Any, end_to_end: Score, seconds: float, rows: list[Any]) -> str:
+    header = "| option set | body snippets kept | boilerplate excluded | titles right | dates right | pages lost |"
+    lines = [
+        "# Ingesting from the web: extraction measured on real pages",
+        "",
+        "Reproduce: `python scripts/eval_extraction.py` (reads `../shared/eval/trafilatura-es-news`, serves it",
+        "from a loopback HTTP server with a generated RSS feed and sitemap, writes this page).",
+        "",
+        f"Data: {len(json.loads((data / 'evaldata.json').read_text(encoding='utf-8')))} Spanish-language news",
+        "pages from trafilatura's own evaluation set (40 outlets, mostly May 2022), each with 2–3 sentences that",
+        "must be in the extracted text, 1–3 boilerplate snippets that must not, and for most the true title and",
+        "date. Text is compared after decoding HTML entities and folding whitespace on both sides; titles and",
+        "dates must be equal.",
+        "",
+        "## End to end (the shipped configuration, what `newsbot ingest URL` runs)",
+        "",
+        f"The feed yielded {len(by_feed.articles)} articles ({len(by_feed.skipped)} skipped), the sitemap "
+        f"{len(by_sitemap.articles)} ({len(by_sitemap.skipped)} skipped); feed + sitemap + {len(by_feed.articles)} "
+        f"pages fetched and extracted in {seconds:.0f} s on 2 busy cores.",
+        "",
+        "| body snippets kept | boilerplate excluded | titles right | dates right | pages lost |",
+        "| --- | --- | --- | --- | --- |",
+        "| " + " | ".join(end_to_end.cells()) + " |",
+        "",
+        f'✓ marks the goal (≥ {GOAL:.0%}). "Pages lost": no article (no text or no date found); their snippets',
+        "count as missed. The counts are over all 40 pages (119 body snippets, 117 boilerplate snippets, 32",
+        "titles, 31 dates); the baseline figures quoted in issue 15 have other denominators (93 / 93 / 31 / 30).",
+        "",
+        "## Each option set (same pages, fetched once)",
+        "",
+        header,
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for label, _options, score in rows:
+        lines.append(f"| {label} | " + " | ".join(score.cells()) + " |")
+    lines += [
+        "",
+        "## Where the shipped configuration misses (end to end)",
+        "",
+        "| page | body snippets lost | boilerplate snippets kept | title | date extracted / recorded |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for page, (lost, kept, title, date) in sorted(end_to_end.misses.items()):
+        lines.append(f"| {page} | {lost} | {kept} | {title} | {date} |")
+    lines += [
+        "",
+        "Option fields (`index.articles.ExtractionOptions`):",
+        "",
+        "```",
+        json.dumps(asdict(DEFAULT_EXTRACTION), indent=2),
+        "```",
+        "",
+        FINDINGS,
+    ]
+    return "\n".join(lines) + "\n"
+
+
+FINDINGS = """## What the numbers say
+
+- **Body text vs boilerplate**: trafilatura's `favor_precision` keeps out the most boilerplate and loses
+  no more body text than the other settings, so it is kept. No trafilatura option set reaches 95 % on
+  both: the text goals are **not reached** with options alone. A generic `prune_xpath` list (aside,
+  `related`/`share`/`social`/`newsletter` classes, figcaption) excluded 2 more snippets in a trial and
+  kept the same body text; it was left out as too site-dependent to ship for two snippets. The misses
+  are "Lea también"-style blocks inside the article body and, on the recall side, sentences next to
+  embedded media.
+- **Dates**: htmldate's `original_date=True` with `extensive_search=True` (trafilatura's default) is
+  the best htmldate setting. What it misses, it mostly misses by a day: it picks a date from the URL
+  or from a related article's markup, or reads a UTC time. Reading the publication timestamp the page
+  writes with its own UTC offset (`article:published_time`, JSON-LD `datePublished`) first keeps the
+  outlet's own day and fixes 3 pages. The remaining misses: pages whose recorded date is the
+  modification date or a UTC date, while the page gives the publication date in local time (we keep
+  the publication date on purpose), and a page with a `dd/mm/yyyy` stamp. `original_date=False` scores
+  one date more, but only because it then returns a modification date that the ground truth happens to
+  record; it is not taken, since an article's date must be its publication date.
+- **Titles**: the `<title>` of many pages carries the site or section name ("… - La Tercera",
+  "Diario HOY | …", "… | Sociedad"); removing a leading or trailing segment that names the site
+  (compared with trafilatura's site name) or a short section after "|" fixes 4 pages. The rest differ
+  from the recorded title in typographic quotes, a kicker the recorded title includes, or are a
+  different headline (the page's `<title>` vs its `<h1>`).
+"""
+
+
+if __name__ == "__main__":
+    sys.exit(main())
