@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from .compose import (
@@ -37,9 +37,10 @@ from .compose import (
 )
 from .errors import LLMError
 from .lexical import analyze
+from .models import load_fitted
 from .question import Query, fold, question_parts
 from .ranking import Candidate, rank_sentences, reading_list
-from .reader import Reader, Reading
+from .reader import Reader, Reading, SentenceReader
 from .refusal import MAX_UNSEEN, refuses
 from .schema import Answer, Citation, Hit
 from .settings import Settings
@@ -145,22 +146,36 @@ class _Found:
     hit_index: int
     sentence: str
     reading: Reading
+    score: float  # the reader's score with the ranker's prior: what the threshold applies to
 
 
 @dataclass
 class ReaderAnswerer:
     """The reader's short answer, from the sentences the ranker pre-selects."""
 
-    reader: Reader
+    reader: SentenceReader
     name: str = "extractive"
     read_sentences: int = READ_SENTENCES
+    # Refuse when no sentence scores above this: chosen by scripts/calibrate_reader.py on the
+    # fit part of a news set (models/reader.json).
+    threshold: float = field(default_factory=lambda: float(load_fitted("reader.json")["threshold"]))
+    # How much the ranker's opinion counts next to the reader's (same file, same script).
+    ranker_weight: float = field(default_factory=lambda: float(load_fitted("reader.json")["ranker_weight"]))
 
     def _read(self, part: str, query: Query, hits: Sequence[Hit]) -> list[_Found]:
+        """The listed sentences, best first by the reader's score plus the ranker's prior (its
+        score relative to the best listed sentence, times `ranker_weight`)."""
         part_query = query if part == query.asked else query.part(part)
         listed = reading_list(part_query, hits, self.read_sentences)
-        readings = self.reader.read(part, [(hits[h].title, sentence) for h, sentence in listed])
-        found = [_Found(h, sentence, r) for (h, sentence), r in zip(listed, readings, strict=True)]
-        return sorted(found, key=lambda f: -f.reading.score)
+        if not listed:
+            return []
+        readings = self.reader.read(part, [(hits[item.hit_index].title, item.sentence) for item in listed])
+        top = listed[0].score
+        found = [
+            _Found(item.hit_index, item.sentence, reading, reading.score + self.ranker_weight * (item.score - top))
+            for item, reading in zip(listed, readings, strict=True)
+        ]
+        return sorted(found, key=lambda f: -f.score)
 
     def answer(self, query: Query, hits: Sequence[Hit]) -> Answer | None:
         if not hits:
@@ -169,16 +184,16 @@ class ReaderAnswerer:
             return refusal(query, hits)  # most of the question's words are in no article at all
         if query.intent.latest:
             hits = newest_first(hits)
-        threshold = self.reader.threshold
+        threshold = self.threshold
         answered: list[tuple[_Found, list[_Found]]] = []
         for part in question_parts(query.asked):
             found = self._read(part, query, hits)
-            if not found or found[0].reading.score < threshold:
+            if not found or found[0].score < threshold:
                 continue
             best = found[0]
             if query.intent.latest:  # the newest article answers, when it does
-                best = next((f for f in found if f.hit_index == 0 and f.reading.score >= threshold), best)
-            answered.append((best, [f for f in found if f is not best and f.reading.score >= threshold]))
+                best = next((f for f in found if f.hit_index == 0 and f.score >= threshold), best)
+            answered.append((best, [f for f in found if f is not best and f.score >= threshold]))
         if not answered:
             return refusal(query, hits)
         return self._compose(query, hits, answered)
@@ -221,7 +236,8 @@ class ReaderAnswerer:
             else:
                 quote = defuse_markers(around(best.sentence, best.reading.start, best.reading.end))
                 pieces.append(f"{_lead(query, lead_hit, f'{defuse_markers(short)} — «{quote}»', True)} {markers}")
-        return Answer(query.asked, "\n".join(pieces), citations, False, query.intent.language)
+        score = min(best.score for best, _ in answered)
+        return Answer(query.asked, "\n".join(pieces), citations, False, query.intent.language, score=score)
 
 
 def _same_answer(best: _Found, other: _Found, question: str) -> bool:

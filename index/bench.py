@@ -43,10 +43,9 @@ WARMUP_QUERIES = 3
 # (~20-70 ms each here), so very short articles would make the 100k-chunk build take an hour.
 SENTENCES_PER_ARTICLE = 24
 COLD_RUNS = 3
-TARGETS = {  # from the issue; without an LLM
-    "ask_p50_ms@10000": 40.0,
-    "ask_p95_ms@10000": 80.0,
-    "ask_p95_ms@100000": 100.0,
+TARGETS = {  # without an LLM; the ask rows include the reader (the answer-quality issue: p95 <= 300 ms at 10k)
+    "ask_p95_ms@10000": 300.0,
+    "ask_p95_ms@100000": 300.0,
     "cold_ask_s": 3.0,
 }
 

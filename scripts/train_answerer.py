@@ -278,7 +278,8 @@ def report(
     lines = [
         "# The extractive answerer's models",
         "",
-        "Both are fitted by `scripts/train_answerer.py` and their constants live in `index/models/ranker.json` and `refusal.json`.",
+        "Both are fitted by `scripts/train_answerer.py`; their constants live in `index/models/ranker.json` "
+        "and `refusal.json`.",
         "",
         f"Command: `python scripts/train_answerer.py --train {args.train} --test {args.test} "
         f"--train-limit {args.train_limit} --test-limit {args.test_limit} --embed-model {args.embed_model} "

@@ -363,7 +363,7 @@ def validate(
 def export(params: dict[str, np.ndarray], shape: ReaderShape, out: Path, note: dict[str, object]) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     arrays = {name: np.asarray(value, np.float16) for name, value in params.items()}
-    meta = {"shape": shape.__dict__, "threshold": 0.0, **note}
+    meta = {"shape": shape.__dict__, **note}
     np.savez(out, meta=np.array(json.dumps(meta)), **arrays)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
 

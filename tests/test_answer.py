@@ -12,11 +12,11 @@ import pytest
 
 from index import NewsIndex
 from index.compose import same_fact
+from index.lexical import analyze
 from index.question import explicit_dates, read_intent
 from index.ranking import MAX_ANSWER_CHARS, trim
-from index.sentences import split_sentences
-from index.lexical import analyze
 from index.schema import Answer
+from index.sentences import split_sentences
 
 from .conftest import make_settings
 
@@ -182,8 +182,8 @@ def test_trim_keeps_the_clauses_beside_the_question_words() -> None:
 
 
 def test_same_fact_needs_the_same_figures() -> None:
-    from index.ranking import Candidate
     from index.lexical import analyze
+    from index.ranking import Candidate
 
     def candidate(sentence: str) -> Candidate:
         return Candidate(0, sentence, 1.0, frozenset(analyze(sentence)))

@@ -24,6 +24,7 @@ from index.evaluation import (
     percentile_ms,
     refusal_prf,
     sample_questions,
+    split_questions,
     strip_markers,
 )
 from index.schema import Answer, Citation
@@ -207,7 +208,7 @@ def test_goldset_loader_resolves_every_expected_source() -> None:
     data = load_dataset(GOLDSET)
     assert len(data.articles) == 6 and len(data.questions) >= 20
     kinds = {q.kind for q in data.questions}
-    assert kinds == {"factual", "latest", "unanswerable", "date_filter"}
+    assert kinds == {"factual", "latest", "unanswerable", "date_filter", "two_part"}
     for q in data.questions:
         assert q.answerable == bool(q.gold_sources) == bool(q.answers), q.question
         assert all(Path(s).is_file() for s in q.gold_sources)
@@ -240,11 +241,13 @@ def test_eval_goldset_end_to_end(capsys: pytest.CaptureFixture[str]) -> None:
                     "ask_p50_ms", "ask_p95_ms"):  # fmt: skip
             assert key in metrics, key
         assert metrics["dangling_citations"] == 0
-        assert metrics["questions"] == 30 and metrics["unanswerable"] == 10
+        assert metrics["questions"] == 35 and metrics["unanswerable"] == 10
     assert baseline["refusal_rate"] == 0.0  # the tutorial pipeline cannot refuse
     assert ours["hit@5"] >= 0.9  # six articles: the right one is almost always in the top five
     assert set(report["ratio"]) >= {"hit@1", "answer_containment", "citation_precision"}  # type: ignore[arg-type]
-    assert set(report["per_type"]["newsbot"]) == {"factual", "latest", "unanswerable", "date_filter"}  # type: ignore[index]
+    assert set(report["per_type"]["newsbot"]) == {"factual", "latest", "unanswerable", "date_filter", "two_part"}  # type: ignore[index]
+    assert {"two-part", "cross-lingual", "latest", "number"} <= set(report["per_kind"])  # type: ignore[arg-type]
+    assert "false_refusal_rate" in ours
 
 
 @pytest.mark.slow
@@ -262,3 +265,42 @@ def test_eval_xquad_retrieval_sample(capsys: pytest.CaptureFixture[str], tmp_pat
     if plots:
         assert (out / "xquad-es.md").read_text(encoding="utf-8").count("| retrieval hit@1 |") == 1
         assert (out / "xquad-es.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_documents_mode_groups_paragraphs_and_keeps_each_question_on_its_article(tmp_path: Path) -> None:
+    paragraphs = {f"Párrafo {n} del artículo.": [(f"q{n}", n % 2 == 0)] for n in range(8)}
+    path = _squad_file(tmp_path / "docs.json", paragraphs)
+    by_paragraph, by_document = load_squad(path), load_squad(path, documents=True)
+    assert len(by_paragraph.articles) == 8 and len(by_document.articles) == 2  # 6 + 2 paragraphs
+    assert by_document.articles[0].text.count("Párrafo") == 6
+    first = {q.qid: q for q in by_document.questions}
+    assert first["q0"].gold_sources == first["q4"].gold_sources == {by_document.articles[0].source}
+    assert first["q6"].gold_sources == {by_document.articles[1].source}
+    assert first["q6"].asked_about == "squad://Río_Verde/6"  # held_out still works per paragraph
+
+
+def test_news_entries_keep_their_date_outlet_and_url_and_split_by_article(tmp_path: Path) -> None:
+    entries = [
+        {"title": f"Titular {n}", "date": f"2020-03-{n + 10}", "source": "ladiaria", "url": f"https://x.uy/{n}",
+         "paragraphs": [{"context": f"Titular {n}. Texto {n}.", "qas": [{"id": f"q{n}", "question": "¿Qué?",
+                         "answers": [{"text": f"Texto {n}", "answer_start": 12}], "is_impossible": False}]}]}
+        for n in range(10)
+    ]  # fmt: skip
+    path = tmp_path / "news.json"
+    path.write_text(json.dumps({"version": "v2.0", "data": entries}), encoding="utf-8")
+    data = load_squad(path)
+    assert (data.articles[3].date, data.articles[3].outlet, data.articles[3].url) == (
+        "2020-03-13",
+        "ladiaria",
+        "https://x.uy/3",
+    )
+    held, fit = split_questions(data.questions, "held-out"), split_questions(data.questions, "fit")
+    assert [q.qid for q in held] == ["q4", "q9"] and len(fit) == 8
+    assert not {q.qid for q in held} & {q.qid for q in fit}
+
+
+def test_a_two_part_question_needs_both_answers() -> None:
+    question = next(q for q in load_dataset(GOLDSET).questions if q.kind == "two_part")
+    first, second = question.parts[0][0], question.parts[1][0]
+    assert question.answered_by(f"{first} y {second} [1]")
+    assert not question.answered_by(f"Solo {first} [1]")

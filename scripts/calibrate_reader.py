@@ -1,0 +1,168 @@
+"""Choose the reader's refusal threshold (index/models/reader.json) on the fit part of a news set.
+
+    python scripts/calibrate_reader.py --data ../shared/eval/covid19-qa-es/train.squad2.json \
+        --store /tmp/evalcovid --out docs/eval/reader-threshold.md
+
+Every question of the data set's fit part (`newsbot eval --split fit`: all articles but every
+fifth, whose questions are the held-out news figure) is asked through `NewsIndex.ask` with a
+reader that never refuses, and the score of the answer it would give is kept. Two numbers are
+chosen, in this order:
+
+1. `ranker_weight`, how much the sentence ranker's score counts next to the reader's when
+   choosing the sentence: the one of RANKER_WEIGHTS whose answers hold the gold answer most often;
+2. `threshold`: the best refusal F1 among the thresholds that refuse at most
+   MAX_FALSE_REFUSALS of the answerable questions (a user minds a refused answer more than a
+   doubtful quote).
+
+The covid19-qa files state no licence, so they choose these two numbers and train nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from index import NewsIndex, Settings
+from index.answer import ReaderAnswerer
+from index.evaluation import EvalQuestion, dataset_index, load_squad, split_questions
+from index.models import load_fitted, write_fitted
+from index.reader import Reading, SentenceReader, load_reader
+
+MAX_FALSE_REFUSALS = 0.05
+RANKER_WEIGHTS = (0.0, 0.5, 1.0, 2.0, 4.0)
+
+
+class CachingReader:
+    """The reader, remembering what it read: the weights are tried on the same readings."""
+
+    def __init__(self, reader: SentenceReader) -> None:
+        self.reader = reader
+        self.cache: dict[tuple[str, str, str], Reading] = {}
+
+    def read(self, question: str, passages: Sequence[tuple[str, str]]) -> list[Reading]:
+        missing = [p for p in passages if (question, *p) not in self.cache]
+        for passage, reading in zip(missing, self.reader.read(question, missing) if missing else [], strict=True):
+            self.cache[(question, *passage)] = reading
+        return [self.cache[(question, *p)] for p in passages]
+
+
+def scores(index: NewsIndex, questions: list[EvalQuestion]) -> list[tuple[float, bool, bool]]:
+    """(the answer's reader score, does it hold the gold answer, is the question answerable)."""
+    out = []
+    for number, question in enumerate(questions, start=1):
+        answer = index.ask(question.question)
+        score = -math.inf if answer.refused or math.isnan(answer.score) else answer.score
+        out.append((score, question.answerable and question.answered_by(answer.text), question.answerable))
+        if number % 100 == 0:
+            print(f"  {number}/{len(questions)} questions", file=sys.stderr, flush=True)
+    return out
+
+
+def at(rows: list[tuple[float, bool, bool]], threshold: float) -> dict[str, float]:
+    refused = np.array([s < threshold for s, _, _ in rows])
+    correct = np.array([c for _, c, _ in rows])
+    answerable = np.array([a for _, _, a in rows])
+    true_refusals = int((refused & ~answerable).sum())
+    precision = true_refusals / refused.sum() if refused.sum() else 0.0
+    recall = true_refusals / (~answerable).sum() if (~answerable).sum() else 0.0
+    return {
+        "threshold": threshold,
+        "refusal_f1": 2 * precision * recall / (precision + recall) if precision + recall else 0.0,
+        "refusal_precision": precision,
+        "refusal_recall": recall,
+        "false_refusals": float((refused & answerable).sum() / max(answerable.sum(), 1)),
+        "containment_answered": float((correct & ~refused).sum() / max((answerable & ~refused).sum(), 1)),
+        "containment_all": float((correct & ~refused).sum() / max(answerable.sum(), 1)),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, required=True, help="a SQuAD v2-format news set")
+    parser.add_argument(
+        "--store",
+        type=Path,
+        default=Path("/tmp/newsbot-calibrate"),
+        help="the eval store (shared with `newsbot eval --store`)",
+    )
+    parser.add_argument("--out", type=Path, help="write the threshold table here (Markdown)")
+    parser.add_argument("--limit", type=int, help="ask only this many fit questions (smoke runs)")
+    args = parser.parse_args()
+
+    data = load_squad(args.data)
+    questions = split_questions(data.questions, "fit")[: args.limit]
+    reader = load_reader()
+    if reader is None:
+        raise SystemExit("no reader weights (index/models/reader.npz): run scripts/train_reader.py first")
+    caching = CachingReader(reader)
+    by_weight = {}
+    for weight in RANKER_WEIGHTS:
+        # The store `newsbot eval --store STORE` builds for the same file; a reader that never refuses.
+        never_refuses = [ReaderAnswerer(caching, threshold=-math.inf, ranker_weight=weight)]
+        index, paths = dataset_index(data, Settings.from_env(), args.store, answerers=never_refuses)
+        index.ingest(paths)
+        by_weight[weight] = scores(index, questions)
+        print(f"ranker weight {weight}: {at(by_weight[weight], -math.inf)}", file=sys.stderr, flush=True)
+    ranker_weight = max(RANKER_WEIGHTS, key=lambda w: at(by_weight[w], -math.inf)["containment_all"])
+    rows = by_weight[ranker_weight]
+    finite = sorted({s for s, _, _ in rows if math.isfinite(s)})
+    candidates = [t for t in np.linspace(finite[0], finite[-1], 200)] if finite else [0.0]
+    table = [at(rows, float(t)) for t in candidates]
+    allowed = [r for r in table if r["false_refusals"] <= MAX_FALSE_REFUSALS] or table[:1]
+    chosen = max(allowed, key=lambda r: (r["refusal_f1"], -r["threshold"]))
+    command = "python " + " ".join(sys.argv)
+    write_fitted(
+        "reader.json",
+        {
+            **load_fitted("reader.json"),
+            "threshold": round(chosen["threshold"], 3),
+            "ranker_weight": ranker_weight,
+            "chosen_by": command,
+            "data": f"{args.data.name}, fit part ({len(questions)} questions; every fifth article held out)",
+            "fit": {k: round(v, 3) for k, v in chosen.items()},
+        },
+    )
+    print(f"threshold {chosen['threshold']:.3f}: {chosen}")
+    if args.out:
+        lines = [
+            "# The reader's refusal threshold",
+            "",
+            f"Command: `{command}`  ",
+            f"{len(questions)} questions of the fit part of {args.data.name} "
+            f"({sum(a for _, _, a in rows)} answerable). Chosen: the best refusal F1 with at most "
+            f"{MAX_FALSE_REFUSALS:.0%} of answerable questions refused.",
+            "",
+            "Ranker weight (how much the sentence ranker counts next to the reader), all questions answered:",
+            "",
+            "| ranker weight | containment (all answerable) |",
+            "|---:|---:|",
+            *(
+                f"| {w}{' **(chosen)**' if w == ranker_weight else ''} | "
+                f"{at(by_weight[w], -math.inf)['containment_all']:.3f} |"
+                for w in RANKER_WEIGHTS
+            ),
+            "",
+            f"Threshold, at ranker weight {ranker_weight}:",
+            "",
+            "| threshold | refusal P | refusal R | refusal F1 | false refusals | containment (answered) "
+            "| containment (all) |",
+            "|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for row in [*table[:: max(1, len(table) // 25)], chosen]:
+            mark = " **(chosen)**" if row is chosen else ""
+            lines.append(
+                f"| {row['threshold']:.2f}{mark} | {row['refusal_precision']:.3f} | {row['refusal_recall']:.3f} | "
+                f"{row['refusal_f1']:.3f} | {row['false_refusals']:.3f} | {row['containment_answered']:.3f} | "
+                f"{row['containment_all']:.3f} |"
+            )
+        args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

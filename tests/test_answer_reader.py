@@ -1,0 +1,86 @@
+"""The reader answerer (answer.ReaderAnswerer) over the real sample index, with a deterministic
+fake reader, so what is checked is how answers are built: short answer first, the quoted
+sentence, citations, two-part questions, other outlets, "latest" and refusals."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from index import NewsIndex
+from index.answer import ReaderAnswerer
+from index.reader import Reading
+
+
+class KeywordReader:
+    """Answers with the first of `answers` found in a sentence (score 5), else no answer (-5)."""
+
+    def __init__(self, *answers: str) -> None:
+        self.answers = answers
+        self.questions: list[str] = []
+
+    def read(self, question: str, passages: Sequence[tuple[str, str]]) -> list[Reading]:
+        self.questions.append(question)
+        out = []
+        for _title, sentence in passages:
+            found = next((a for a in self.answers if a in sentence), None)
+            if found is None:
+                out.append(Reading(-5.0, "", 0, 0))
+            else:
+                start = sentence.index(found)
+                out.append(Reading(5.0, found, start, start + len(found)))
+        return out
+
+
+def _asking(index: NewsIndex, reader: KeywordReader) -> NewsIndex:
+    return NewsIndex(index.settings.store, settings=index.settings, answerers=[ReaderAnswerer(reader, threshold=0.0)])
+
+
+def _numbers(text: str) -> set[int]:
+    return {int(n) for n in re.findall(r"\[(\d+)\]", text)}
+
+
+def test_the_short_answer_comes_first_then_the_quoted_sentence_with_its_citation(sample_index: NewsIndex) -> None:
+    answer = _asking(sample_index, KeywordReader("9,800 millones de pesos")).ask(
+        "¿Cuánto costó la obra de la Línea 3 del metro?"
+    )
+    assert not answer.refused
+    assert answer.text.startswith("9,800 millones de pesos — «")
+    assert "La obra costó 9,800 millones de pesos" in answer.text
+    assert answer.citations[0].title.startswith("La Línea 3") and answer.citations[0].date == "2026-01-20"
+    assert _numbers(answer.text) == {c.number for c in answer.citations}
+
+
+def test_each_part_of_a_two_part_question_is_answered_and_cited(sample_index: NewsIndex) -> None:
+    reader = KeywordReader("1 de junio", "7 pesos")
+    answer = _asking(sample_index, reader).ask("¿Cuándo abre la Línea 3 y cuánto costará el boleto?")
+    assert reader.questions[:2] == ["¿Cuándo abre la Línea 3?", "¿cuánto costará el boleto?"]
+    first, second = answer.text.split("\n")
+    assert "1 de junio" in first and "7 pesos" in second
+    assert _numbers(first) and _numbers(second)
+    assert _numbers(answer.text) == {c.number for c in answer.citations}
+
+
+def test_other_outlets_reporting_the_same_fact_are_cited_too(sample_index: NewsIndex) -> None:
+    answer = _asking(sample_index, KeywordReader("41 %")).ask(
+        "¿A qué porcentaje de su capacidad bajaron las presas en febrero?"
+    )
+    outlets = {c.outlet for c in answer.citations}
+    assert {"Diario del Valle", "Noticias Metropolitanas"} <= outlets
+    assert answer.text.startswith("41 %")
+
+
+def test_latest_questions_are_answered_from_the_newest_article_with_its_date(sample_index: NewsIndex) -> None:
+    answer = _asking(sample_index, KeywordReader("36 %", "41 %")).ask(
+        "¿Cuál es el nivel más reciente de las presas de Valle Alto?"
+    )
+    assert answer.text.startswith("Lo más reciente (28 de marzo de 2026): 36 %")
+    assert answer.citations[0].date == "2026-03-28"
+
+
+def test_no_sentence_above_the_threshold_is_a_refusal_with_the_closest_sources(sample_index: NewsIndex) -> None:
+    answer = _asking(sample_index, KeywordReader("no está en ningún artículo")).ask(
+        "¿Cuántas pipas rentará el municipio?"
+    )
+    assert answer.refused and not answer.citations and answer.see_also
+    assert answer.text == "No encuentro esa información en los artículos indexados."

@@ -1,0 +1,97 @@
+"""The reader (index/reader.py): the shipped weights load and read, and the pure parts of reading."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from index.answer import around
+from index.question import question_parts
+from index.reader import READER_FILE, PairEncoding, best_span, load_reader
+
+MAX_WEIGHTS_BYTES = 25 * 1024 * 1024
+
+
+def test_the_weights_ship_with_a_note_of_how_they_were_made() -> None:
+    assert READER_FILE.is_file() and READER_FILE.stat().st_size <= MAX_WEIGHTS_BYTES
+    with np.load(READER_FILE) as data:
+        meta = json.loads(str(data["meta"]))
+    assert {"data", "command", "commit", "shape"} <= set(meta)
+    assert "train_reader.py" in meta["command"] and "SQuAD-es" in meta["data"]
+    assert (READER_FILE.parent / "README.md").is_file()
+
+
+@pytest.mark.slow
+def test_the_reader_picks_the_sentence_that_answers_over_the_lede() -> None:
+    reader = load_reader()
+    assert reader is not None
+    question = "¿Cuánto costó la obra de la Línea 3 del metro?"
+    title = "La Línea 3 del metro de Valle Alto abrirá el 1 de junio con 14 estaciones"
+    lede = (
+        "La Línea 3 del metro de Valle Alto comenzará a operar el 1 de junio de 2026, anunció el Sistema de Transporte."
+    )
+    answer = "La obra costó 9,800 millones de pesos, 15 % más de lo presupuestado en 2022, según el informe."
+    lede_reading, answer_reading = reader.read(question, [(title, lede), (title, answer)])
+    assert answer_reading.score > lede_reading.score
+    assert "9,800 millones" in answer_reading.answer and len(answer_reading.answer) < len(answer)
+    assert answer[answer_reading.start : answer_reading.end] == answer_reading.answer
+
+
+def test_best_span_reads_whole_words_and_scores_against_no_answer() -> None:
+    sentence = "El boleto costará 7 pesos, igual que antes."
+    words = [(m, m + len(w)) for m, w in _words(sentence)]
+    # <s> q </s> | El boleto costará 7 pesos, igual que antes. </s>: one token per word.
+    pair = PairEncoding(
+        ids=[0] * (3 + len(words) + 1), sentence_start=3, token_words=list(range(len(words))), words=words
+    )
+    logits = np.zeros((len(pair.ids), 2), np.float32)
+    logits[0] = [1.0, 1.0]  # no answer: 2
+    logits[3 + 3, 0] = 4.0  # start at "7"
+    logits[3 + 4, 1] = 3.0  # end at "pesos,"
+    reading = best_span(logits, pair, sentence, max_tokens=10)
+    assert reading.answer == "7 pesos" and reading.score == pytest.approx(5.0)
+    assert sentence[reading.start : reading.end] == "7 pesos"
+
+
+def _words(sentence: str) -> list[tuple[int, str]]:
+    import re
+
+    return [(m.start(), m.group(0)) for m in re.finditer(r"\S+", sentence)]
+
+
+@pytest.mark.parametrize(
+    ("question", "parts"),
+    [
+        (
+            "¿Cuándo abre la Línea 3 y cuánto costará el boleto?",
+            ["¿Cuándo abre la Línea 3?", "¿cuánto costará el boleto?"],
+        ),
+        (
+            "¿Desde cuándo habrá tandeos y en cuántas colonias?",
+            ["¿Desde cuándo habrá tandeos?", "¿en cuántas colonias?"],
+        ),
+        ("What did Rubio say and who answered?", ["What did Rubio say?", "who answered?"]),
+        ("¿Quién y cuándo lo dijo?", ["¿Quién y cuándo lo dijo?"]),  # one clause
+        (
+            "¿Qué dijo la alcaldesa sobre suspender los tandeos?",
+            ["¿Qué dijo la alcaldesa sobre suspender los tandeos?"],
+        ),
+    ],
+)
+def test_a_question_that_asks_two_things_is_read_as_two(question: str, parts: list[str]) -> None:
+    assert question_parts(question) == parts
+
+
+def test_the_quote_is_cut_around_the_short_answer() -> None:
+    sentence = (
+        "Según el informe de la Secretaría de Obras publicado el martes, tras meses de retrasos y de críticas "
+        "de los vecinos del norte, la obra costó 9,800 millones de pesos, 15 % más de lo presupuestado, "
+        "y la diferencia se cubrirá con deuda, dijeron los funcionarios consultados por este diario."
+    )
+    start = sentence.index("9,800")
+    quote = around(sentence, start, start + len("9,800 millones de pesos"), limit=120)
+    assert "9,800 millones de pesos" in quote and len(quote) <= 130
+    assert quote.startswith("…")
+    assert around("Corta.", 0, 5) == "Corta."
