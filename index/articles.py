@@ -178,6 +178,18 @@ class ExtractionOptions:
     own_zone_date: bool = True
     # "Headline | Section", "Headline - Outlet": a <title> often carries the site's name.
     strip_site_from_title: bool = True
+    # The page's visible headline (its <h1>) when a metadata title (og:title, twitter:title,
+    # JSON-LD headline, <title>) contains it: metadata titles add site or section names, lose
+    # typographic quotes, or are cut short; an <h1> no metadata title names is some other heading.
+    headline_from_h1: bool = True
+    # After extraction, drop blocks that read as page furniture rather than article text
+    # (`boilerplate_block`): link-dominated lines that are not sentences ("Lea también: <link>",
+    # related headlines), "Le puede interesar"-style cues, follow-us lines, photo captions,
+    # lone dates, runs of "label: value" template fields, and headings left with nothing under them.
+    filter_boilerplate: bool = True
+    # trafilatura's prune_xpath with generic boilerplate containers (aside, figcaption, elements
+    # whose class or id names sharing, related content, newsletters, comments, breadcrumbs).
+    prune_containers: bool = False
 
 
 DEFAULT_EXTRACTION = ExtractionOptions()
@@ -237,6 +249,143 @@ def strip_site_name(title: str, sitename: str) -> str:
     return rebuilt
 
 
+# Spanish news page furniture: cues that introduce a link to another article or ask the reader to
+# follow, subscribe or join. Matched at the start of a line, case-insensitively.
+_CUE = re.compile(
+    r"^\W*(?:(?:lea|lee|leer|léase|vea|ver|mira|mire)\s+(?:también|además|aquí|más)\b"
+    r"|(?:también\s+)?(?:le|te|les)\s+(?:puede|pueden|podría|podrían)\s+interesar"
+    r"|(?:también\s+)?(?:puede|podría)\s+interesarte"
+    r"|(?:te|le|les)\s+recomendamos\b"
+    r"|(?:otras\s+)?(?:noticias|notas|artículos|historias|temas|lecturas)\s+relacionad[oa]s\b"
+    r"|más\s+(?:sobre|noticias|información\s+en)\b"
+    r"|(?:síguenos|siguenos|síganos|suscríbete|suscribete|suscríbase|únete|hazte\s+(?:miembro|socio)"
+    r"|recibe\s+(?:alertas|nuestro|las\s+noticias))\b)",
+    re.IGNORECASE,
+)
+_FOLLOW_VERB = re.compile(
+    r"\b(?:s[ií]g(?:ue|a|an)nos|seguirnos|seguir\s+(?:a|en)\b|suscr[ií]b(?:e|ete|ase|irse|irte)\b|[uú]nete)", re.I
+)
+_NETWORK = re.compile(r"\b(?:facebook|twitter|instagram|telegram|whatsapp|youtube|tiktok|linkedin|newsletter)\b", re.I)
+_CAPTION = re.compile(
+    r"^\W*(?:foto|fotos|fotografía|imagen|crédito|video)\s*(?::|de\b)|\((?:foto|fotos|fotografía|imagen)\b[^()]*\)\W*$",
+    re.IGNORECASE,
+)
+_WEEKDAY = r"(?:lunes|martes|miércoles|miercoles|jueves|viernes|sábado|sabado|domingo)"
+_LONE_DATE = re.compile(
+    rf"^\W*(?:{_WEEKDAY},?\s+)?(?:\d{{1,2}}(?:\s+de)?\s+[a-záéíóú]+\.?(?:\s+de|,)?\s+\d{{4}}"
+    r"|\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}|\d{4}-\d{2}-\d{2})(?:[\s,|-]+\d{1,2}:\d{2}(?::\d{2})?\s*(?:[ap]\.?\s?m\.?|h|hrs?)?)?\W*$",
+    re.IGNORECASE,
+)
+_LABEL_FIELD = re.compile(r"^[\w .-]{1,25}:\s*[^.!?:]{0,25}$")
+_SENTENCE_END = re.compile(r"[.!?…][\"'”’»)\]]*\s*$")
+
+
+def _block_text(element: Any) -> str:
+    return " ".join("".join(element.itertext()).split())
+
+
+def boilerplate_block(text: str, link_share: float) -> bool:
+    """Whether one extracted block (paragraph, list item, heading) is page furniture, by general
+    rules for Spanish news pages (none names a site)."""
+    words = len(text.split())
+    sentence = bool(_SENTENCE_END.search(text))
+    if link_share >= 0.5 and not sentence:
+        return True  # a link to another page: related headline, "Lea también: <link>"
+    if _CUE.search(text) and words < 30:
+        return True
+    if _FOLLOW_VERB.search(text) and len(_NETWORK.findall(text)) >= 2 and words < 50:
+        return True
+    if _CAPTION.search(text) and words < 60:
+        return True
+    return bool(_LONE_DATE.match(text))
+
+
+def filter_boilerplate(body: Any) -> None:
+    """Remove furniture blocks from trafilatura's XML body (extracted with include_links=True)."""
+    blocks = [el for el in body.iter("p", "item", "head", "quote") if el.find(".//p") is None]
+    texts = {el: _block_text(el) for el in blocks}
+    drop: set[Any] = set()
+    for el in blocks:
+        text = texts[el]
+        if not text:
+            continue
+        links = sum(len(_block_text(ref)) for ref in el.iter("ref"))
+        if boilerplate_block(text, links / len(text)):
+            drop.add(el)
+    # Runs of three or more "label: value" lines are a template's fields, not prose.
+    run: list[Any] = []
+    for el in [*blocks, None]:
+        if el is not None and el not in drop and (not texts[el] or _LABEL_FIELD.match(texts[el])):
+            run.append(el)
+            continue
+        if sum(bool(texts[x]) for x in run) >= 3:
+            drop.update(run)
+        run = []
+    # A heading with no kept text before the next heading (or the end) introduced what was dropped.
+    kept_since_head = True
+    for el in reversed(blocks):
+        if el in drop or not texts[el]:
+            continue
+        if el.tag == "head":
+            if not kept_since_head:
+                drop.add(el)
+            kept_since_head = False
+        else:
+            kept_since_head = True
+    for el in drop:
+        parent = el.getparent()
+        if parent is not None:
+            if el.tail and el.tail.strip():
+                previous = el.getprevious()
+                if previous is not None:
+                    previous.tail = (previous.tail or "") + el.tail
+                else:
+                    parent.text = (parent.text or "") + el.tail
+            parent.remove(el)
+
+
+_LOWER = "translate(concat(@class, ' ', @id), 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')"
+_CONTAINER_WORDS = ("share", "social", "related", "relacionad", "newsletter", "subscri", "suscri", "comments",
+                    "comentarios", "breadcrumb")  # fmt: skip
+_PRUNE_CONTAINERS = [
+    "//aside",
+    "//figcaption",
+    "//*[" + " or ".join(f"contains({_LOWER}, '{word}')" for word in _CONTAINER_WORDS) + "]",
+]
+_JSONLD_HEADLINE = re.compile(r"[\"']headline[\"']\s*:\s*\"((?:[^\"\\]|\\.)*)\"")
+
+
+def visible_headline(html_text: str, title: str = "") -> tuple[str, bool]:
+    """(headline, from_h1): the page's first <h1> that one of its metadata titles contains (after
+    dropping punctuation and case); else, when `title` is cut short, the metadata title it begins;
+    else `title`."""
+    from lxml import html as lxml_html
+
+    try:
+        tree = lxml_html.document_fromstring(html_text)
+    except (ValueError, TypeError, lxml_html.etree.ParserError):
+        return title, False
+    titles = [
+        *tree.xpath("//meta[@property='og:title' or @name='og:title' or @name='twitter:title' "
+                    "or @property='twitter:title']/@content"),
+        *tree.xpath("//head/title/text()"),
+    ]  # fmt: skip
+    for raw in _JSONLD_HEADLINE.findall(html_text):
+        try:
+            titles.append(json.loads(f'"{raw}"'))
+        except json.JSONDecodeError:
+            continue
+    squashed = [_squash(str(title)) for title in titles]
+    for heading in tree.xpath("//h1"):
+        text = " ".join(heading.text_content().split())
+        key = _squash(text)
+        if len(text.split()) >= 3 and key and any(key in candidate for candidate in squashed):
+            return text, True
+    key = _squash(title)
+    longer = [" ".join(str(t).split()) for t, k in zip(titles, squashed, strict=True) if key and k.startswith(key)]
+    return max(longer, key=len, default=title), False
+
+
 def extract_html(text: str, url: str | None = None, options: ExtractionOptions = DEFAULT_EXTRACTION) -> dict[str, Any]:
     """trafilatura's fields (text, title, sitename, date, url, ...) for an HTML page."""
     import trafilatura
@@ -250,19 +399,33 @@ def extract_html(text: str, url: str | None = None, options: ExtractionOptions =
         doc = trafilatura.bare_extraction(
             text, url=url, with_metadata=True, include_comments=False, date_extraction_params=date_options,
             favor_precision=options.favor_precision, favor_recall=options.favor_recall,
+            include_links=options.filter_boilerplate,
+            prune_xpath=_PRUNE_CONTAINERS if options.prune_containers else None,
         )  # fmt: skip
     except (RecursionError, ValueError, TypeError) as exc:
         raise ArticleError(f"unreadable HTML ({type(exc).__name__})") from None
     if doc is None:
         raise ArticleError("no article text found in the HTML")
     fields = doc.as_dict() if hasattr(doc, "as_dict") else dict(doc)
+    body = fields.get("body")
+    if options.filter_boilerplate and body is not None:
+        from lxml import etree
+        from trafilatura.xml import xmltotxt
+
+        filter_boilerplate(body)
+        etree.strip_tags(body, "ref")  # links were needed to judge blocks, not in the text
+        fields["text"] = xmltotxt(body, include_formatting=False)
     if not fields.get("text"):
         raise ArticleError("no article text found in the HTML")
     if options.own_zone_date:
         fields["date"] = published_in_own_zone(text) or fields.get("date")
     if not fields.get("date"):
         raise ArticleError("no publication date found in the HTML")
-    if options.strip_site_from_title and fields.get("title"):
+    if options.headline_from_h1:
+        fields["title"], from_h1 = visible_headline(text, str(fields.get("title") or ""))
+    else:
+        from_h1 = False
+    if options.strip_site_from_title and fields.get("title") and not from_h1:
         fields["title"] = strip_site_name(str(fields["title"]), str(fields.get("sitename") or ""))
     return fields
 

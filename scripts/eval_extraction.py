@@ -39,7 +39,12 @@ from index.web import WebReader  # noqa: E402
 
 DEFAULT_DATA = REPO.parent / "shared" / "eval" / "trafilatura-es-news"
 GOAL = 0.95
-BEFORE = replace(DEFAULT_EXTRACTION, own_zone_date=False, strip_site_from_title=False)  # before issue 15
+# Before issue 15, and the first pass on it (trafilatura options, own-zone date, <title> trimming).
+BEFORE = replace(
+    DEFAULT_EXTRACTION, own_zone_date=False, strip_site_from_title=False, headline_from_h1=False,
+    filter_boilerplate=False, prune_containers=False,
+)  # fmt: skip
+FIRST_PASS = replace(DEFAULT_EXTRACTION, headline_from_h1=False, filter_boilerplate=False, prune_containers=False)
 
 
 def fold(text: str) -> str:
@@ -123,10 +128,21 @@ class QuietHandler(SimpleHTTPRequestHandler):
 def option_sets() -> list[tuple[str, ExtractionOptions]]:
     d = DEFAULT_EXTRACTION
     sets = [
-        ("**shipped** (precision, original date, extensive, own-zone date, title cleanup)", d),
+        ("**shipped** (precision + furniture filter, own-zone date, <h1> headline)", d),
         ("before issue 15 (precision, htmldate defaults)", BEFORE),
+        ("first pass (precision, own-zone date, <title> trimmed)", FIRST_PASS),
+        ("no furniture filter", replace(d, filter_boilerplate=False)),
+        ("no <h1> headline (<title> trimmed only)", replace(d, headline_from_h1=False)),
         ("balanced text (neither precision nor recall)", replace(d, favor_precision=False)),
+        ("balanced text, no furniture filter", replace(d, favor_precision=False, filter_boilerplate=False)),
         ("favor_recall", replace(d, favor_precision=False, favor_recall=True)),
+        (
+            "favor_recall, no furniture filter",
+            replace(d, favor_precision=False, favor_recall=True, filter_boilerplate=False),
+        ),
+        ("prune_xpath containers", replace(d, prune_containers=True)),
+        ("prune_xpath containers, no furniture filter", replace(d, prune_containers=True, filter_boilerplate=False)),
+        ("prune_xpath containers, balanced text", replace(d, prune_containers=True, favor_precision=False)),
         ("no own-zone date (htmldate only)", replace(d, own_zone_date=False)),
         ("htmldate only, original_date=False", replace(d, own_zone_date=False, original_date=False)),
         ("htmldate only, extensive_search=False", replace(d, own_zone_date=False, extensive_search=False)),
