@@ -187,6 +187,10 @@ class ExtractionOptions:
     # related headlines), "Le puede interesar"-style cues, follow-us lines, photo captions,
     # lone dates, runs of "label: value" template fields, and headings left with nothing under them.
     filter_boilerplate: bool = True
+    # The standfirst (the deck under the headline), which trafilatura often leaves out: the visible
+    # element whose text the page's description (meta description, og:description) begins, put
+    # before the body when the body does not already hold it.
+    standfirst: bool = True
     # trafilatura's prune_xpath with generic boilerplate containers (aside, figcaption, elements
     # whose class or id names sharing, related content, newsletters, comments, breadcrumbs).
     prune_containers: bool = False
@@ -265,6 +269,12 @@ _CUE = re.compile(
 _FOLLOW_VERB = re.compile(
     r"\b(?:s[ií]g(?:ue|a|an)nos|seguirnos|seguir\s+(?:a|en)\b|suscr[ií]b(?:e|ete|ase|irse|irte)\b|[uú]nete)", re.I
 )
+# An appeal to the reader, anywhere in a short block: "Hazte miembro", "Suscríbete", "Apoya nuestro periodismo".
+_APPEAL = re.compile(
+    r"\b(?:hazte|h[aá]gase|h[aá]ganse)\s+(?:miembro|socio|suscriptor)|\bsuscr[ií]b(?:ete|ase)\b"
+    r"|\bapoy(?:a|e)\s+(?:nuestro|el)\s+periodismo",
+    re.IGNORECASE,
+)
 _NETWORK = re.compile(r"\b(?:facebook|twitter|instagram|telegram|whatsapp|youtube|tiktok|linkedin|newsletter)\b", re.I)
 _CAPTION = re.compile(
     r"^\W*(?:foto|fotos|fotografía|imagen|crédito|video)\s*(?::|de\b)|\((?:foto|fotos|fotografía|imagen)\b[^()]*\)\W*$",
@@ -292,6 +302,8 @@ def boilerplate_block(text: str, link_share: float) -> bool:
     if link_share >= 0.5 and not sentence:
         return True  # a link to another page: related headline, "Lea también: <link>"
     if _CUE.search(text) and words < 30:
+        return True
+    if _APPEAL.search(text) and words < 80:
         return True
     if _FOLLOW_VERB.search(text) and len(_NETWORK.findall(text)) >= 2 and words < 50:
         return True
@@ -386,6 +398,37 @@ def visible_headline(html_text: str, title: str = "") -> tuple[str, bool]:
     return max(longer, key=len, default=title), False
 
 
+_ELLIPSIS = re.compile(r"\s*(?:\.\.\.|…)\s*$")
+
+
+def standfirst(html_text: str, body: str) -> str:
+    """The page's visible standfirst when the extracted `body` lacks it, or "": the first element
+    of the page's <body> whose text begins with the page's description (a description cut short
+    with "…" is matched on what it keeps) and is not much longer than it."""
+    from lxml import html as lxml_html
+
+    try:
+        tree = lxml_html.document_fromstring(html_text)
+    except (ValueError, TypeError, lxml_html.etree.ParserError):
+        return ""
+    descriptions = tree.xpath(
+        "//meta[@name='description' or @property='og:description' or @name='twitter:description']/@content"
+    )
+    found = [_ELLIPSIS.sub("", " ".join(str(d).split())) for d in descriptions]
+    found = [d for d in found if len(d.split()) >= 8]
+    if not found:
+        return ""
+    key = _squash(found[0])[:150]
+    if key in _squash(body):
+        return ""
+    for element in tree.xpath("//body//*[not(self::script or self::style or self::noscript or self::meta)]"):
+        text = " ".join(element.text_content().split())
+        squashed = _squash(text)
+        if squashed.startswith(key) and len(squashed) <= 2 * len(_squash(found[0])) + 20:
+            return text
+    return ""
+
+
 def extract_html(text: str, url: str | None = None, options: ExtractionOptions = DEFAULT_EXTRACTION) -> dict[str, Any]:
     """trafilatura's fields (text, title, sitename, date, url, ...) for an HTML page."""
     import trafilatura
@@ -417,6 +460,9 @@ def extract_html(text: str, url: str | None = None, options: ExtractionOptions =
         fields["text"] = xmltotxt(body, include_formatting=False)
     if not fields.get("text"):
         raise ArticleError("no article text found in the HTML")
+    lead = standfirst(text, str(fields["text"])) if options.standfirst else ""
+    if lead:
+        fields["text"] = f"{lead}\n{fields['text']}"
     if options.own_zone_date:
         fields["date"] = published_in_own_zone(text) or fields.get("date")
     if not fields.get("date"):

@@ -42,9 +42,11 @@ GOAL = 0.95
 # Before issue 15, and the first pass on it (trafilatura options, own-zone date, <title> trimming).
 BEFORE = replace(
     DEFAULT_EXTRACTION, own_zone_date=False, strip_site_from_title=False, headline_from_h1=False,
-    filter_boilerplate=False, prune_containers=False,
+    filter_boilerplate=False, prune_containers=False, standfirst=False,
 )  # fmt: skip
-FIRST_PASS = replace(DEFAULT_EXTRACTION, headline_from_h1=False, filter_boilerplate=False, prune_containers=False)
+FIRST_PASS = replace(
+    DEFAULT_EXTRACTION, headline_from_h1=False, filter_boilerplate=False, prune_containers=False, standfirst=False
+)
 
 
 def fold(text: str) -> str:
@@ -132,6 +134,7 @@ def option_sets() -> list[tuple[str, ExtractionOptions]]:
         ("before issue 15 (precision, htmldate defaults)", BEFORE),
         ("first pass (precision, own-zone date, <title> trimmed)", FIRST_PASS),
         ("no furniture filter", replace(d, filter_boilerplate=False)),
+        ("no standfirst", replace(d, standfirst=False)),
         ("no <h1> headline (<title> trimmed only)", replace(d, headline_from_h1=False)),
         ("balanced text (neither precision nor recall)", replace(d, favor_precision=False)),
         ("balanced text, no furniture filter", replace(d, favor_precision=False, filter_boilerplate=False)),

@@ -14,6 +14,7 @@ from index.articles import (
     published_in_own_zone,
     read_file,
     read_sources,
+    standfirst,
     strip_site_name,
     visible_headline,
 )
@@ -216,6 +217,7 @@ def test_html_date_is_the_publication_day_in_the_outlets_zone() -> None:
         ("La alcaldesa durante el acto de inauguración (Foto: Archivo).", 0.0),
         ("Jueves 2 abril, 2026", 0.0),
         ("02/04/2026 09:30 am", 0.0),
+        ("Informar es un servicio. Hazte miembro y recibe beneficios.", 0.0),  # an appeal, anywhere
     ],
 )
 def test_page_furniture_blocks_are_dropped(text: str, link_share: float) -> None:
@@ -257,3 +259,19 @@ def test_html_headline_is_the_h1_a_metadata_title_names() -> None:
         'La alcaldesa dice "basta"',
         False,
     )
+
+
+def test_html_standfirst_is_put_before_the_body() -> None:
+    deck = "La planta tratará 300 litros por segundo y dará agua a 40,000 habitantes del oriente."
+    page = HTML_PAGE.replace(
+        '<meta property="og:site_name"',
+        f'<meta name="description" content="{deck[:60]}..."><meta property="og:site_name"',
+    ).replace(
+        "<h1>Valle Alto inaugura planta potabilizadora</h1>",
+        f"<h1>Valle Alto inaugura planta potabilizadora</h1><h2>{deck}</h2>",
+    )
+    article = parse_html(page, "x.html", "x.html")
+    assert article.text.startswith(deck + "\n")
+    assert standfirst(page, article.text) == ""  # already there
+    # A description that no element of the page shows is not added.
+    assert standfirst(page.replace(f"<h2>{deck}</h2>", ""), "cuerpo") == ""
