@@ -176,6 +176,10 @@ class ExtractionOptions:
     # JSON-LD datePublished, ...) gives the date in the outlet's time zone; htmldate can pick
     # another date on the page (a related article's, one in the URL).
     own_zone_date: bool = True
+    # Measured, not shipped: the first publication stamp with an offset or "Z", read as its UTC
+    # day (what htmldate does with a zoned time), or <time datetime> stamps included.
+    utc_stamp_date: bool = False
+    time_element_date: bool = False
     # "Headline | Section", "Headline - Outlet": a <title> often carries the site's name.
     strip_site_from_title: bool = True
     # The page's visible headline (its <h1>) when a metadata title (og:title, twitter:title,
@@ -211,15 +215,34 @@ _JSONLD_PUBLISHED = re.compile(r"[\"']datePublished[\"']\s*:\s*[\"']([^\"']+)[\"
 _TITLE_SEPARATORS = re.compile(r"\s+(?:\||-|–|—|::)\s+")
 
 
-def published_in_own_zone(html: str) -> str:
-    """The publication date as the page writes it with its own UTC offset, or ""."""
+_ANY_STAMP = re.compile(r"^\s*\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}:?\d{2})\s*$")
+_TIME_DATETIME = re.compile(r"<time\b[^>]*\bdatetime\s*=\s*[\"']([^\"']+)[\"']", re.IGNORECASE)
+
+
+def published_stamp(html: str, utc: bool = False, time_element: bool = False) -> str:
+    """The first zoned publication stamp's day: in the page's own offset, or in UTC (`utc`);
+    `time_element` also reads <time datetime> stamps, after the metadata."""
     candidates = [_CONTENT_ATTR.search(tag) for tag in _PUBLISHED_META.findall(html)]
     values = [m.group(1) for m in candidates if m] + _JSONLD_PUBLISHED.findall(html)
+    if time_element:
+        values += _TIME_DATETIME.findall(html)
     for value in values:
-        stamp = _ZONED_STAMP.match(value)
-        if stamp:
-            return stamp.group(1)
+        if not utc:
+            stamp = _ZONED_STAMP.match(value)
+            if stamp:
+                return stamp.group(1)
+        elif _ANY_STAMP.match(value):
+            try:
+                moment = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+            except ValueError:
+                continue
+            return moment.astimezone(dt.timezone.utc).date().isoformat()
     return ""
+
+
+def published_in_own_zone(html: str) -> str:
+    """The publication date as the page writes it with its own UTC offset, or ""."""
+    return published_stamp(html)
 
 
 def _squash(text: str) -> str:
@@ -463,8 +486,9 @@ def extract_html(text: str, url: str | None = None, options: ExtractionOptions =
     lead = standfirst(text, str(fields["text"])) if options.standfirst else ""
     if lead:
         fields["text"] = f"{lead}\n{fields['text']}"
-    if options.own_zone_date:
-        fields["date"] = published_in_own_zone(text) or fields.get("date")
+    if options.own_zone_date or options.utc_stamp_date:
+        stamp = published_stamp(text, utc=options.utc_stamp_date, time_element=options.time_element_date)
+        fields["date"] = stamp or fields.get("date")
     if not fields.get("date"):
         raise ArticleError("no publication date found in the HTML")
     if options.headline_from_h1:
