@@ -7,7 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from index.articles import parse_date, parse_html, published_in_own_zone, read_file, read_sources, strip_site_name
+from index.articles import (
+    boilerplate_block,
+    parse_date,
+    parse_html,
+    published_in_own_zone,
+    read_file,
+    read_sources,
+    standfirst,
+    strip_site_name,
+    visible_headline,
+)
 from index.errors import ArticleError
 
 from .conftest import SAMPLE_ARTICLES
@@ -194,3 +204,74 @@ def test_html_date_is_the_publication_day_in_the_outlets_zone() -> None:
     assert published_in_own_zone('{"datePublished": "2022-05-03T20:51:06.620Z"}') == ""
     page = HTML_PAGE.replace("2026-04-02T09:30:00-06:00", "2026-04-02T22:30:00-06:00")  # 04-03 in UTC
     assert parse_html(page, "x.html", "x.html").date == "2026-04-02"
+
+
+@pytest.mark.parametrize(
+    ("text", "link_share"),
+    [
+        ("Lea también: El puerto amplía su muelle de carga", 0.8),  # a link, not a sentence
+        ("Planta potabilizadora abre en Valle Alto", 1.0),  # a related headline
+        ("Te puede interesar: la alcaldesa presenta su informe", 0.0),
+        ("NOTICIAS RELACIONADAS", 0.0),
+        ("Síguenos en Facebook, Instagram y X para recibir las noticias del día", 0.3),
+        ("La alcaldesa durante el acto de inauguración (Foto: Archivo).", 0.0),
+        ("Jueves 2 abril, 2026", 0.0),
+        ("02/04/2026 09:30 am", 0.0),
+        ("Informar es un servicio. Hazte miembro y recibe beneficios.", 0.0),  # an appeal, anywhere
+    ],
+)
+def test_page_furniture_blocks_are_dropped(text: str, link_share: float) -> None:
+    assert boilerplate_block(text, link_share)
+
+
+@pytest.mark.parametrize(
+    ("text", "link_share"),
+    [
+        ("La obra costó 220 millones de pesos, explicó el director de la Comisión del Agua.", 0.0),
+        ("El alcalde de Valle Alto anunció la obra en la Comisión Municipal del Agua.", 0.6),  # linked, a sentence
+        ("Más de 300 vecinos asistieron al acto de inauguración este jueves.", 0.0),
+        ("Un subtítulo del artículo", 0.0),
+        ("La empresa dijo en Twitter y Facebook que seguirá operando con normalidad.", 0.0),
+    ],
+)
+def test_article_blocks_are_kept(text: str, link_share: float) -> None:
+    assert not boilerplate_block(text, link_share)
+
+
+def test_html_furniture_is_filtered_from_the_text() -> None:
+    furniture = (
+        '<p>Lea también: <a href="/otra">El puerto amplía su muelle</a></p>'
+        '<h3>Notas relacionadas</h3><p><a href="/a">Una nota sobre el agua potable en la ciudad</a></p>'
+    )
+    article = parse_html(HTML_PAGE.replace("</article>", furniture + "</article>"), "x.html", "x.html")
+    assert "planta potabilizadora que tratará" in article.text
+    assert "Lea también" not in article.text and "Notas relacionadas" not in article.text
+    assert "Una nota sobre" not in article.text
+
+
+def test_html_headline_is_the_h1_a_metadata_title_names() -> None:
+    page = "<html><head><title>Diario X | “Agua para todos”, dice la alcaldesa</title></head><body>{}</body></html>"
+    h1 = "<h1>Menú</h1><h1>“Agua para todos”, dice la alcaldesa</h1>"
+    assert visible_headline(page.format(h1), "x") == ("“Agua para todos”, dice la alcaldesa", True)
+    # An <h1> no metadata title names is some other heading; a title cut short is completed.
+    cut = '<html><head><title>La alcaldesa dice "basta"</title><meta property="og:title" content="La alcaldesa dice">'
+    assert visible_headline(cut + "</head><body><h1>Otra cosa distinta</h1></body></html>", "La alcaldesa dice") == (
+        'La alcaldesa dice "basta"',
+        False,
+    )
+
+
+def test_html_standfirst_is_put_before_the_body() -> None:
+    deck = "La planta tratará 300 litros por segundo y dará agua a 40,000 habitantes del oriente."
+    page = HTML_PAGE.replace(
+        '<meta property="og:site_name"',
+        f'<meta name="description" content="{deck[:60]}..."><meta property="og:site_name"',
+    ).replace(
+        "<h1>Valle Alto inaugura planta potabilizadora</h1>",
+        f"<h1>Valle Alto inaugura planta potabilizadora</h1><h2>{deck}</h2>",
+    )
+    article = parse_html(page, "x.html", "x.html")
+    assert article.text.startswith(deck + "\n")
+    assert standfirst(page, article.text) == ""  # already there
+    # A description that no element of the page shows is not added.
+    assert standfirst(page.replace(f"<h2>{deck}</h2>", ""), "cuerpo") == ""
