@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -41,15 +41,16 @@ from .models import load_fitted
 from .question import Query, fold, question_parts
 from .ranking import Candidate, rank_sentences, reading_list
 from .reader import Reader, Reading, SentenceReader
-from .refusal import MAX_UNSEEN, refuses
+from .refusal import refuses, rules_refuse
 from .schema import Answer, Citation, Hit
+from .sentences import split_sentences
 from .settings import Settings
 
 log = logging.getLogger(__name__)
 
 SEARCH_K = 6
 LATEST_K = 12
-READ_SENTENCES = 12  # sentences the reader reads per question part: its cost is ~linear in this
+READ_SENTENCES = 8  # sentences the reader reads per question part: its cost is ~linear in this
 QUOTE_CHARS = 200  # the quoted sentence is cut to the clauses around the short answer beyond this
 # A short answer that is most of its sentence adds nothing: the sentence alone is shown.
 MAX_SPAN_SHARE = 0.7
@@ -165,7 +166,7 @@ class ReaderAnswerer:
     def _read(self, part: str, query: Query, hits: Sequence[Hit]) -> list[_Found]:
         """The listed sentences, best first by the reader's score plus the ranker's prior (its
         score relative to the best listed sentence, times `ranker_weight`)."""
-        part_query = query if part == query.asked else query.part(part)
+        part_query = query if part == query.reading else query.part(part)
         listed = reading_list(part_query, hits, self.read_sentences)
         if not listed:
             return []
@@ -180,13 +181,11 @@ class ReaderAnswerer:
     def answer(self, query: Query, hits: Sequence[Hit]) -> Answer | None:
         if not hits:
             return refusal(query, hits)
-        if query.unseen > MAX_UNSEEN and (hits[0].language or "es") == query.intent.language:
-            return refusal(query, hits)  # most of the question's words are in no article at all
         if query.intent.latest:
             hits = newest_first(hits)
         threshold = self.threshold
         answered: list[tuple[_Found, list[_Found]]] = []
-        for part in question_parts(query.asked):
+        for part in question_parts(query.reading or query.asked):
             found = self._read(part, query, hits)
             if not found or found[0].score < threshold:
                 continue
@@ -194,11 +193,16 @@ class ReaderAnswerer:
             if query.intent.latest:  # the newest article answers, when it does
                 best = next((f for f in found if f.hit_index == 0 and f.score >= threshold), best)
             answered.append((best, [f for f in found if f is not best and f.score >= threshold]))
-        if not answered:
+        # The rules the ranker's refusal uses too: words in no article, or another language's
+        # article that lacks the question's names and numbers (the reader is fooled by these).
+        if not answered or rules_refuse(query, hits[answered[0][0].hit_index]):
             return refusal(query, hits)
         return self._compose(query, hits, answered)
 
     def _compose(self, query: Query, hits: Sequence[Hit], answered: list[tuple[_Found, list[_Found]]]) -> Answer:
+        """One line per answering sentence: the short answer(s), the sentence quoted around
+        them, and the citations of every outlet that reports the same. Two parts answered by
+        one sentence share its line."""
         citations: list[Citation] = []
         numbers: dict[tuple[int, str], int] = {}  # (hit, sentence) -> citation number
 
@@ -209,35 +213,50 @@ class ReaderAnswerer:
                 citations.append(citation(numbers[key], hits[found.hit_index], found.sentence))
             return numbers[key]
 
-        pieces: list[str] = []
-        quoted: dict[tuple[int, str], int] = {}  # a sentence answering both parts is quoted once
+        lines: dict[tuple[int, str], tuple[list[_Found], list[int]]] = {}  # in the order of the parts
         for best, others in answered:
-            cited = [cite(best)]
-            lead_hit = hits[best.hit_index]
-            # Other outlets that report the same fact in the same days: the same short answer, or
-            # much the same words and figures.
-            reported_by = [lead_hit]
-            for other in others:
-                other_hit = hits[other.hit_index]
-                if not same_event(lead_hit, other_hit, reported_by):
-                    continue
-                if _same_answer(best, other, query.text):
+            parts, cited = lines.setdefault((best.hit_index, best.sentence), ([], []))
+            parts.append(best)
+            cited.append(cite(best))
+            # Other outlets that report the same fact in the same days: the same short answer,
+            # or much the same words and figures.
+            lead_hit, reported_by = hits[best.hit_index], [hits[best.hit_index]]
+            for other in [*others, *_reporting(best, hits)]:
+                if same_event(lead_hit, hits[other.hit_index], reported_by) and _same_answer(best, other, query.text):
                     cited.append(cite(other))
-                    reported_by.append(other_hit)
+                    reported_by.append(hits[other.hit_index])
+        pieces = []
+        for (hit_index, sentence), (parts, cited) in lines.items():
             markers = "".join(f"[{n}]" for n in dict.fromkeys(cited))
-            short, sentence = best.reading.answer, defuse_markers(best.sentence)
-            key = (best.hit_index, best.sentence)
-            if key in quoted:
-                pieces.append(f"{defuse_markers(short)} {markers}")
+            shorts = list(dict.fromkeys(p.reading.answer for p in parts if p.reading.answer))
+            if not shorts or sum(map(len, shorts)) >= MAX_SPAN_SHARE * len(sentence):
+                pieces.append(f"{_lead(query, hits[hit_index], defuse_markers(sentence), False)} {markers}")
                 continue
-            quoted[key] = len(pieces)
-            if not short or len(short) >= MAX_SPAN_SHARE * len(sentence):
-                pieces.append(f"{_lead(query, lead_hit, sentence, False)} {markers}")
-            else:
-                quote = defuse_markers(around(best.sentence, best.reading.start, best.reading.end))
-                pieces.append(f"{_lead(query, lead_hit, f'{defuse_markers(short)} — «{quote}»', True)} {markers}")
+            start = min(p.reading.start for p in parts if p.reading.answer)
+            end = max(p.reading.end for p in parts if p.reading.answer)
+            quote = defuse_markers(around(sentence, start, end))
+            text = f"{defuse_markers('; '.join(shorts))} — «{quote}»"
+            pieces.append(f"{_lead(query, hits[hit_index], text, True)} {markers}")
         score = min(best.score for best, _ in answered)
         return Answer(query.asked, "\n".join(pieces), citations, False, query.intent.language, score=score)
+
+
+def _reporting(best: _Found, hits: Sequence[Hit]) -> list[_Found]:
+    """Sentences of the other articles that hold the same short answer, read or not (the reader
+    reads only the best few sentences, which may all be one article's)."""
+    short = fold(best.reading.answer)
+    if len(short) < 4 or not re.search(r"\d|[A-ZÁÉÍÓÚÑ]", best.reading.answer):
+        return []  # only figures, dates and names say "the same fact" on their own
+    found = []
+    for index, hit in enumerate(hits):
+        if index == best.hit_index:
+            continue
+        for passage in hit.passages or (hit.text,):
+            sentence = next((s for s in split_sentences(passage) if short in fold(s)), None)
+            if sentence:
+                found.append(_Found(index, sentence, best.reading, best.score))
+                break
+    return found
 
 
 def _same_answer(best: _Found, other: _Found, question: str) -> bool:
@@ -280,8 +299,10 @@ class GenerativeAnswerer:
         return Answer(query.asked, text, citations, False, query.intent.language, answerer=self.name)
 
 
-def default_answerers(settings: Settings, reader: Reader | None) -> list[Answerer]:
-    """The LLM when one is configured, then the reader (or, without its weights, the ranker)."""
+def default_answerers(settings: Settings, load_reader: Callable[[], Reader | None]) -> list[Answerer]:
+    """The LLM when one is configured, then the built-in answerer `settings.answerer` names
+    (the reader only when asked for and its weights are there)."""
     answerers: list[Answerer] = [GenerativeAnswerer(settings)] if settings.llm != "none" else []
+    reader = load_reader() if settings.answerer == "reader" else None
     answerers.append(ReaderAnswerer(reader) if reader is not None else RankerAnswerer())
     return answerers

@@ -111,6 +111,8 @@ def load_squad(path: Path, documents: bool = False) -> EvalSet:
         size = DOCUMENT_PARAGRAPHS if documents else 1
         for first in range(0, len(paragraphs), size):
             source = f"squad://{title}/{first}" if size == 1 else f"squad://{title}/{first}-{first + size - 1}"
+            if entry.get("url") and len(paragraphs) == 1:
+                source = str(entry["url"])  # a news article: ingest reads a record's url as its source
             group = paragraphs[first : first + size]
             articles.append(
                 Article(
@@ -638,7 +640,7 @@ def evaluate(dataset: EvalSet, settings: Settings, options: EvalOptions) -> dict
                 "chunk_size": settings.chunk_size,
                 "chunk_overlap": settings.chunk_overlap,
                 "dense_weight": settings.dense_weight,
-                "answerer": "reader" if reader_shipped() else "extractive ranker (no reader weights)",
+                "answerer": settings.answerer if settings.answerer != "reader" or reader_shipped() else "ranker",
             },
             "retrieval_only": retrieval_only,
             "date": dt.datetime.now().isoformat(timespec="seconds"),
@@ -841,6 +843,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--mode", choices=("hybrid", "dense", "bm25"), default="hybrid",
                    help="retrieval mode: dense = dense weight 1.0, bm25 = 0.0 (default hybrid)")  # fmt: skip
     p.add_argument("--retrieval-only", action="store_true", help="search metrics only, no answers (fast)")
+    p.add_argument("--answerer", choices=("ranker", "reader"), help="override NEWSBOT_ANSWERER")
     p.add_argument(
         "--documents",
         action="store_true",
@@ -857,7 +860,9 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    settings = args.settings.with_overrides(embed_model=args.embed_model, chunk_size=args.chunk_size)
+    settings = args.settings.with_overrides(
+        embed_model=args.embed_model, chunk_size=args.chunk_size, answerer=args.answerer
+    )
     if args.mode != "hybrid" and args.dense_weight is not None:
         raise ConfigError("--mode dense/bm25 sets the dense weight; do not combine it with --dense-weight")
     weight = {"dense": 1.0, "bm25": 0.0}.get(args.mode, args.dense_weight)

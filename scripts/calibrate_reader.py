@@ -34,7 +34,7 @@ from index.models import load_fitted, write_fitted
 from index.reader import Reading, SentenceReader, load_reader
 
 MAX_FALSE_REFUSALS = 0.05
-RANKER_WEIGHTS = (0.0, 0.5, 1.0, 2.0, 4.0)
+RANKER_WEIGHTS = (0.0, 0.5, 1.0, 2.0)
 
 
 class CachingReader:

@@ -35,7 +35,7 @@ def test_the_reader_picks_the_sentence_that_answers_over_the_lede() -> None:
     answer = "La obra costó 9,800 millones de pesos, 15 % más de lo presupuestado en 2022, según el informe."
     lede_reading, answer_reading = reader.read(question, [(title, lede), (title, answer)])
     assert answer_reading.score > lede_reading.score
-    assert "9,800 millones" in answer_reading.answer and len(answer_reading.answer) < len(answer)
+    assert "9,800" in answer_reading.answer and len(answer_reading.answer) < len(answer)
     assert answer[answer_reading.start : answer_reading.end] == answer_reading.answer
 
 
