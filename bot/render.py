@@ -18,7 +18,7 @@ from urllib.parse import quote as url_quote
 
 import discord
 
-from index import Answer, ArticleInfo, Citation, IngestReport
+from index import CITATION_MARKER, Answer, ArticleInfo, Citation, IngestReport
 
 from .limits import (
     EMBED_DESCRIPTION_CHARS,
@@ -45,7 +45,6 @@ QUOTE_STEPS = (QUOTE_PREVIEW_CHARS, 200, 120, 60, 0)  # preview lengths tried un
 
 _EVERYONE = re.compile(r"@(everyone|here)", re.IGNORECASE)
 _MENTION = re.compile(r"<(@[!&]?|#)(\d+)>")  # user, role and channel mentions, any id length
-_CITATION = re.compile(r"\[\d{1,3}\]")
 _SPACES = re.compile(r"\s+")
 # Where a long answer may be cut, best first. A cut is the start of a whitespace run.
 _PARAGRAPH = re.compile(r"\n[ \t]*\n\s*")
@@ -86,7 +85,7 @@ def shorten(text: str, limit: int) -> str:
     cut = text.rfind(" ", 0, room + 1)
     if cut < room * 0.6:  # one very long word (a URL): cut inside it rather than lose most of the text
         cut = room
-        for marker in _CITATION.finditer(text, max(0, room - 4), room + 4):
+        for marker in CITATION_MARKER.finditer(text, max(0, room - 4), room + 4):
             if marker.start() < cut < marker.end():
                 cut = marker.start()
     return text[:cut].rstrip(" ,;:-–—([") + ELLIPSIS
@@ -128,13 +127,13 @@ def _best_cut(text: str, limit: int) -> int:
                 m.start()
                 for m in pattern.finditer(window)
                 if m.start() >= shortest
-                and not (keep_markers and _CITATION.match(text, m.end()))  # "… hoy. [2]" stays together
+                and not (keep_markers and CITATION_MARKER.match(text, m.end()))  # "… hoy. [2]" stays together
                 and window[m.start() - 1] != "\\"  # an escape stays with what it escapes
             ]
             if cuts:
                 return max(cuts)
     cut = limit  # no whitespace at all: cut inside the word, but not inside a marker or an escape
-    for marker in _CITATION.finditer(text, max(0, limit - 4), limit + 4):
+    for marker in CITATION_MARKER.finditer(text, max(0, limit - 4), limit + 4):
         if marker.start() < cut < marker.end():
             cut = marker.start()
     if text[cut - 1] == "\\":

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from .errors import ArticleError, ConfigError, LLMError, NewsbotError, QuestionError, StoreError
 from .newsindex import ArticleInfo, NewsIndex
-from .schema import Answer, Article, Citation, Hit, IngestReport
+from .schema import CITATION_MARKER, Answer, Article, Citation, Hit, IngestReport
 from .settings import Settings
 from .watch import Round, parse_duration, watch
 
 __all__ = [
+    "CITATION_MARKER",
     "Answer",
     "Article",
     "ArticleError",

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from .question import Query
 from .ranking import Candidate, rank_sentences
-from .schema import Answer, Citation, Hit
+from .schema import CITATION_MARKER, Answer, Citation, Hit
 
 MAX_QUOTE_CHARS = 600
 SAME_EVENT_DAYS = 3  # two outlets' reports of one event appear within a few days of each other
@@ -63,12 +63,9 @@ def same_fact(a: Candidate, b: Candidate, question: str) -> bool:
 # -- the answer -----------------------------------------------------------------------------
 
 
-_MARKER = re.compile(r"\[(\d+)\]")
-
-
 def defuse_markers(text: str) -> str:
     """Article text with "[7]" in it must not read as a citation marker: "[7]" becomes "(7)"."""
-    return _MARKER.sub(r"(\1)", text)
+    return CITATION_MARKER.sub(r"(\1)", text)
 
 
 def citation(number: int, hit: Hit, quote: str) -> Citation:

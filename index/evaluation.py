@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import ConfigError, NewsbotError
-from .schema import Answer, Article, Citation
+from .schema import Answer, Article, Citation, marker_numbers, strip_markers
 
 if TYPE_CHECKING:
     from .newsindex import NewsIndex
@@ -53,7 +53,6 @@ BASELINE_TOP_K = 2  # the tutorial's `as_query_engine()` default (similarity_top
 BASELINE_CANDIDATES = 30  # chunks fetched to rank 10 distinct articles for the retrieval metrics
 
 # `[3]` or `[1, 2]`: the citation markers an answer carries.
-_MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 _EDGE_PUNCTUATION = " \t\n.,;:!?¡¿\"'«»“”‘’()"
 
 
@@ -259,11 +258,6 @@ def sample_questions(questions: Sequence[EvalQuestion], limit: int | None, seed:
 # -- metrics (pure functions, unit-tested) -----------------------------------------------
 
 
-def strip_markers(text: str) -> str:
-    """The answer as read without its [n] markers."""
-    return " ".join(_MARKER.sub(" ", text).split())
-
-
 def normalize(text: str) -> str:
     return " ".join(unicodedata.normalize("NFC", text).casefold().split())
 
@@ -286,10 +280,6 @@ def contains_answer(text: str, answers: Iterable[str]) -> bool:
         if re.search(pattern, haystack):
             return True
     return False
-
-
-def marker_numbers(text: str) -> list[int]:
-    return [int(n) for group in _MARKER.findall(text) for n in group.split(",")]
 
 
 def dangling_citations(answer: Answer) -> int:

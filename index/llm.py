@@ -41,7 +41,7 @@ from llama_index.core.prompts import PromptTemplate
 
 from .errors import ConfigError, LLMError
 from .language import detect_language
-from .schema import Hit
+from .schema import CITATION_MARKER, Hit, strip_markers
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -273,14 +273,14 @@ def validate_reply(raw: str | None, n_sources: int, max_chars: int = MAX_ANSWER_
     text = _SPACE_BEFORE_PUNCT.sub(r"\1", " ".join(text.split())).strip()
     if not mapping:
         raise LLMError("the LLM reply has no valid citation")
-    if sum(ch.isalnum() for ch in re.sub(r"\[\d+\]", "", text)) < MIN_ANSWER_CHARS:
+    if sum(ch.isalnum() for ch in CITATION_MARKER.sub("", text)) < MIN_ANSWER_CHARS:
         raise LLMError("the LLM reply is not an answer")
     return ValidatedReply(text, sorted(mapping, key=mapping.__getitem__))
 
 
 def check_language(text: str, language: str) -> None:
     """LLMError when a reply long enough to tell is written in another language than asked."""
-    plain = re.sub(r"\[\d+\]", " ", text)
+    plain = strip_markers(text)
     if language not in LANGUAGE_NAMES or sum(ch.isalpha() for ch in plain) < LANGUAGE_CHECK_MIN_LETTERS:
         return
     found = detect_language(plain, default=language)

@@ -3,7 +3,22 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
+
+# A citation marker in an answer: "[2]", or "[1, 2]" where an answer groups them. Every reader of
+# markers (composing, LLM reply checks, evaluation, Discord rendering) uses this one pattern.
+CITATION_MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
+
+
+def marker_numbers(text: str) -> list[int]:
+    """The source numbers cited in `text`, in order: "a [1] b [2, 3]" → [1, 2, 3]."""
+    return [int(n) for group in CITATION_MARKER.findall(text) for n in group.split(",")]
+
+
+def strip_markers(text: str) -> str:
+    """`text` as read without its markers, whitespace folded."""
+    return " ".join(CITATION_MARKER.sub(" ", text).split())
 
 
 @dataclass(frozen=True)

