@@ -41,11 +41,6 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
     p.add_argument("--every", default="10m", help="with --watch: time between rounds (default 10m)")
     p.set_defaults(handler=cmd_bot)
 
-    # The load test drives the bot too, so it lives here rather than in `index`.
-    from . import loadtest
-
-    loadtest.register(commands, common)
-
 
 def cmd_bot(args: argparse.Namespace) -> int:
     from index.cli import print_json

@@ -269,11 +269,20 @@ def _same_answer(best: _Found, other: _Found, question: str) -> bool:
     return same_fact(as_candidate[0], as_candidate[1], question)
 
 
+class SourceAnswerer(Protocol):
+    """An LLM behind the contract of llm.LLMAnswerer.answer: (text with [1]..[m], the source
+    numbers into `hits` they cite), ("", []) for a refusal, LLMError when it fails."""
+
+    def answer(self, question: str, language: str, hits: list[Hit]) -> tuple[str, list[int]]: ...
+
+
 @dataclass(frozen=True)
 class GenerativeAnswerer:
-    """The configured LLM's answer with checked citations; None (fall back) when it fails."""
+    """An LLM's answer with checked citations; None (fall back) when it fails. The LLM is the
+    one `settings` configure, or `llm` when one is passed in (tests pass a canned one)."""
 
     settings: Settings
+    llm: SourceAnswerer | None = None
 
     @property
     def name(self) -> str:
@@ -284,10 +293,9 @@ class GenerativeAnswerer:
 
         if not hits:
             return None
+        llm = self.llm if self.llm is not None else LLMAnswerer.for_settings(self.settings)
         try:
-            text, numbers = LLMAnswerer.for_settings(self.settings).answer(
-                query.asked, query.intent.language, list(hits)
-            )
+            text, numbers = llm.answer(query.asked, query.intent.language, list(hits))
         except LLMError as exc:
             log.warning("LLM answer failed, using the extractive answer instead: %s", exc)
             return None

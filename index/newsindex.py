@@ -18,7 +18,7 @@ from tqdm import tqdm
 from .answer import LATEST_K, SEARCH_K, Answerer, answer_in_order, default_answerers
 from .articles import read_sources
 from .compose import newest_first
-from .embeddings import load_encoder
+from .embeddings import Encoder, load_encoder
 from .errors import QuestionError, StoreError
 from .fetch import Fetcher, FetchPolicy
 from .language import detect_language
@@ -107,14 +107,17 @@ class NewsIndex:
         store: str | Path | None = None,
         *,
         settings: Settings | None = None,
+        encoder: Encoder | None = None,
         answerers: Sequence[Answerer] | None = None,
     ) -> None:
-        """`answerers` are tried in order by `ask` (answer.py); by default the configured LLM,
-        if any, then the built-in answerer of `settings.answerer`."""
+        """The models are passed in or loaded from `settings`: `encoder` embeds passages and
+        questions (default: `settings.embed_model`, embeddings.ENCODERS); `answerers` are tried
+        in order by `ask` (answer.py; default: the configured LLM, if any, then the built-in
+        answerer of `settings.answerer`)."""
         base = settings or Settings.from_env()
         self.settings = base.with_overrides(store=str(store) if store is not None else None)
         self.settings.validate()
-        self.embedding = load_encoder(self.settings.embed_model)
+        self.embedding = encoder if encoder is not None else load_encoder(self.settings.embed_model)
         self.store = ChunkStore(self.settings, self.embedding.key)
         self._lexical: LexicalIndex | None = None
         self._lexical_lock = threading.Lock()
@@ -456,7 +459,7 @@ class NewsIndex:
         if not hits and not dates_given and (intent.since or intent.until):
             hits = self._search(query, k, None, None, lexical)  # the date named was not a publication date
         scoring = Query.build(
-            text, topic, intent, lexical, context=query if query != topic else "", embed_model=self.embedding.key
+            text, topic, intent, lexical, context=query if query != topic else "", embed_model=self.embedding.fitted_as
         )
         return answer_in_order(self.answerers, scoring, hits)
 

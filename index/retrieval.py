@@ -74,7 +74,6 @@ class ScoredChunk:
     metadata: dict[str, Any]
     score: float  # fused with the best sentence's similarity, in [0, 1] (1 = the best candidate)
     similarity: float  # raw cosine
-    lexical: float  # raw BM25
     sentence_similarities: tuple[float, ...] = ()  # cosine of each sentence (sentences.split_sentences order)
 
 
@@ -119,7 +118,7 @@ class HybridSearch:
             [best_sentence_similarity(s, float(similarity[i])) for i, s in enumerate(sentences)], dtype=np.float32
         )
         fused = self._dense_weight * _minmax(similarity) + (1 - self._dense_weight) * _minmax(lexical_raw)
-        fused = _minmax(fused + SENTENCE_WEIGHTS.get(self._encoder.key, 0.0) * best_sentence)
+        fused = _minmax(fused + SENTENCE_WEIGHTS.get(self._encoder.fitted_as, 0.0) * best_sentence)
         order = np.argsort(-fused)
         return [
             ScoredChunk(
@@ -128,7 +127,6 @@ class HybridSearch:
                 metadata={k: v for k, v in dense[ids[i]].metadata.items() if k != SENTENCE_VECTORS_KEY},
                 score=float(fused[i]),
                 similarity=float(similarity[i]),
-                lexical=float(lexical_raw[i]),
                 sentence_similarities=tuple(float(v) for v in sentences[i]),
             )
             for i in order

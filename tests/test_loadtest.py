@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.loadtest import LOOP_BLOCK_TARGET_MS, LoadSpec, LoopMonitor, check_loopback, percentile
 from index import ConfigError, NewsIndex
+from index.measure.load import LOOP_BLOCK_TARGET_MS, LoadSpec, LoopMonitor, check_loopback
 
-from .conftest import SAMPLE_ARTICLES, make_settings
+from .conftest import REPO, SAMPLE_ARTICLES
+from .fakes import make_settings
 from .synthetic import barrio_name, write_articles
 
 
@@ -34,12 +35,6 @@ def loop_block_bound() -> float:
     (tasks waiting for a CPU more than half the time), where any thread, the event loop's
     included, waits its turn for a core regardless of this code (see docs/reliability.md)."""
     return LOOP_BLOCK_TARGET_MS if cpu_pressure() < 50 else 3 * LOOP_BLOCK_TARGET_MS
-
-
-def test_percentiles_are_nearest_rank() -> None:
-    values = [float(v) for v in range(1, 101)]
-    assert (percentile(values, 50), percentile(values, 95), percentile(values, 99)) == (50.0, 95.0, 99.0)
-    assert percentile([7.0], 99) == 7.0 and percentile([], 50) == 0.0
 
 
 async def test_the_monitor_sees_a_blocked_loop() -> None:
@@ -74,7 +69,10 @@ def test_loadtest_command_in_process_and_through_the_bot(tmp_path: Path) -> None
     # Chroma store is not shared between live processes (that is what the server is for).
     ingest = [sys.executable, "-m", "index.cli", "ingest", str(SAMPLE_ARTICLES), "--store", str(store)]
     subprocess.run(ingest, env=env, cwd=tmp_path, check=True, capture_output=True, timeout=300)
-    command = [sys.executable, "-m", "index.cli", "loadtest", "--store", str(store), "--json",
+    # The bot run's driver is the tests' harness: `python -m tests.bot_harness loadtest` runs
+    # `newsbot loadtest`'s in-process run, then the bot run, with the same options.
+    env["PYTHONPATH"] = str(REPO)
+    command = [sys.executable, "-m", "tests.bot_harness", "loadtest", "--store", str(store), "--json",
                "--questions", "16", "--concurrency", "4", "--seconds", "60", "--ingest", str(new),
                "--markdown", str(tmp_path / "load.md")]  # fmt: skip
     result = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)

@@ -1,21 +1,20 @@
 """`newsbot loadtest`: many questions at once against one index, with an ingest running meanwhile.
 
-Two runs, each bounded in count (`--questions`), concurrency (`--concurrency`) and time
-(`--seconds`: no question is started after it):
+A run is bounded in count (`--questions`), concurrency (`--concurrency`) and time (`--seconds`:
+no question is started after it):
 
-    in-process  `concurrency` worker threads call `NewsIndex.ask`, awaited from an asyncio
+    inprocess   `concurrency` worker threads call `NewsIndex.ask`, awaited from an asyncio
                 event loop the way the bot awaits them (`run_in_executor`).
-    bot         the real Discord bot (`bot.client.NewsBot`) inside simcord's in-memory
-                Discord: `concurrency` users issue /ask at the same moment, in waves, and
-                every question must get its answer in its own thread.
+    bot         the real Discord bot inside simcord's in-memory Discord: `concurrency` users
+                issue /ask at the same moment, in waves, and every question must get its answer
+                in its own thread. Its driver belongs with the tests' bot harness
+                (`tests/bot_harness.py`, which passes its run to `run_load`); from a checkout:
+                `python -m tests.bot_harness loadtest ...` takes the same options.
 
-Both report throughput and p50/p95/p99 latency, and measure event-loop blocking: a monitor
-coroutine sleeps 10 ms in a loop and records how late it wakes up. The targets: no error, no
-lost answer, the loop never blocked more than 100 ms. Only the local store or a loopback
-Chroma server is used; Discord is simulated, never contacted.
-
-The bot run imports `bot`, discord.py and simcord (a test dependency) inside its function
-only: the library itself never imports Discord.
+Both report throughput and p50/p95/p99 latency (metrics.percentile), and measure event-loop
+blocking: a monitor coroutine sleeps 10 ms in a loop and records how late it wakes up. The
+targets: no error, no lost answer, the loop never blocked more than 100 ms. Only the local store
+or a loopback Chroma server is used.
 """
 
 from __future__ import annotations
@@ -24,31 +23,28 @@ import argparse
 import asyncio
 import datetime as dt
 import gc
-import logging
-import math
-import tempfile
+import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
-from index import ConfigError
+from ..errors import ConfigError
+from .metrics import percentile
 
 if TYPE_CHECKING:
-    from index import NewsIndex
+    from ..newsindex import NewsIndex
 
-# Caps: a load test is a measurement, never a way to hammer something for an hour.
 MAX_QUESTIONS = 5000
 MAX_CONCURRENCY = 64
 MAX_SECONDS = 900.0
 MONITOR_INTERVAL = 0.010  # the monitor's sleep; what it oversleeps is time the loop was blocked
 LOOP_BLOCK_TARGET_MS = 100.0
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
-MODES = ("inprocess", "bot")
 
 # About the bundled sample articles (examples/articles): answerable, refusable, follow-ups aside.
 DEFAULT_QUESTIONS = (
@@ -89,15 +85,6 @@ def check_loopback(url: str, what: str) -> None:
     """Refuse to load-test anything but this machine."""
     if url and urlparse(url).hostname not in LOOPBACK_HOSTS:
         raise ConfigError(f"the load test only runs against this machine; {what} is not a loopback address")
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """The nearest-rank percentile (q in 0..100) of `values`; 0 when there are none."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    rank = max(1, math.ceil(q / 100 * len(ordered)))
-    return ordered[rank - 1]
 
 
 @dataclass
@@ -185,9 +172,9 @@ class RunReport:
     def latency(self) -> dict[str, float]:
         values = self.latencies_ms
         return {
-            "p50": round(percentile(values, 50), 1),
-            "p95": round(percentile(values, 95), 1),
-            "p99": round(percentile(values, 99), 1),
+            "p50": round(percentile(values, 50) or 0.0, 1),
+            "p95": round(percentile(values, 95) or 0.0, 1),
+            "p99": round(percentile(values, 99) or 0.0, 1),
             "max": round(max(values, default=0.0), 1),
         }
 
@@ -305,152 +292,47 @@ async def run_in_process(index: NewsIndex, spec: LoadSpec) -> RunReport:
     return run
 
 
-# -- through the bot (simcord) ---------------------------------------------------------------
-
-
-async def run_through_bot(index: NewsIndex, spec: LoadSpec, workdir: Path) -> RunReport:
-    """The real bot in simcord's in-memory Discord: `concurrency` users send /ask at the same
-    moment, wave after wave, while the ingest runs. Every question must end with the bot's
-    answer in the thread opened on it."""
-    try:
-        import simcord
-        from simcord import actors as sim_actors
-        from simcord import interactions as sim_interactions
-        from simcord.enums import AppCommandType, InteractionType
-        from simcord.results import InteractionResult
-
-        from .client import NewsBot
-        from .limits import BotLimits
-        from .storage import Storage
-    except ImportError as exc:
-        raise ConfigError(f"the bot load test needs the bot and simcord (pip install -e '.[test]'): {exc}") from None
-
-    class TimedBot(NewsBot):
-        """The real bot, timing each /ask from the moment it arrives to its last message sent."""
-
-        timings: dict[int, float]
-
-        async def answer_slash(self, interaction: Any, question: str) -> None:
-            started = time.perf_counter()
-            try:
-                await super().answer_slash(interaction, question)
-            finally:
-                self.timings[interaction.id] = (time.perf_counter() - started) * 1000
-
-    def dispatch_slash(actor: Any, channel: Any, options: dict[str, Any]) -> Any:
-        """`actor.slash(channel, "ask", ...)` without waiting for the bot to settle, so that many
-        users' commands are in flight at once (simcord runs one *settling* operation at a time).
-        The same steps as simcord's `_slash` (3.2); the outcome is read back through its public API."""
-        root = sim_actors._resolve_visible_command(actor, channel.id, "ask", AppCommandType.CHAT_INPUT)
-        leaf, nesting = sim_interactions.walk_to_subcommand(root, [])
-        leaf_options, resolved = sim_interactions.build_options(actor, "ask", leaf, options, channel_id=channel.id)
-        data: dict[str, Any] = {
-            "id": root["id"],
-            "name": root["name"],
-            "type": root.get("type", AppCommandType.CHAT_INPUT),
-            "options": sim_interactions.nest_options(root, nesting, leaf_options),
-        }
-        if resolved:
-            data["resolved"] = resolved
-        backend = actor._env.backend
-        record, payload = sim_interactions.base_payload(
-            backend, type=InteractionType.APPLICATION_COMMAND, channel_id=channel.id,
-            guild_id=actor.guild.id, user_id=actor.id, data=data,
-        )  # fmt: skip
-        actor._env._notify_dispatch_observers(record)
-        backend.emit("INTERACTION_CREATE", payload)
-        return InteractionResult(actor._env, record)
-
-    limits = BotLimits(cooldown_seconds=0, max_concurrent_questions=spec.concurrency)
-    storage = Storage(workdir / "loadtest.sqlite3")
-    bot = TimedBot(index, storage, limits=limits, upload_dir=workdir / "uploads")
-    bot.timings = {}
-    env = simcord.Env(bot, settle_timeout=spec.seconds + limits.question_timeout_seconds)
-    run = RunReport("bot", spec.concurrency, ingest=IngestRun(spec.ingest_paths))
-    assert run.ingest is not None
-    # discord.py warns about voice support and simcord's intents at start; not this test's business.
-    discord_log = logging.getLogger("discord")
-    discord_level = discord_log.level
-    discord_log.setLevel(logging.ERROR)
-    await env.start()
-    try:
-        with env.time_context():
-            guild = env.create_guild("Carga")
-            channel = guild.create_text_channel("preguntas")
-            users = [guild.add_member(env.create_user(f"lector{n}")) for n in range(spec.concurrency)]
-            monitor = LoopMonitor()
-            monitor_task = asyncio.create_task(monitor.run())
-            started = time.perf_counter()
-            run.ingest.start(index)
-            results: list[tuple[int, Any]] = []
-            for wave in range(0, spec.questions, spec.concurrency):
-                if time.perf_counter() >= started + spec.seconds:
-                    run.time_cap_hit = True
-                    break
-                numbers = range(wave, min(wave + spec.concurrency, spec.questions))
-                for user, number in zip(users, numbers, strict=False):
-                    results.append((number, dispatch_slash(user, channel, {"pregunta": spec.question(number)})))
-                await env.settle()
-            run.seconds = time.perf_counter() - started
-            await run.ingest.wait()
-            monitor.stop()
-            await monitor_task
-            run.loop_block_ms, run.loop_samples = monitor.max_block_ms, monitor.samples
-
-            threads = {thread.id: thread for thread in channel.threads}
-            run.sent = len(results)
-            for number, result in results:
-                response = result.response
-                thread = threads.get(response.id) if response is not None else None
-                replies = [m for m in thread.history() if m.author.bot] if thread is not None else []
-                if replies and replies[0].content:
-                    run.answered += 1
-                    run.refused += replies[0].content.startswith(("No encuentro", "I could not find"))
-                elif response is not None and response.content:
-                    run.errors.append(f"question {number}: the bot replied {response.content[:200]!r}")
-            run.errors.extend(f"unhandled in the bot: {error!r}" for error in env.errors)
-            run.latencies_ms = list(bot.timings.values())
-            run.lost = run.sent - run.answered - sum(e.startswith("question ") for e in run.errors)
-    finally:
-        await env.shutdown()
-        storage.close()
-        discord_log.setLevel(discord_level)
-    return run
-
-
 # -- the command -----------------------------------------------------------------------------
 
+# One kind of run: given the index and the spec, the report of its questions.
+Run = Callable[["NewsIndex", LoadSpec], Awaitable[RunReport]]
 
-async def run_load(index: NewsIndex, spec: LoadSpec, modes: Sequence[str]) -> LoadReport:
+
+async def in_process(index: NewsIndex, spec: LoadSpec) -> RunReport:
+    """The in-process run, with the index warmed up first as the bot does in its setup_hook:
+    a caller with an event loop loads what the first question would, then freezes it out of
+    the garbage collector's sight."""
+    await asyncio.to_thread(index.warm_up)
+    gc.collect()
+    gc.freeze()
+    return await run_in_process(index, spec)
+
+
+RUNS: dict[str, Run] = {"inprocess": in_process}  # the bot run is added by tests/bot_harness.py
+
+
+async def run_load(index: NewsIndex, spec: LoadSpec, runs: Mapping[str, Run]) -> LoadReport:
+    """Each of `runs` in turn against `index`, with the spec's ingest running meanwhile."""
     spec.validate()
     check_loopback(index.settings.chroma_url, "NEWSBOT_CHROMA_URL")
     if index.settings.llm != "none":
         check_loopback(index.settings.llm_url, "NEWSBOT_LLM_URL")
     chunks_before = index.store.count()
-    runs = []
-    for mode in modes:
-        if mode == "inprocess":
-            # A caller with an event loop warms the index up and freezes what it loaded out of
-            # the garbage collector's sight first, as the bot does in its setup_hook (the bot run
-            # relies on exactly that, so nothing is done for it here).
-            await asyncio.to_thread(index.warm_up)
-            gc.collect()
-            gc.freeze()
-            runs.append(await run_in_process(index, spec))
-        elif mode == "bot":
-            with tempfile.TemporaryDirectory(prefix="newsbot-loadtest-") as workdir:
-                runs.append(await run_through_bot(index, spec, Path(workdir)))
-        else:
-            raise ConfigError(f"unknown load test mode {mode!r} (choose from {', '.join(MODES)})")
+    reports = [await run(index, spec) for run in runs.values()]
     store = index.settings.chroma_url or str(Path(index.settings.store).expanduser())
-    return LoadReport(spec, runs, store, chunks_before, index.store.count())
+    return LoadReport(spec, reports, store, chunks_before, index.store.count())
 
 
-def cmd_loadtest(args: argparse.Namespace) -> int:
-    import sys
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--questions", type=int, default=40, help=f"questions per run (default 40, at most {MAX_QUESTIONS})")
+    p.add_argument("--concurrency", type=int, default=4, help=f"asked at once (default 4, at most {MAX_CONCURRENCY})")
+    p.add_argument("--seconds", type=float, default=120.0, help="no new question after this (default 120)")
+    p.add_argument("--ingest", nargs="+", metavar="PATH", help="files or folders to ingest while the questions run")
+    p.add_argument("--question-file", help="questions to ask, one per line (default: about examples/articles)")
+    p.add_argument("--markdown", metavar="FILE", help="also write the summary table to FILE")
 
-    from index.cli import open_index, print_json
 
+def spec_from_args(args: argparse.Namespace) -> LoadSpec:
     texts: tuple[str, ...] = DEFAULT_QUESTIONS
     if args.question_file:
         try:
@@ -460,8 +342,13 @@ def cmd_loadtest(args: argparse.Namespace) -> int:
         texts = tuple(line.strip() for line in lines if line.strip())
     spec = LoadSpec(args.questions, args.concurrency, args.seconds, tuple(args.ingest or ()), texts)
     spec.validate()
-    modes = MODES if args.mode == "both" else (args.mode,)
-    report = asyncio.run(run_load(open_index(args), spec, modes))
+    return spec
+
+
+def report_load(report: LoadReport, args: argparse.Namespace) -> int:
+    """Print (and with --markdown, write) the report; 1 when a target was missed."""
+    from ..cli import print_json
+
     if args.markdown:
         Path(args.markdown).write_text(report.markdown() + "\n", encoding="utf-8")
     if args.json:
@@ -474,15 +361,8 @@ def cmd_loadtest(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
-    p = commands.add_parser(
-        "loadtest", parents=[common], help="concurrent questions, in process and through the bot, while an ingest runs"
-    )
-    p.add_argument("--questions", type=int, default=40, help=f"questions per run (default 40, at most {MAX_QUESTIONS})")
-    p.add_argument("--concurrency", type=int, default=4, help=f"asked at once (default 4, at most {MAX_CONCURRENCY})")
-    p.add_argument("--seconds", type=float, default=120.0, help="no new question after this (default 120)")
-    p.add_argument("--ingest", nargs="+", metavar="PATH", help="files or folders to ingest while the questions run")
-    p.add_argument("--mode", choices=(*MODES, "both"), default="both", help="which runs (default both)")
-    p.add_argument("--question-file", help="questions to ask, one per line (default: about examples/articles)")
-    p.add_argument("--markdown", metavar="FILE", help="also write the summary table to FILE")
-    p.set_defaults(handler=cmd_loadtest)
+def cmd_loadtest(args: argparse.Namespace) -> int:
+    from ..cli import open_index
+
+    spec = spec_from_args(args)
+    return report_load(asyncio.run(run_load(open_index(args), spec, RUNS)), args)
