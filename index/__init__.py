@@ -9,8 +9,8 @@ idx.search("pregunta", k=5)
 from __future__ import annotations
 
 from .errors import ArticleError, ConfigError, LLMError, NewsbotError, QuestionError, StoreError
-from .newsindex import ArticleInfo, NewsIndex
-from .schema import CITATION_MARKER, Answer, Article, Citation, Hit, IngestReport
+from .newsindex import NewsIndex
+from .schema import CITATION_MARKER, Answer, Article, ArticleInfo, Citation, Hit, IngestReport
 from .settings import Settings
 from .watch import Round, parse_duration, watch
 

@@ -8,6 +8,7 @@ import datetime as dt
 import re
 from collections.abc import Sequence
 
+from .months import month_name
 from .question import Query
 from .ranking import Candidate, rank_sentences
 from .schema import CITATION_MARKER, Answer, Citation, Hit
@@ -79,9 +80,8 @@ def human_date(iso: str, language: str) -> str:
     except ValueError:
         return iso
     if language == "es":
-        months = "enero febrero marzo abril mayo junio julio agosto septiembre octubre noviembre diciembre".split()
-        return f"{day.day} de {months[day.month - 1]} de {day.year}"
-    return day.strftime("%B %-d, %Y")
+        return f"{day.day} de {month_name(day.month, 'es')} de {day.year}"
+    return f"{month_name(day.month, 'en')} {day.day}, {day.year}"
 
 
 def best_quote(query: Query, hit: Hit) -> str:

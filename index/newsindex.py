@@ -8,7 +8,7 @@ import re
 import sys
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,10 +24,18 @@ from .fetch import Fetcher, FetchPolicy
 from .language import detect_language
 from .ledger import Ledger
 from .lexical import LexicalIndex
-from .question import Query, follow_up_query, read_intent, without_date_phrase
+from .question import (
+    Query,
+    clean_query,
+    follow_up_query,
+    read_intent,
+    to_date_int,
+    usable_question,
+    without_date_phrase,
+)
 from .reader import load_reader
 from .retrieval import DateRange, HybridSearch, merge_by_article
-from .schema import Answer, Article, Hit, IngestReport
+from .schema import Answer, Article, ArticleInfo, Hit, IngestReport
 from .sentences import embedded_sentences, pack
 from .settings import Settings
 from .store import LAYOUT, SENTENCE_VECTORS_KEY, ChunkStore
@@ -42,56 +50,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 EMBED_BATCH = 32  # chunks per embedding call: big enough to keep both cores busy
-MAX_QUERY_CHARS = 2000
 LIST_MATCH_SHARE = 0.6  # list_articles(query): articles scoring at least this share of the best
-
-
-@dataclass(frozen=True)
-class ArticleInfo:
-    source: str
-    title: str
-    outlet: str
-    date: str
-    chunks: int
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "source": self.source,
-            "title": self.title,
-            "outlet": self.outlet,
-            "date": self.date,
-            "chunks": self.chunks,
-        }
-
-
-def to_date_int(value: str | dt.date | None) -> int:
-    if value is None or value == "":
-        return 0
-    if isinstance(value, dt.date):
-        return int(value.strftime("%Y%m%d"))
-    try:
-        return int(dt.date.fromisoformat(value).strftime("%Y%m%d"))
-    except ValueError:
-        raise QuestionError(f"invalid date {value!r} (expected YYYY-MM-DD)") from None
-
-
-def _usable_question(text: str) -> str:
-    """An earlier question of a conversation, cleaned; "" when it has nothing to search for."""
-    try:
-        return clean_query(text)
-    except QuestionError:
-        return ""
-
-
-def clean_query(query: str) -> str:
-    """Control characters out, whitespace folded; refuse what has nothing to search for."""
-    text = "".join(ch if ch.isprintable() else " " for ch in query)
-    text = " ".join(text.split())
-    if not re.search(r"\w", text):
-        raise QuestionError("the question is empty or has no words")
-    if len(text) > MAX_QUERY_CHARS:
-        raise QuestionError(f"the question is too long ({len(text):,} characters; limit {MAX_QUERY_CHARS:,})")
-    return text
 
 
 class NewsIndex:
@@ -449,7 +408,7 @@ class NewsIndex:
         intent = read_intent(text, newest=lexical.newest_date())
         # A date range named in the question is a filter, not part of the topic.
         topic = without_date_phrase(text) if intent.since or intent.until else text
-        query = clean_query(follow_up_query(topic, [h for h in map(_usable_question, history) if h]))
+        query = clean_query(follow_up_query(topic, [h for h in map(usable_question, history) if h]))
         if not intent.kind and query != topic:
             intent = replace(intent, kind=read_intent(query).kind)
         dates_given = since is not None or until is not None

@@ -9,8 +9,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from .errors import QuestionError
 from .language import detect_language
 from .lexical import LexicalIndex, analyze, strip_accents
+from .months import MONTH_NUMBERS
 from .schema import Hit
 
 CONTEXT_WEIGHT = 0.3  # weight of words that come only from earlier questions of a conversation
@@ -40,18 +42,8 @@ _QUESTION_WORDS = frozenset(
 )
 _FOLLOW_UP = re.compile(r"^\s*[¿¡]?\s*(y|e|and|what about|pero|but|also|tambi[eé]n)\b", re.IGNORECASE)
 
-_MONTHS = (
-    "enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|setiembre|octubre|noviembre|diciembre|"
-    "january|february|march|april|may|june|july|august|september|october|november|december|"
-    "ene|feb|mar|abr|jun|jul|ago|sep|sept|oct|nov|dic|jan|apr|aug|dec"
-)
-_MONTH_NUMBER = {
-    **{m: i for i, m in enumerate(
-        "enero febrero marzo abril mayo junio julio agosto septiembre octubre noviembre diciembre".split(), 1)},
-    **{m: i for i, m in enumerate(
-        "january february march april may june july august september october november december".split(), 1)},
-    "setiembre": 9,
-}  # fmt: skip
+# Full names first, so that "marzo" is matched whole rather than as "mar".
+_MONTHS = "|".join([*MONTH_NUMBERS, *"ene feb mar abr jun jul ago sep sept oct nov dic jan apr aug dec".split()])
 _DATE_TOKEN = re.compile(
     rf"\b(\d{{1,2}} (de )?({_MONTHS})|({_MONTHS})\.? \d{{1,2}}|\d{{3,4}}|siglo|century|lunes|martes|mi[eé]rcoles|"
     rf"jueves|viernes|s[aá]bado|domingo|monday|tuesday|wednesday|thursday|friday|saturday|sunday|({_MONTHS})|"
@@ -110,18 +102,18 @@ def explicit_dates(question: str, newest: dt.date | None = None) -> tuple[str | 
     of the newest article, when it is known."""
     text = fold(question)
     day = re.search(rf"\b(\d{{1,2}}) de ({_MONTHS}) de (\d{{4}})\b", text)
-    if day and day.group(2) in _MONTH_NUMBER:
+    if day and day.group(2) in MONTH_NUMBERS:
         try:
-            iso = dt.date(int(day.group(3)), _MONTH_NUMBER[day.group(2)], int(day.group(1))).isoformat()
+            iso = dt.date(int(day.group(3)), MONTH_NUMBERS[day.group(2)], int(day.group(1))).isoformat()
         except ValueError:
             return None, None
         return iso, iso
     month = re.search(rf"\b(?:en|in|de|during|durante)\s+({_MONTHS})(?:\s+de(?:l)?|,)?\s+(\d{{4}})\b", text)
-    if month and month.group(1) in _MONTH_NUMBER:
-        return _month_range(int(month.group(2)), _MONTH_NUMBER[month.group(1)])
+    if month and month.group(1) in MONTH_NUMBERS:
+        return _month_range(int(month.group(2)), MONTH_NUMBERS[month.group(1)])
     bare = re.search(rf"\b(?:en|in|during|durante)\s+({_MONTHS})\b", text)
-    if bare and bare.group(1) in _MONTH_NUMBER and newest is not None:
-        number = _MONTH_NUMBER[bare.group(1)]
+    if bare and bare.group(1) in MONTH_NUMBERS and newest is not None:
+        number = MONTH_NUMBERS[bare.group(1)]
         return _month_range(newest.year if number <= newest.month else newest.year - 1, number)
     return None, None
 
@@ -276,3 +268,38 @@ def question_parts(question: str) -> list[str]:
     if closing and not first.endswith("?"):
         first += "?"
     return [first, f"{opening}{second}" if not second.startswith("¿") else second] if second else [question]
+
+
+# -- what is asked, cleaned --------------------------------------------------------------
+
+MAX_QUERY_CHARS = 2000  # a longer question is refused, not truncated
+
+
+def to_date_int(value: str | dt.date | None) -> int:
+    if value is None or value == "":
+        return 0
+    if isinstance(value, dt.date):
+        return int(value.strftime("%Y%m%d"))
+    try:
+        return int(dt.date.fromisoformat(value).strftime("%Y%m%d"))
+    except ValueError:
+        raise QuestionError(f"invalid date {value!r} (expected YYYY-MM-DD)") from None
+
+
+def usable_question(text: str) -> str:
+    """An earlier question of a conversation, cleaned; "" when it has nothing to search for."""
+    try:
+        return clean_query(text)
+    except QuestionError:
+        return ""
+
+
+def clean_query(query: str) -> str:
+    """Control characters out, whitespace folded; refuse what has nothing to search for."""
+    text = "".join(ch if ch.isprintable() else " " for ch in query)
+    text = " ".join(text.split())
+    if not re.search(r"\w", text):
+        raise QuestionError("the question is empty or has no words")
+    if len(text) > MAX_QUERY_CHARS:
+        raise QuestionError(f"the question is too long ({len(text):,} characters; limit {MAX_QUERY_CHARS:,})")
+    return text

@@ -20,7 +20,7 @@ from .question import Query, carries, coverage, fold, strip_words
 from .schema import Hit
 from .sentences import lines_up, split_sentences
 
-MAX_ANSWER_CHARS = 320  # a sentence longer than this is trimmed to the clauses that answer
+MAX_SPAN_CHARS = 320  # a sentence longer than this is trimmed to the clauses that answer
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class Candidate:
     similarity: float = float("nan")  # question-sentence cosine, when the store has sentence vectors
 
 
-def trim(sentence: str, weights: dict[str, float], kind: str, limit: int = MAX_ANSWER_CHARS) -> str:
+def trim(sentence: str, weights: dict[str, float], kind: str, limit: int = MAX_SPAN_CHARS) -> str:
     """The run of clauses (at most `limit` characters) around the part that matches the question.
 
     The clauses with most of the question's words are found first; then the clauses beside
@@ -92,7 +92,7 @@ SPAN_FEATURES = (
     "missing_type",  # the question asks for a type the span does not hold
     "hit_score",  # the article's retrieval score relative to the best
     "top_hit",  # from the best article
-    "length",  # characters / MAX_ANSWER_CHARS
+    "length",  # characters / MAX_SPAN_CHARS
     "pair",  # two sentences
     "first",  # starts with the passage's first sentence
     "density",  # matched words / words in the span
@@ -146,11 +146,11 @@ def span_table(query: Query, hits: Sequence[Hit]) -> list[Span]:
             stored = hit.sentence_similarities[number] if number < len(hit.sentence_similarities) else ()
             if not lines_up(len(stored), sentences):
                 stored = ()  # no cosine rather than another sentence's
-            for text, quote, position, pair in _spans(sentences, MAX_ANSWER_CHARS):
+            for text, quote, position, pair in _spans(sentences, MAX_SPAN_CHARS):
                 if text in seen or len(text) < 20:
                     continue
                 seen.add(text)
-                if len(text) > MAX_ANSWER_CHARS:
+                if len(text) > MAX_SPAN_CHARS:
                     text = trim(text, weights, kind)
                 cosine = max(stored[position : position + 1 + pair], default=float("nan"))
                 raw.append(
@@ -186,7 +186,7 @@ def span_table(query: Query, hits: Sequence[Hit]) -> list[Span]:
                 float(bool(kind) and not novel),
                 hits[index].score / top,
                 float(index == 0),
-                len(text) / MAX_ANSWER_CHARS,
+                len(text) / MAX_SPAN_CHARS,
                 float(pair),
                 float(position == 0),
                 len(matched) / len(stems) if stems else 0.0,

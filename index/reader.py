@@ -29,7 +29,8 @@ from typing import Protocol
 
 import numpy as np
 
-from .e5_onnx import Tokenizer, build_graph, make_session, shared_parts
+from .e5_file import Tokenizer
+from .e5_onnx import build_graph, make_session, shared_parts
 
 READER_FILE = Path(__file__).parent / "models" / "reader.npz"
 _EDGE = " ,.;:\"'«»“”‘’"

@@ -155,3 +155,21 @@ class Answer:
             "see_also": [c.to_dict() for c in self.see_also],
             "answerer": self.answerer,
         }
+
+
+@dataclass(frozen=True)
+class ArticleInfo:
+    source: str
+    title: str
+    outlet: str
+    date: str
+    chunks: int
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "source": self.source,
+            "title": self.title,
+            "outlet": self.outlet,
+            "date": self.date,
+            "chunks": self.chunks,
+        }

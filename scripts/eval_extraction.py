@@ -6,7 +6,7 @@ The pages (../shared/eval/trafilatura-es-news: trafilatura's own benchmark pages
 truth) are served by a loopback HTTP server with a generated RSS feed and sitemap. First the
 shipped configuration runs end to end (feed and sitemap -> links -> fetch -> extraction, the
 code `newsbot ingest URL` runs); then every page's HTML, fetched once, is extracted with each
-option set of `index.articles.ExtractionOptions`, to show what each choice scores.
+option set of `index.html_extract.ExtractionOptions`, to show what each choice scores.
 
 Scores: body snippets kept (`with`), boilerplate snippets excluded (`without`), titles equal to
 the recorded one, dates equal to the recorded one. Text is compared after HTML entities are
@@ -31,9 +31,9 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from index.articles import DEFAULT_EXTRACTION, ExtractionOptions, extract_html  # noqa: E402
 from index.errors import ArticleError  # noqa: E402
 from index.fetch import Fetcher, FetchPolicy  # noqa: E402
+from index.html_extract import DEFAULT_EXTRACTION, ExtractionOptions, extract_html  # noqa: E402
 from index.ledger import Ledger  # noqa: E402
 from index.web import WebReader  # noqa: E402
 
@@ -259,7 +259,7 @@ def report(data: Path, by_feed: Any, by_sitemap: Any, end_to_end: Score, seconds
         lines.append(f"| {page} | {lost} | {kept} | {title} | {date} |")
     lines += [
         "",
-        "Option fields (`index.articles.ExtractionOptions`):",
+        "Option fields (`index.html_extract.ExtractionOptions`):",
         "",
         "```",
         json.dumps(asdict(DEFAULT_EXTRACTION), indent=2),

@@ -27,7 +27,7 @@ from train_answerer import dataset_index  # scripts/ is on the path when a scrip
 from index import retrieval as R
 from index.measure.datasets import EvalQuestion, EvalSet, held_out, load_squad
 from index.measure.metrics import MAX_RANK
-from index.newsindex import clean_query
+from index.question import clean_query
 
 WEIGHTS = (0.0, 2.0, 4.0, 6.0, 8.0, 10.0, 12.0, 14.0, 18.0, 24.0, 32.0)
 # (gold sources, source of each candidate chunk, fused score, best sentence cosine) per question

@@ -38,7 +38,7 @@ from index.answer import SEARCH_K
 from index.measure.datasets import EvalQuestion, EvalSet, held_out, load_squad, write_jsonl
 from index.measure.metrics import contains_answer
 from index.models import load_fitted, write_fitted
-from index.newsindex import clean_query
+from index.question import clean_query
 
 Rows = list[tuple[EvalQuestion, list[Any]]]
 # The starting point, and the baseline the report compares with: the share of the question's
@@ -288,7 +288,7 @@ def report(
         "",
         "## Sentence ranker",
         "",
-        f"Each sentence (or two adjacent sentences, up to {R.MAX_ANSWER_CHARS} characters; a longer sentence is",
+        f"Each sentence (or two adjacent sentences, up to {R.MAX_SPAN_CHARS} characters; a longer sentence is",
         "trimmed to that many around the clauses with the question's words) of the retrieved articles is",
         "scored by a linear function of its features; the best span is the answer. Containment = the",
         "top span holds a gold answer, over all sampled answerable questions (retrieval misses count",

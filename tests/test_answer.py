@@ -14,7 +14,7 @@ from index import NewsIndex
 from index.compose import same_fact
 from index.lexical import analyze
 from index.question import explicit_dates, read_intent
-from index.ranking import MAX_ANSWER_CHARS, trim
+from index.ranking import MAX_SPAN_CHARS, trim
 from index.schema import Answer
 from index.sentences import split_sentences
 
@@ -42,7 +42,7 @@ def test_factual_question_is_answered_with_a_cited_sentence(sample_index: NewsIn
     assert not answer.refused and answer.language == "es"
     assert "150 pipas" in answer.text
     assert names(answer)[0] == "2026-02-04_noticias-metropolitanas_presas.txt"
-    assert len(answer.text) <= MAX_ANSWER_CHARS + len(" [1][2]")
+    assert len(answer.text) <= MAX_SPAN_CHARS + len(" [1][2]")
     assert_citations_resolve(answer)
 
 

@@ -7,18 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from index.articles import (
+from index.articles import parse_date, parse_html, read_file, read_sources
+from index.errors import ArticleError
+from index.html_extract import (
     boilerplate_block,
-    parse_date,
-    parse_html,
     published_in_own_zone,
-    read_file,
-    read_sources,
     standfirst,
     strip_site_name,
     visible_headline,
 )
-from index.errors import ArticleError
 
 from .conftest import SAMPLE_ARTICLES
 

@@ -33,15 +33,13 @@ from index.errors import ConfigError, LLMError
 from index.llm import (
     MAX_SOURCE_CHARS,
     MAX_SOURCES,
-    REFUSAL_TOKEN,
     LLMAnswerer,
     build_messages,
     call_with_deadline,
-    check_language,
     neutralise,
     source_text,
-    validate_reply,
 )
+from index.llm_reply import REFUSAL_TOKEN, check_language, validate_reply
 from index.schema import Hit, marker_numbers
 from index.settings import Settings
 
