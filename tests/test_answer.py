@@ -55,6 +55,7 @@ def test_same_fact_from_two_outlets_is_one_sentence_citing_both(sample_index: Ne
     assert_citations_resolve(answer)
 
 
+@pytest.mark.slow
 def test_shared_seed_articles_merge_the_meeting_date(shared_dir: Path, tmp_path: Path) -> None:
     store = tmp_path / "seeds"
     index = NewsIndex(store, settings=make_settings(store))
@@ -194,6 +195,7 @@ def test_same_fact_needs_the_same_figures() -> None:
     assert same_fact(a, b, "¿nivel?") and not same_fact(a, c, "¿nivel?")
 
 
+@pytest.mark.slow
 def test_llm_setting_without_server_falls_back_to_extractive(sample_index: NewsIndex) -> None:
     """A configured LLM that is down never costs the user the answer."""
     pytest.importorskip("index.llm")

@@ -73,6 +73,7 @@ EXPECTED_REASONS = {
 }
 
 
+@pytest.mark.slow
 def test_a_batch_of_bad_files_loses_nothing_good(fresh_index: NewsIndex, articles_copy: Path) -> None:
     for name, data in BAD_FILES.items():
         (articles_copy / name).write_bytes(data)

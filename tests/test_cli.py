@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from .conftest import REPO, SAMPLE_ARTICLES
 
 
@@ -20,6 +22,7 @@ def newsbot(*args: str, store: Path, env: dict[str, str] | None = None) -> subpr
     )  # fmt: skip
 
 
+@pytest.mark.slow
 def test_ingest_search_stats_ask_sources_as_json(tmp_path: Path) -> None:
     store = tmp_path / "store"
     ingest = newsbot("ingest", str(SAMPLE_ARTICLES), str(tmp_path / "nope.txt"), "--json", store=store)
@@ -47,6 +50,7 @@ def test_ingest_search_stats_ask_sources_as_json(tmp_path: Path) -> None:
     assert [a["date"] for a in listed] == ["2026-03-28", "2026-03-02", "2026-02-20"]
 
 
+@pytest.mark.slow
 def test_human_output_and_prune(tmp_path: Path) -> None:
     store = tmp_path / "store"
     folder = tmp_path / "articles"
@@ -65,6 +69,7 @@ def test_human_output_and_prune(tmp_path: Path) -> None:
     assert "removed 1" in pruned.stdout
 
 
+@pytest.mark.slow
 def test_errors_are_one_line_and_exit_non_zero(tmp_path: Path) -> None:
     store = tmp_path / "store"
     bad_model = newsbot("stats", store=store, env={"NEWSBOT_EMBED_MODEL": "gpt-9"})
@@ -77,6 +82,7 @@ def test_errors_are_one_line_and_exit_non_zero(tmp_path: Path) -> None:
     assert bad_date.returncode == 1 and "invalid date" in bad_date.stderr
 
 
+@pytest.mark.slow
 def test_secrets_never_reach_output(tmp_path: Path) -> None:
     secret = "sk-test-SECRET-1234567890"
     result = newsbot("-v", "stats", "--json", store=tmp_path / "store", env={"NEWSBOT_LLM_API_KEY": secret})

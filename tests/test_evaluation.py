@@ -112,6 +112,7 @@ def test_e5_flops_counts_projections_ffn_and_attention() -> None:
     assert e5_flops(256) > 256 * per_token  # attention grows with the square of the length
 
 
+@pytest.mark.slow
 def test_bench_size_counts_the_flops_of_each_chunk_and_its_sentences(tmp_path: Path) -> None:
     """A real (tiny) bench size: the model embeds a chunk and each of its sentences, and the
     FLOP accounting behind the ingest-vs-machine ratio counts both."""

@@ -31,6 +31,9 @@ from .chroma_server import ChromaServer, free_port
 from .conftest import SAMPLE_ARTICLES, make_bot, make_settings
 from .synthetic import barrio_name, write_articles
 
+# Real servers, subprocesses and injected faults: every test here takes seconds.
+pytestmark = pytest.mark.slow
+
 CLI = [sys.executable, "-m", "index.cli"]
 INGEST_TIMEOUT = 300  # seconds, for a subprocess ingest on 2 busy cores
 LLM_TIMEOUT = 2.0

@@ -48,6 +48,7 @@ def test_ingest_stores_articles_with_their_metadata(sample_index: NewsIndex) -> 
     assert_consistent(sample_index)
 
 
+@pytest.mark.slow
 def test_reingest_is_incremental(fresh_index: NewsIndex, articles_copy: Path) -> None:
     first = fresh_index.ingest([articles_copy])
     assert len(first.added) == 6 and first.chunks >= 6
@@ -68,6 +69,7 @@ def test_reingest_is_incremental(fresh_index: NewsIndex, articles_copy: Path) ->
     assert_consistent(fresh_index)
 
 
+@pytest.mark.slow
 def test_same_folder_twice_and_copies_never_duplicate(fresh_index: NewsIndex, articles_copy: Path) -> None:
     twin = articles_copy / "copy-of-metro.txt"
     shutil.copy(articles_copy / "2026-01-20_el-observador_linea-3.txt", twin)
@@ -79,6 +81,7 @@ def test_same_folder_twice_and_copies_never_duplicate(fresh_index: NewsIndex, ar
     assert_consistent(fresh_index)
 
 
+@pytest.mark.slow
 def test_prune_removes_articles_whose_files_are_gone(fresh_index: NewsIndex, articles_copy: Path) -> None:
     fresh_index.ingest([articles_copy])
     gone = articles_copy / "2026-01-20_el-observador_linea-3.txt"
@@ -92,6 +95,7 @@ def test_prune_removes_articles_whose_files_are_gone(fresh_index: NewsIndex, art
     assert_consistent(fresh_index)
 
 
+@pytest.mark.slow
 def test_half_written_article_is_repaired(fresh_index: NewsIndex, tmp_path: Path) -> None:
     """What an ingest killed mid-article leaves behind is detected and rewritten."""
     long_article = tmp_path / "in" / "largo.txt"
@@ -163,6 +167,7 @@ def test_bm25_reload_keeps_the_spanish_stemmer(sample_index: NewsIndex) -> None:
     assert "colonias" in reopened.store.get_chunks([top])[top].text
 
 
+@pytest.mark.slow
 def test_damaged_bm25_side_file_is_rebuilt(
     fresh_index: NewsIndex, articles_copy: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -177,6 +182,7 @@ def test_damaged_bm25_side_file_is_rebuilt(
     assert NewsIndex(fresh_index.settings.store, settings=fresh_index.settings).lexical_index().version
 
 
+@pytest.mark.slow
 def test_index_sees_writes_from_another_index_object(tmp_path: Path, articles_copy: Path) -> None:
     """Two objects on one store (as two processes on one server): the BM25 side follows the store."""
     store = tmp_path / "shared-store"
@@ -267,6 +273,7 @@ def test_hits_carry_each_sentences_similarity(sample_index: NewsIndex) -> None:
     assert best_sentence_similarity((), hit.similarity) == hit.similarity
 
 
+@pytest.mark.slow
 def test_article_stored_in_an_older_layout_is_embedded_again(fresh_index: NewsIndex, articles_copy: Path) -> None:
     fresh_index.ingest([articles_copy])
     page = fresh_index.store.collection.get(include=["metadatas"])

@@ -378,6 +378,7 @@ def test_stub_faults_raise_llm_error(stub: Stub, hits: list[Hit], mode: str, con
     assert len(stub.requests) == 1, "exactly one request: no retries"
 
 
+@pytest.mark.slow
 @needs_openai_like
 @pytest.mark.parametrize("mode", ["sleep", "trickle"])
 def test_slow_server_times_out_within_the_bound(stub: Stub, hits: list[Hit], mode: str) -> None:

@@ -58,6 +58,7 @@ def test_limits_and_loopback_only() -> None:
         check_loopback("https://chroma.example.com:8000", "NEWSBOT_CHROMA_URL")
 
 
+@pytest.mark.slow
 def test_loadtest_command_in_process_and_through_the_bot(tmp_path: Path) -> None:
     """A fresh process (cold models: the bot must warm them up before its first question), 16
     questions 4 at once per run, while 8 new articles are ingested; JSON and Markdown out."""
@@ -98,6 +99,7 @@ def test_loadtest_command_in_process_and_through_the_bot(tmp_path: Path) -> None
     assert idx.search(f"barrio {barrio_name(503)}", k=1)[0].title.endswith(barrio_name(503))
 
 
+@pytest.mark.slow
 def test_missed_target_exits_non_zero(tmp_path: Path) -> None:
     store = tmp_path / "store"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSBOT_", "DISCORD_"))}

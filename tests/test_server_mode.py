@@ -23,6 +23,9 @@ from .chroma_server import ChromaServer
 from .conftest import SAMPLE_ARTICLES
 from .synthetic import barrio_name, write_articles
 
+# A real `chroma run` server and several processes: every test here takes seconds.
+pytestmark = pytest.mark.slow
+
 WORKER_TIMEOUT = 240  # seconds; two processes embedding at once on 2 busy cores
 
 
@@ -123,6 +126,7 @@ def test_unreachable_server_is_a_store_error(tmp_path: Path) -> None:
 WORKER = """
 import json, sys, threading, time
 from index import NewsIndex
+
 idx = NewsIndex()
 done = threading.Event()
 asked, errors = [], []
