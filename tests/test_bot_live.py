@@ -570,6 +570,34 @@ async def test_backend_failure_is_an_apology_with_an_error_id(
     assert ERROR_ID.search(bot_messages(thread)[-1].content)
 
 
+async def test_a_failing_click_is_an_apology_not_silence(
+    world: World, sample_index: NewsIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("bot.commands.SOURCES_PAGE_SIZE", 4)
+    await world.alice.slash(world.channel, "ask", pregunta=Q_LEVEL)
+    (thread,) = world.channel.threads
+    (answer,) = bot_messages(thread)
+    listing = await world.alice.slash(world.channel, "sources")
+
+    def broken(*_: Any, **__: Any) -> Any:
+        raise StoreError("cannot read the store: disk I/O error")
+
+    monkeypatch.setattr(world.bot.storage, "get_answer", broken)
+    monkeypatch.setattr(sample_index, "list_articles", broken)
+    clicks = [
+        await world.alice.click(answer, custom_id=custom_id(answer, "nb:vote:up")),  # the buttons' own handling
+        await world.bob.click(answer, custom_id=custom_id(answer, "nb:src")),
+        await world.alice.click(listing.response, custom_id=components(listing.response)[1]["custom_id"]),  # on_error
+    ]
+    for click in clicks:
+        assert click.ephemeral and click.response is not None
+        assert click.response.content.startswith("Sorry, something went wrong")  # simcord users: en-US
+        assert ERROR_ID.search(click.response.content) and "disk I/O" not in click.response.content
+    # The pager's error went through discord.py's View.on_error (which simcord records); the
+    # answer's buttons caught theirs in their callbacks (discord.py would only have logged them).
+    assert [type(error) for error in world.env.errors] == [StoreError]
+
+
 def test_timeout_and_question_errors_read_politely(caplog: pytest.LogCaptureFixture) -> None:
     # simcord runs the event loop's timers on virtual time, so the timeout itself is exercised
     # with real threads in test_bot_storage.py; here, what the user reads about it.
