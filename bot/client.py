@@ -31,7 +31,7 @@ from index import Answer, NewsbotError, NewsIndex
 from . import commands
 from .limits import HISTORY_QUESTIONS, THREAD_ARCHIVE_MINUTES, BotLimits, Cooldown, QuestionSlots
 from .render import NO_MENTIONS, OutgoingMessage, question_header, text_message, thread_name
-from .replies import failure_text, new_id, reply_privately
+from .replies import failure_text, locale_language, new_id, reply_privately
 from .storage import AnswerRecord, Storage
 from .texts import guess_language, t, ui_language
 from .views import PERSISTENT_ITEMS, answer_messages
@@ -66,7 +66,7 @@ class NewsTree(app_commands.CommandTree["NewsBot"]):
     """The bot's slash commands; every failure of one is answered with a readable line."""
 
     async def on_error(self, interaction: discord.Interaction[NewsBot], error: app_commands.AppCommandError, /) -> None:
-        language = ui_language(str(interaction.locale))
+        language = locale_language(interaction)
         if isinstance(error, app_commands.MissingPermissions):
             text = t("not_admin", language)
         elif isinstance(error, app_commands.NoPrivateMessage):

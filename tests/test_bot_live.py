@@ -25,8 +25,9 @@ import pytest
 import simcord
 
 from bot import render, views
-from bot.client import NewsBot, bot_intents, failure_text
+from bot.client import NewsBot, bot_intents
 from bot.limits import MESSAGE_CHARS, BotLimits, Busy
+from bot.replies import failure_text
 from bot.storage import Storage
 from index import SUPPORTED_SUFFIXES, Answer, Citation, NewsIndex, QuestionError, Settings, StoreError
 from index.cli import main as newsbot_main
