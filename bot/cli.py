@@ -45,13 +45,13 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
 def cmd_bot(args: argparse.Namespace) -> int:
     from index.cli import print_json
 
-    from .render import answer_messages
+    from .views import answer_messages
 
     settings: Settings = args.settings
     if args.dry_run is not None:
         idx = NewsIndex(args.store, settings=settings)
         answer = idx.ask(args.dry_run)
-        from .client import new_id
+        from .replies import new_id
 
         print_json([message.to_dict() for message in answer_messages(answer, new_id(6))])
         return 0

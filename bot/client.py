@@ -1,12 +1,14 @@
 """The Discord client: a thin shell that decides whether to answer, hands the question to the
-index, and sends what `bot.render` made of the answer.
+index, and sends what `bot.views.answer_messages` made of the answer.
 
     decide   on_message / the slash commands: is this for us, is the user within limits?
     process  NewsBot.answer_question: the index's `ask` in a worker thread, in a slot, under a timeout
-    send     deliver: the payloads from `render.answer_messages`, in the question's thread
+    send     deliver: the payloads from `views.answer_messages`, in the question's thread
 
-Failures never reach the user as tracebacks: `failure_text` turns every exception into one
-polite line (with an error id that is logged with the traceback).
+The slash commands (`bot.commands`) and the buttons (`bot.views`) handle their own
+interactions; they reach this bot through `bot.context.bot_of`, never by importing this module.
+Failures never reach the user as tracebacks: `replies.failure_text` turns every exception into
+one polite line (with an error id that is logged with the traceback).
 """
 
 from __future__ import annotations
@@ -17,30 +19,22 @@ import gc
 import logging
 import math
 import re
-import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import discord
 from discord import app_commands
 
-from index import Answer, NewsbotError, NewsIndex, QuestionError
+from index import Answer, NewsbotError, NewsIndex
 
-from .limits import HISTORY_QUESTIONS, THREAD_ARCHIVE_MINUTES, BotLimits, Busy, Cooldown, QuestionSlots
-from .render import (
-    NO_MENTIONS,
-    OutgoingMessage,
-    answer_messages,
-    passages_messages,
-    question_header,
-    text_message,
-    thread_name,
-)
-from .storage import AnswerRecord, Storage, VoteResult
+from . import commands
+from .limits import HISTORY_QUESTIONS, THREAD_ARCHIVE_MINUTES, BotLimits, Cooldown, QuestionSlots
+from .render import NO_MENTIONS, OutgoingMessage, question_header, text_message, thread_name
+from .replies import failure_text, locale_language, new_id, reply_privately
+from .storage import AnswerRecord, Storage
 from .texts import guess_language, t, ui_language
-from .views import PERSISTENT_ITEMS, VOTE_EMOJI, VOTE_VALUE
+from .views import PERSISTENT_ITEMS, answer_messages
 
 log = logging.getLogger(__name__)
 
@@ -57,24 +51,6 @@ def bot_intents() -> discord.Intents:
     return intents
 
 
-def new_id(n_bytes: int) -> str:
-    return secrets.token_hex(n_bytes)
-
-
-def failure_text(exc: BaseException, language: str) -> str:
-    """One polite line for any failure; real errors are logged with their traceback under an id."""
-    if isinstance(exc, Busy):
-        return t("busy", language)
-    if isinstance(exc, QuestionError):
-        return t("bad_question", language)
-    error_id = new_id(4)
-    if isinstance(exc, TimeoutError):
-        log.error("error %s: the answer timed out", error_id)
-        return t("timeout", language, error_id=error_id)
-    log.error("error %s: %s: %s", error_id, type(exc).__name__, exc, exc_info=exc)
-    return t("apology", language, error_id=error_id)
-
-
 @dataclass(frozen=True)
 class Asked:
     """A question and where it came from."""
@@ -87,8 +63,10 @@ class Asked:
 
 
 class NewsTree(app_commands.CommandTree["NewsBot"]):
+    """The bot's slash commands; every failure of one is answered with a readable line."""
+
     async def on_error(self, interaction: discord.Interaction[NewsBot], error: app_commands.AppCommandError, /) -> None:
-        language = ui_language(str(interaction.locale))
+        language = locale_language(interaction)
         if isinstance(error, app_commands.MissingPermissions):
             text = t("not_admin", language)
         elif isinstance(error, app_commands.NoPrivateMessage):
@@ -96,14 +74,6 @@ class NewsTree(app_commands.CommandTree["NewsBot"]):
         else:
             text = failure_text(getattr(error, "original", error), language)
         await reply_privately(interaction, text_message(text))
-
-
-async def reply_privately(interaction: discord.Interaction[Any], message: OutgoingMessage) -> None:
-    """Answer an interaction with a message only its user sees, whether or not it was deferred."""
-    if interaction.response.is_done():
-        await interaction.followup.send(**message.send_kwargs(), ephemeral=True)
-    else:
-        await interaction.response.send_message(**message.send_kwargs(), ephemeral=True)
 
 
 class NewsBot(discord.Client):
@@ -128,8 +98,6 @@ class NewsBot(discord.Client):
         self.synced_commands: list[app_commands.AppCommand] = []
 
     async def setup_hook(self) -> None:
-        from .commands import build_commands  # the commands module needs NewsBot for its types
-
         self.add_dynamic_items(*PERSISTENT_ITEMS)  # buttons of answers sent before a restart
         # Load the index's models now: loaded under the first question, they held the GIL and
         # froze this event loop for ~1 s (measured by `newsbot loadtest`).
@@ -141,8 +109,7 @@ class NewsBot(discord.Client):
         # collection walks it all and stops this loop for 100-150 ms (measured the same way).
         gc.collect()
         gc.freeze()
-        for command in build_commands():
-            self.tree.add_command(command)
+        commands.setup(self)
         if self.guild_id:  # a guild's commands appear at once; global ones can take a while
             guild = discord.Object(self.guild_id)
             self.tree.copy_global_to(guild=guild)
@@ -308,37 +275,3 @@ class NewsBot(discord.Client):
                 await reply_to.reply(**message.send_kwargs())
             else:
                 await where.send(**message.send_kwargs())
-
-    # -- buttons -----------------------------------------------------------------------
-
-    async def on_vote(self, interaction: discord.Interaction[Any], answer_id: str, vote: str) -> None:
-        try:
-            await self._vote(interaction, answer_id, vote)
-        except Exception as exc:
-            await reply_privately(interaction, text_message(failure_text(exc, ui_language(str(interaction.locale)))))
-
-    async def on_show_passages(self, interaction: discord.Interaction[Any], answer_id: str) -> None:
-        try:
-            await self._show_passages(interaction, answer_id)
-        except Exception as exc:
-            await reply_privately(interaction, text_message(failure_text(exc, ui_language(str(interaction.locale)))))
-
-    async def _vote(self, interaction: discord.Interaction[Any], answer_id: str, vote: str) -> None:
-        answer = await asyncio.to_thread(self.storage.get_answer, answer_id)
-        language = ui_language(answer.language if answer else str(interaction.locale))
-        result = await asyncio.to_thread(self.storage.record_vote, answer_id, interaction.user.id, VOTE_VALUE[vote])
-        key = {
-            VoteResult.NEW: "vote_saved",
-            VoteResult.CHANGED: "vote_changed",
-            VoteResult.SAME: "vote_same",
-            VoteResult.UNKNOWN_ANSWER: "answer_gone",
-        }[result]
-        await reply_privately(interaction, text_message(t(key, language, emoji=VOTE_EMOJI[vote])))
-
-    async def _show_passages(self, interaction: discord.Interaction[Any], answer_id: str) -> None:
-        answer = await asyncio.to_thread(self.storage.get_answer, answer_id)
-        if answer is None:
-            await reply_privately(interaction, text_message(t("answer_gone", ui_language(str(interaction.locale)))))
-            return
-        for message in passages_messages(answer):
-            await reply_privately(interaction, message)

@@ -1,9 +1,7 @@
-"""The slash commands. Each callback is short: check, defer when work follows, call the bot or
-the index (in a worker thread), send what `bot.render` built.
-
-Admin commands carry `default_permissions(manage_guild=True)` (Discord hides them from
-others) AND `checks.has_permissions(manage_guild=True)`, because a server can override the
-default in its Integrations settings: the run-time check is the one that cannot be bypassed.
+"""The slash commands, added to a bot's command tree by `setup(bot)` (called from
+`NewsBot.setup_hook`). Each callback is short: check, defer when work follows, call the bot
+or the index (in a worker thread), send what `bot.render` built. The callbacks reach the
+bot through `bot_of(interaction)`, so this module never imports the client.
 """
 
 from __future__ import annotations
@@ -12,29 +10,38 @@ import asyncio
 import re
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path, PurePath
-from typing import Any, cast
+from typing import Any, TypeVar
 
 import discord
 from discord import app_commands
 
 from index import IngestReport
 
-from .client import NewsBot, reply_privately
-from .limits import ASK_MAX_CHARS, INGEST_EXTENSIONS, SOURCES_PAGE_SIZE, URL_MAX_CHARS
+from .context import BotContext, bot_of
+from .limits import ASK_MAX_CHARS, INGEST_SUFFIXES, SOURCES_PAGE_SIZE, URL_MAX_CHARS
 from .render import NO_MENTIONS, articles_embed, ingest_report_embed, stats_embed, text_message
-from .texts import guess_language, t, ui_language
+from .replies import locale_language, reply_privately
+from .texts import guess_language, t
 from .views import SourcesPager
 
 MB = 1024 * 1024
+SUFFIX_LIST = ", ".join(INGEST_SUFFIXES)  # for the texts that say which files /ingest takes
+
+Callback = TypeVar("Callback", bound=Callable[..., Any])
 
 
-def bot_of(interaction: discord.Interaction[Any]) -> NewsBot:
-    return cast(NewsBot, interaction.client)
+def admin_command(callback: Callback) -> Callback:
+    """Marks a command as for server admins (Manage Server), in a server only.
 
-
-def locale_language(interaction: discord.Interaction[Any]) -> str:
-    return ui_language(str(interaction.locale))
+    It carries `default_permissions(manage_guild=True)` (Discord hides the command from
+    others) AND `checks.has_permissions(manage_guild=True)`, because a server can override
+    the default in its Integrations settings: the run-time check is the one that cannot be
+    bypassed. A refusal is answered by `NewsTree.on_error` (the "not_admin" text)."""
+    callback = app_commands.checks.has_permissions(manage_guild=True)(callback)
+    callback = app_commands.default_permissions(manage_guild=True)(callback)
+    return app_commands.guild_only()(callback)
 
 
 # -- everyone ------------------------------------------------------------------------------
@@ -42,13 +49,13 @@ def locale_language(interaction: discord.Interaction[Any]) -> str:
 
 @app_commands.guild_only()
 @app_commands.describe(pregunta="Lo que quieres saber de las noticias indexadas")
-async def ask(interaction: discord.Interaction[NewsBot], pregunta: app_commands.Range[str, 1, ASK_MAX_CHARS]) -> None:
+async def ask(interaction: discord.Interaction[Any], pregunta: app_commands.Range[str, 1, ASK_MAX_CHARS]) -> None:
     await bot_of(interaction).answer_slash(interaction, pregunta)
 
 
 @app_commands.guild_only()
 @app_commands.describe(consulta="Solo los artículos que tratan de esto (opcional)")
-async def sources(interaction: discord.Interaction[NewsBot], consulta: str | None = None) -> None:
+async def sources(interaction: discord.Interaction[Any], consulta: str | None = None) -> None:
     bot = bot_of(interaction)
     language = guess_language(consulta or "", str(interaction.locale))
     await interaction.response.defer(ephemeral=True, thinking=True)  # a search can take a moment
@@ -69,7 +76,7 @@ async def sources(interaction: discord.Interaction[NewsBot], consulta: str | Non
 
 
 @app_commands.guild_only()
-async def stats(interaction: discord.Interaction[NewsBot]) -> None:
+async def stats(interaction: discord.Interaction[Any]) -> None:
     bot = bot_of(interaction)
     await interaction.response.defer(ephemeral=True, thinking=True)
     numbers = await asyncio.to_thread(bot.index.stats)
@@ -104,11 +111,9 @@ def stage_uploads(files: list[tuple[str, bytes]], upload_dir: Path) -> list[Path
     return staged
 
 
-@app_commands.guild_only()
-@app_commands.default_permissions(manage_guild=True)
-@app_commands.checks.has_permissions(manage_guild=True)
+@admin_command
 @app_commands.describe(
-    archivo="Artículo(s): .txt, .md, .html, .json o .jsonl",
+    archivo=f"Artículo(s): {SUFFIX_LIST}",
     url="Un artículo, un feed RSS/Atom o un sitemap (https://…)",
     archivo2="Otro archivo (opcional)",
     archivo3="Otro archivo (opcional)",
@@ -116,7 +121,7 @@ def stage_uploads(files: list[tuple[str, bytes]], upload_dir: Path) -> list[Path
     archivo5="Otro archivo (opcional)",
 )
 async def ingest(
-    interaction: discord.Interaction[NewsBot],
+    interaction: discord.Interaction[Any],
     archivo: discord.Attachment | None = None,
     url: app_commands.Range[str, 1, URL_MAX_CHARS] | None = None,
     archivo2: discord.Attachment | None = None,
@@ -128,7 +133,7 @@ async def ingest(
     language = locale_language(interaction)
     attachments = [a for a in (archivo, archivo2, archivo3, archivo4, archivo5) if a is not None]
     if not attachments and not url:
-        await reply_privately(interaction, text_message(t("ingest_none", language)))
+        await reply_privately(interaction, text_message(t("ingest_none", language, suffixes=SUFFIX_LIST)))
         return
     await interaction.response.defer(ephemeral=True, thinking=True)
     limit = bot.limits.max_upload_bytes
@@ -136,8 +141,8 @@ async def ingest(
     files: dict[str, bytes] = {}
     for attachment in attachments:
         name = upload_name(attachment.filename)
-        if not name.lower().endswith(INGEST_EXTENSIONS):
-            rejected.append((attachment.filename, t("ingest_bad_type", language)))
+        if PurePath(name).suffix.lower() not in INGEST_SUFFIXES:  # the test the index's file reader makes
+            rejected.append((attachment.filename, t("ingest_bad_type", language, suffixes=SUFFIX_LIST)))
             continue
         if attachment.size > limit:  # checked before downloading anything
             size = f"{attachment.size / MB:.1f}"
@@ -172,15 +177,13 @@ async def ingest(
     await interaction.followup.send(embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
 
-@app_commands.guild_only()
-@app_commands.default_permissions(manage_guild=True)
-@app_commands.checks.has_permissions(manage_guild=True)
+@admin_command
 @app_commands.describe(
     activar="True: respondo a menciones en el canal; False: ya no. Sin valor: lista de canales activos",
     canal="El canal (por defecto, este)",
 )
 async def channels(
-    interaction: discord.Interaction[NewsBot], activar: bool | None = None, canal: discord.TextChannel | None = None
+    interaction: discord.Interaction[Any], activar: bool | None = None, canal: discord.TextChannel | None = None
 ) -> None:
     bot = bot_of(interaction)
     language = locale_language(interaction)
@@ -214,9 +217,7 @@ COMMANDS = (
 )
 
 
-def build_commands() -> list[app_commands.Command[Any, Any, None]]:
-    """Fresh command objects for one bot's tree (a restarted bot gets its own)."""
-    return [
-        app_commands.Command(name=name, description=description, callback=callback)
-        for name, description, callback in COMMANDS
-    ]
+def setup(bot: BotContext) -> None:
+    """Add the commands to `bot`'s tree: fresh command objects, so a restarted bot gets its own."""
+    for name, description, callback in COMMANDS:
+        bot.tree.add_command(app_commands.Command(name=name, description=description, callback=callback))

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar, Literal, TypeVar
 
-from index import ConfigError
+from index import SUPPORTED_SUFFIXES, ConfigError
 
 # -- Discord's hard limits ---------------------------------------------------------------
 MESSAGE_CHARS = 2000
@@ -28,17 +28,15 @@ EMBED_FOOTER_CHARS = 2048
 EMBED_TOTAL_CHARS = 6000  # title + description + field names/values + footer + author, over all embeds of a message
 EMBEDS_PER_MESSAGE = 10
 THREAD_NAME_CHARS = 100
-CUSTOM_ID_CHARS = 100
-SLASH_OPTION_CHARS = 6000  # a string option may be this long; we ask for much less (ASK_MAX_CHARS)
 INTERACTION_TOKEN_SECONDS = 15 * 60  # after this, an interaction's messages can no longer be edited
 
 # -- The bot's fixed choices -------------------------------------------------------------
 ASK_MAX_CHARS = 1000  # /ask's option length; the index itself refuses questions above 2000 characters
 HISTORY_QUESTIONS = 6  # earlier questions of a thread passed as context to a follow-up
 THREAD_ARCHIVE_MINUTES: Literal[60, 1440, 4320, 10080] = 1440  # the durations Discord offers
-INGEST_EXTENSIONS = (".txt", ".md", ".html", ".htm", ".json", ".jsonl")
+# The files /ingest takes: exactly those the index reads (as `newsbot ingest` does), sorted for the texts.
+INGEST_SUFFIXES: tuple[str, ...] = tuple(sorted(SUPPORTED_SUFFIXES))
 URL_MAX_CHARS = 2000  # the url option of /ingest
-INGEST_ATTACHMENTS = 5  # attachment options on /ingest (Discord has no "many files" option type)
 SOURCES_PAGE_SIZE = 8
 QUOTE_PREVIEW_CHARS = 300  # per source in the answer's embed; the "Fuentes" button shows the full passage
 PAGER_TIMEOUT_SECONDS = 10 * 60  # must stay below INTERACTION_TOKEN_SECONDS to disable the buttons afterwards

@@ -1,7 +1,8 @@
 """Pure rendering: answers, sources, lists and reports -> Discord message payloads.
 
 Nothing here talks to Discord or the index; the live bot and `newsbot bot --dry-run` send
-exactly what these functions return. Everything that came from an article (or a user) goes
+exactly what these functions return (an answer's messages get their buttons from
+`bot.views.answer_messages`, which builds on these). Everything that came from an article (or a user) goes
 through `safe()` first: mentions neutralised, Markdown escaped, so that a news text with
 "@everyone", "<@123>", a ``` fence or a "# heading" can neither ping anyone nor break
 the message. Every length is checked against the limits in `bot.limits`.
@@ -34,7 +35,6 @@ from .limits import (
     THREAD_NAME_CHARS,
 )
 from .texts import t, ui_language
-from .views import answer_view
 
 NO_MENTIONS = discord.AllowedMentions.none()
 ELLIPSIS = "…"
@@ -203,22 +203,6 @@ def answerer_label(answerer: str, language: str) -> str:
     if answerer.startswith("llm:"):
         return t("answerer_llm", language, model=answerer.removeprefix("llm:"))
     return t("answerer_extractive", language)
-
-
-def answer_messages(answer: Answer, answer_id: str) -> list[OutgoingMessage]:
-    """The messages that carry an answer: its text split to the message limit, then, on the
-    last message, the numbered sources as an embed and the feedback / "Fuentes" buttons."""
-    language = ui_language(answer.language)
-    text = safe(answer.text.strip()) or t("empty_answer", language)
-    messages = [OutgoingMessage(content=chunk) for chunk in split_message(text)]
-    sources = answer_sources(answer)
-    last = messages[-1]
-    if sources:
-        title = t("see_also_title" if answer.refused or not answer.citations else "sources_title", language)
-        footer = f"{answerer_label(answer.answerer, language)} · {t('answer_id', language, answer_id=answer_id)}"
-        last.embeds = [sources_embed(sources, title=title, footer=footer, language=language)]
-    last.view = answer_view(answer_id, language, with_sources=bool(sources))
-    return messages
 
 
 def _source_value(citation: Citation, quote_chars: int, language: str) -> str:

@@ -49,7 +49,6 @@ TEXTS: dict[str, dict[str, str]] = {
         ),
     },
     "question_header": {"es": "**Pregunta de {user}:** {question}", "en": "**Question from {user}:** {question}"},
-    "answer_in_thread": {"es": "Respuesta en el hilo {thread}", "en": "Answer in the thread {thread}"},
     "sources_title": {"es": "Fuentes", "en": "Sources"},
     "see_also_title": {"es": "Artículos más cercanos", "en": "Closest articles"},
     "open_link": {"es": "Abrir", "en": "Open"},
@@ -74,7 +73,6 @@ TEXTS: dict[str, dict[str, str]] = {
     "no_articles": {"es": "No hay artículos indexados que coincidan.", "en": "No indexed articles match."},
     "articles_title": {"es": "Artículos indexados", "en": "Indexed articles"},
     "articles_query_title": {"es": "Artículos sobre «{query}»", "en": "Articles about “{query}”"},
-    "page": {"es": "Página {page}", "en": "Page {page}"},
     "previous": {"es": "Anterior", "en": "Previous"},
     "next": {"es": "Siguiente", "en": "Next"},
     "stats_title": {"es": "Estadísticas", "en": "Statistics"},
@@ -86,8 +84,8 @@ TEXTS: dict[str, dict[str, str]] = {
     "stats_answers": {"es": "Respuestas dadas", "en": "Answers given"},
     "stats_votes": {"es": "Valoraciones", "en": "Ratings"},
     "ingest_none": {
-        "es": "Adjunta al menos un archivo (.txt, .md, .html, .json o .jsonl) o indica una URL.",
-        "en": "Attach at least one file (.txt, .md, .html, .json or .jsonl) or give a URL.",
+        "es": "Adjunta al menos un archivo ({suffixes}) o indica una URL.",
+        "en": "Attach at least one file ({suffixes}) or give a URL.",
     },
     "ingest_bad_url": {
         "es": "no es una URL http(s)",
@@ -112,8 +110,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "too large ({size} MB; limit {limit} MB)",
     },
     "ingest_bad_type": {
-        "es": "tipo no admitido (solo .txt, .md, .html, .json, .jsonl)",
-        "en": "unsupported type (only .txt, .md, .html, .json, .jsonl)",
+        "es": "tipo no admitido (solo {suffixes})",
+        "en": "unsupported type (only {suffixes})",
     },
     "ingest_download_failed": {"es": "no se pudo descargar", "en": "could not be downloaded"},
     "and_more": {"es": "… y {count} más", "en": "… and {count} more"},

@@ -8,6 +8,7 @@ idx.search("pregunta", k=5)
 
 from __future__ import annotations
 
+from .articles import SUPPORTED_SUFFIXES
 from .errors import ArticleError, ConfigError, LLMError, NewsbotError, QuestionError, StoreError
 from .newsindex import NewsIndex
 from .schema import CITATION_MARKER, Answer, Article, ArticleInfo, Citation, Hit, IngestReport
@@ -16,6 +17,7 @@ from .watch import Round, parse_duration, watch
 
 __all__ = [
     "CITATION_MARKER",
+    "SUPPORTED_SUFFIXES",
     "Answer",
     "Article",
     "ArticleError",

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.render import answer_messages
+from bot.views import answer_messages
 from index import NewsIndex, QuestionError
 from index.articles import SUPPORTED_SUFFIXES, read_file
 

@@ -24,11 +24,12 @@ import discord
 import pytest
 import simcord
 
-from bot import render
-from bot.client import NewsBot, bot_intents, failure_text
+from bot import render, views
+from bot.client import NewsBot, bot_intents
 from bot.limits import MESSAGE_CHARS, BotLimits, Busy
+from bot.replies import failure_text
 from bot.storage import Storage
-from index import Answer, Citation, NewsIndex, QuestionError, Settings, StoreError
+from index import SUPPORTED_SUFFIXES, Answer, Citation, NewsIndex, QuestionError, Settings, StoreError
 from index.cli import main as newsbot_main
 
 from .conftest import NO_COOLDOWN, make_bot
@@ -396,6 +397,49 @@ async def test_admin_ingests_attachments_and_hostile_text_never_pings(
     assert "(https://gaceta.example/aviso-corte)" in answer.embeds[0].fields[0].value
 
 
+MARKDOWN_ARTICLE = """---
+title: Nueva planta potabilizadora en Valle Alto
+date: 2026-03-15
+outlet: Diario del Valle
+---
+
+La planta potabilizadora de Valle Alto abrirá en mayo y tratará 300 litros por segundo.
+"""
+NDJSON_ARTICLES = (
+    json.dumps({"title": "Tarifas de agua 2026", "date": "2026-03-16", "outlet": "Gaceta",
+                "url": "https://gaceta.example/tarifas", "text": "Las tarifas de agua suben un 4 % en abril."})
+    + "\n"
+    + json.dumps({"title": "Obras en la avenida Central", "date": "2026-03-17", "outlet": "Gaceta",
+                  "url": "https://gaceta.example/obras", "text": "Las obras de la avenida Central durarán dos meses."})
+    + "\n"
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("setup", [Setup(empty_index=True)])
+async def test_admin_ingest_takes_every_suffix_the_index_reads(world: World, index_for_test: NewsIndex) -> None:
+    # /ingest accepts what `newsbot ingest` reads (index.SUPPORTED_SUFFIXES), not a list of its own.
+    result = await world.admin.slash(
+        world.channel,
+        "ingest",
+        archivo=("planta.markdown", MARKDOWN_ARTICLE.encode()),
+        archivo2=("gaceta.ndjson", NDJSON_ARTICLES.encode()),
+        archivo3=("foto.png", b"\x89PNG not an article"),
+    )
+    report = result.response.embeds[0]
+    assert report.description.startswith("Ingest done: 3 added")
+    skipped = {f.name: f.value for f in report.fields}["Skipped"]
+    assert skipped.startswith("foto.png: unsupported type (only ")
+    assert all(suffix in skipped for suffix in SUPPORTED_SUFFIXES)  # the reply lists what is accepted
+    titles = {i.title for i in index_for_test.list_articles()}
+    assert titles == {
+        "Nueva planta potabilizadora en Valle Alto",
+        "Tarifas de agua 2026",
+        "Obras en la avenida Central",
+    }
+    ingest = next(c for c in world.bot.synced_commands if c.name == "ingest")
+    assert all(suffix in ingest.options[0].description for suffix in SUPPORTED_SUFFIXES)
+
+
 @pytest.mark.parametrize("setup", [Setup(empty_index=True)])
 async def test_admin_ingest_url_refuses_the_hosts_network(
     world: World, index_for_test: NewsIndex, tmp_path: Path
@@ -527,6 +571,34 @@ async def test_backend_failure_is_an_apology_with_an_error_id(
     assert ERROR_ID.search(bot_messages(thread)[-1].content)
 
 
+async def test_a_failing_click_is_an_apology_not_silence(
+    world: World, sample_index: NewsIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("bot.commands.SOURCES_PAGE_SIZE", 4)
+    await world.alice.slash(world.channel, "ask", pregunta=Q_LEVEL)
+    (thread,) = world.channel.threads
+    (answer,) = bot_messages(thread)
+    listing = await world.alice.slash(world.channel, "sources")
+
+    def broken(*_: Any, **__: Any) -> Any:
+        raise StoreError("cannot read the store: disk I/O error")
+
+    monkeypatch.setattr(world.bot.storage, "get_answer", broken)
+    monkeypatch.setattr(sample_index, "list_articles", broken)
+    clicks = [
+        await world.alice.click(answer, custom_id=custom_id(answer, "nb:vote:up")),  # the buttons' own handling
+        await world.bob.click(answer, custom_id=custom_id(answer, "nb:src")),
+        await world.alice.click(listing.response, custom_id=components(listing.response)[1]["custom_id"]),  # on_error
+    ]
+    for click in clicks:
+        assert click.ephemeral and click.response is not None
+        assert click.response.content.startswith("Sorry, something went wrong")  # simcord users: en-US
+        assert ERROR_ID.search(click.response.content) and "disk I/O" not in click.response.content
+    # The pager's error went through discord.py's View.on_error (which simcord records); the
+    # answer's buttons caught theirs in their callbacks (discord.py would only have logged them).
+    assert [type(error) for error in world.env.errors] == [StoreError]
+
+
 def test_timeout_and_question_errors_read_politely(caplog: pytest.LogCaptureFixture) -> None:
     # simcord runs the event loop's timers on virtual time, so the timeout itself is exercised
     # with real threads in test_bot_storage.py; here, what the user reads about it.
@@ -564,7 +636,7 @@ def test_dry_run_prints_the_exact_messages(sample_index: NewsIndex, capsys: pyte
     code = newsbot_main(["bot", "--dry-run", Q_LEVEL, "--store", sample_index.settings.store])
     assert code == 0
     messages = json.loads(capsys.readouterr().out)
-    expected = render.answer_messages(sample_index.ask(Q_LEVEL), "0" * 12)
+    expected = views.answer_messages(sample_index.ask(Q_LEVEL), "0" * 12)
     assert [m["content"] for m in messages] == [m.content for m in expected]
     assert messages[-1]["embeds"][0]["fields"] == expected[-1].to_dict()["embeds"][0]["fields"]
     buttons = [c for row in messages[-1]["components"] for c in row["components"]]

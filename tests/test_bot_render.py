@@ -20,8 +20,9 @@ from bot.limits import (
     EMBEDS_PER_MESSAGE,
     MESSAGE_CHARS,
 )
-from bot.render import answer_messages, neutralise_mentions, passages_messages, safe, shorten, split_message
+from bot.render import neutralise_mentions, passages_messages, safe, shorten, split_message
 from bot.texts import guess_language
+from bot.views import answer_messages
 from index import Answer, Citation, IngestReport
 
 # What Discord would turn into a ping or a channel link.

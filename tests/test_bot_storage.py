@@ -12,7 +12,7 @@ import pytest
 from bot import limits as limits_module
 from bot.limits import BotLimits, Busy, Cooldown, QuestionSlots
 from bot.storage import AnswerRecord, Storage, VoteResult
-from index import Answer, Citation, ConfigError
+from index import SUPPORTED_SUFFIXES, Answer, Citation, ConfigError
 
 
 def answer(question: str = "¿Cómo están las presas?") -> Answer:
@@ -111,6 +111,13 @@ def test_limits_from_environment() -> None:
         BotLimits.from_env({"NEWSBOT_BOT_MAX_CONCURRENT": "many"})
     with pytest.raises(ConfigError, match="NEWSBOT_BOT_TIMEOUT"):
         BotLimits.from_env({"NEWSBOT_BOT_TIMEOUT": "0"})
+
+
+def test_fixed_choices_fit_discord_and_the_index() -> None:
+    # The /sources buttons are disabled by editing its reply, which needs a live interaction token.
+    assert limits_module.PAGER_TIMEOUT_SECONDS < limits_module.INTERACTION_TOKEN_SECONDS
+    # /ingest takes exactly the files the index reads (as `newsbot ingest` does), none of its own.
+    assert set(limits_module.INGEST_SUFFIXES) == SUPPORTED_SUFFIXES
 
 
 def test_cooldown_per_user(monkeypatch: pytest.MonkeyPatch) -> None:
