@@ -1,6 +1,6 @@
-"""The bot under test: building it over an index, and driving it in simcord's in-memory Discord.
+"""The bot driven in simcord's in-memory Discord, many commands in flight at once.
 
-`make_bot` is what the bot tests build. `run_through_bot` is the bot run of the load test
+`run_through_bot` is the bot run of the load test
 (index/measure/load.py): the real bot, `concurrency` users sending /ask at the same moment, wave
 after wave, while an ingest runs. It uses simcord's private steps to have many commands in
 flight at once, which is why it lives with the tests and not in `bot/`.
@@ -43,14 +43,6 @@ from index.measure.load import (
     run_load,
     spec_from_args,
 )
-
-NO_COOLDOWN = BotLimits(cooldown_seconds=0)
-
-
-def make_bot(idx: NewsIndex, db_path: Path, limits: BotLimits = NO_COOLDOWN, **options: Any) -> NewsBot:
-    """The Discord bot over `idx`, its SQLite file at `db_path` and uploads beside it (for simcord)."""
-    return NewsBot(idx, Storage(db_path), limits=limits, upload_dir=db_path.parent / "uploads", **options)
-
 
 # The /ask being answered in this task (asyncio.to_thread copies it into the worker thread).
 _interaction_id: contextvars.ContextVar[int] = contextvars.ContextVar("interaction_id", default=0)

@@ -17,7 +17,7 @@ import pytest
 
 from index import NewsIndex
 
-from .fakes import NO_COOLDOWN, CannedLLM, HashingEncoder, make_bot, make_settings
+from .fakes import CannedLLM, HashingEncoder, make_settings
 
 # The `chroma_server` fixture: a real `chroma run` on loopback, for the tests that need one.
 pytest_plugins = ["tests.chroma_server"]
@@ -25,7 +25,6 @@ pytest_plugins = ["tests.chroma_server"]
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_ARTICLES = REPO / "examples" / "articles"
 SHARED = REPO.parent / "shared"
-__all__ = ["NO_COOLDOWN", "make_bot", "make_settings"]  # still importable from here
 
 
 @pytest.fixture(autouse=True)

@@ -18,7 +18,7 @@ from index.ranking import MAX_SPAN_CHARS, trim
 from index.schema import Answer
 from index.sentences import split_sentences
 
-from .conftest import make_settings
+from .fakes import make_settings
 
 
 def markers(answer: Answer) -> list[int]:

@@ -16,7 +16,8 @@ from bot.views import answer_messages
 from index import NewsIndex, QuestionError
 from index.articles import SUPPORTED_SUFFIXES, read_file
 
-from .conftest import SAMPLE_ARTICLES, make_settings
+from .conftest import SAMPLE_ARTICLES
+from .fakes import make_settings
 
 SUFFIXES = sorted(SUPPORTED_SUFFIXES)
 MB = 1024 * 1024

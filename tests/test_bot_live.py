@@ -32,7 +32,7 @@ from bot.storage import Storage
 from index import SUPPORTED_SUFFIXES, Answer, Citation, NewsIndex, QuestionError, Settings, StoreError
 from index.cli import main as newsbot_main
 
-from .conftest import NO_COOLDOWN, make_bot
+from .fakes import NO_COOLDOWN, make_bot
 from .loopback_site import Site
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -648,6 +648,7 @@ def run_cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Compl
     return subprocess.run([sys.executable, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.slow
 def test_missing_or_rejected_token_is_one_line(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "NEWSBOT_"))}
     env["NEWSBOT_STORE"] = str(tmp_path / "store")
@@ -666,6 +667,7 @@ def test_missing_or_rejected_token_is_one_line(tmp_path: Path) -> None:
     assert token not in rejected.stderr + rejected.stdout
 
 
+@pytest.mark.slow
 def test_bot_watch_option_keeps_the_index_fresh_and_stops(fresh_index: NewsIndex, articles_copy: Path) -> None:
     from bot.cli import start_watch
 

@@ -28,7 +28,8 @@ from index import Answer, NewsIndex, Settings, StoreError
 from index.articles import read_sources
 
 from .chroma_server import ChromaServer, free_port
-from .conftest import SAMPLE_ARTICLES, make_bot, make_settings
+from .conftest import SAMPLE_ARTICLES
+from .fakes import make_bot, make_settings
 from .synthetic import barrio_name, write_articles
 
 # Real servers, subprocesses and injected faults: every test here takes seconds.

@@ -16,7 +16,8 @@ from index.retrieval import best_sentence_similarity
 from index.sentences import embedded_sentences, split_sentences, unpack
 from index.store import LAYOUT, SENTENCE_VECTORS_KEY
 
-from .conftest import SAMPLE_ARTICLES, make_settings
+from .conftest import SAMPLE_ARTICLES
+from .fakes import make_settings
 
 
 def chunk_ids(index: NewsIndex) -> list[str]:

@@ -17,7 +17,8 @@ import simcord
 from bot.client import bot_intents
 from index import NewsIndex, Settings
 
-from .conftest import REPO, SAMPLE_ARTICLES, make_bot
+from .conftest import REPO, SAMPLE_ARTICLES
+from .fakes import make_bot
 
 TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.SENTINEL.discord-token-must-never-show"
 API_KEY = "sk-SENTINEL-api-key-must-never-show-0123456789"
