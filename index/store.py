@@ -6,17 +6,24 @@ of truth: an article is complete exactly when all `n_chunks` of its chunks are p
 the same hash, so an interrupted ingest is detected and repaired on the next run.
 
 The collection metadata holds the embedding model (a store is never queried with another
-model), the chunk size, and `version`, a token that changes on every write: the BM25 side
-index records the version it was built from and is rebuilt when they differ, which keeps
-several processes sharing one Chroma server consistent.
+model) and the chunk size. Every write is also recorded in a change log, a small second
+collection (`ChangeLog`): the BM25 side index of each process records the log position it is
+at and applies only the changes after it, which keeps several processes sharing one Chroma
+server consistent without any of them re-reading every chunk.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
+import logging
+import os
+import re
+import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,6 +39,8 @@ from .settings import Settings
 if TYPE_CHECKING:
     from llama_index.core.schema import TextNode
 
+log = logging.getLogger(__name__)
+
 # One settings object for every client: Chroma refuses a second client on the same path
 # with different settings in one process.
 CHROMA_SETTINGS = ChromaSettings(anonymized_telemetry=False)
@@ -41,6 +50,12 @@ SENTENCE_VECTORS_KEY = "sentence_vectors"  # the chunk's sentence embeddings (se
 # ingest. 2: chunks carry their sentences' vectors.
 LAYOUT = 2
 TRANSIENT_RETRY_SECONDS = (0.1, 0.3, 1.0)
+CHANGES_SUFFIX = "__changes"
+LOG_KEEP = 20_000  # change records kept; a side index further behind than this is rebuilt
+LOG_TRIM_EVERY = 500  # appends between two trims of the log
+LOG_ARTICLES_PER_RECORD = 500  # a larger write is logged as several records
+LOG_MAX_CLAIMS = 1000  # attempts at the next sequence number before giving up
+LOG_HINT_EVERY = 50  # appends between two updates of the head hint in the log's metadata
 
 
 def open_client(settings: Settings) -> ClientAPI:
@@ -71,6 +86,15 @@ def open_client(settings: Settings) -> ClientAPI:
         raise StoreError(f"cannot open the Chroma store at {where}: {exc}") from exc
 
 
+def _local_dir(settings: Settings, kind: str) -> Path:
+    """A folder of this machine's files about the store: beside an on-disk store, or, for a
+    server, under the local store folder keyed by the server's URL and the collection."""
+    if settings.chroma_url:
+        key = re.sub(r"[^A-Za-z0-9]+", "_", f"{settings.chroma_url}_{settings.collection}")
+        return Path(settings.store).expanduser() / f"{kind}-remote" / key
+    return Path(settings.store).expanduser() / kind / settings.collection
+
+
 @dataclass(frozen=True)
 class StoredArticle:
     article_id: str
@@ -98,6 +122,200 @@ class DenseMatch:
     vector: Any = None  # the stored embedding, when asked for
 
 
+@dataclass(frozen=True)
+class Change:
+    """One record of the change log: the chunks of `article_ids` were written ("upsert") or
+    deleted ("delete"). Logged after the write, so a reader that sees it finds the write done."""
+
+    seq: int
+    op: str  # "upsert" | "delete"
+    article_ids: tuple[str, ...]
+
+
+def changes_collection_name(collection: str) -> str:
+    """`<collection>__changes`, shortened to Chroma's 63-character limit with a hash if need be."""
+    name = collection + CHANGES_SUFFIX
+    if len(name) <= 63:
+        return name
+    digest = hashlib.sha1(collection.encode("utf-8")).hexdigest()[:8]
+    return f"{collection[: 63 - len(CHANGES_SUFFIX) - 9]}-{digest}{CHANGES_SUFFIX}"
+
+
+class ChangeLog:
+    """A monotonically numbered log of writes, in a Chroma collection of its own.
+
+    Record ids are the zero-padded sequence numbers. Chroma has no transactions, but it keeps
+    the first record written under an id and ignores a later `add` of the same id (checked for
+    the embedded store and `chroma run`): so a writer claims number n by adding record n and
+    reading it back, and on finding another writer's record there tries n + 1. Numbers are
+    therefore handed out without gaps, in the order the records were written, whatever the
+    number of processes, and a reader at position S that sees records S+1..H has seen every
+    write logged up to H. Old records are deleted (`LOG_KEEP`); a reader that finds the record
+    after its position gone rebuilds instead.
+    """
+
+    def __init__(self, client: ClientAPI, name: str) -> None:
+        try:
+            self.collection: Collection = client.get_or_create_collection(
+                name, metadata={"newsbot": "change log"}, embedding_function=None
+            )
+        except Exception as exc:
+            raise StoreError(f"cannot open the change log {name!r}: {exc}") from exc
+        # Highest number seen here; every number up to it is taken. Starts from a hint kept in the
+        # log's metadata, so a new process does not read the whole log to find the head.
+        self._head = int((self.collection.metadata or {}).get("hint", 0))
+
+    def since(self, seq: int) -> list[Change]:
+        """The records after `seq`, in order (may start after seq + 1 if the log was trimmed)."""
+        try:
+            page = self.collection.get(where={"seq": {"$gt": seq}}, include=["metadatas"])  # type: ignore[dict-item,list-item]
+        except Exception as exc:
+            raise StoreError(f"cannot read the store: {exc}") from exc
+        records: list[dict[str, Any]] = [dict(m or {}) for m in page.get("metadatas") or []]
+        changes = sorted(
+            (Change(int(m["seq"]), str(m["op"]), tuple(json.loads(str(m["articles"])))) for m in records),
+            key=lambda c: c.seq,
+        )
+        if changes:
+            self._head = max(self._head, changes[-1].seq)
+        return changes
+
+    def head(self) -> int:
+        """The highest number in the log (0: nothing logged yet)."""
+        self.since(self._head)
+        return self._head
+
+    def append(self, op: str, article_ids: Sequence[str]) -> int:
+        """Log one record; returns its number."""
+        seq = self.head() + 1
+        writer = uuid.uuid4().hex
+        metadata: dict[str, Any] = {"op": op, "articles": json.dumps(list(article_ids)), "writer": writer}
+        try:
+            for _ in range(LOG_MAX_CLAIMS):
+                record = f"{seq:012d}"
+                self.collection.add(ids=[record], embeddings=[[0.0]], metadatas=[{**metadata, "seq": seq}])  # type: ignore[arg-type]
+                found = self.collection.get(ids=[record], include=["metadatas"])  # type: ignore[list-item]
+                if (found["metadatas"] or [{}])[0].get("writer") == writer:
+                    break
+                seq += 1  # another process took this number first
+            else:
+                raise StoreError(f"cannot claim a change-log number after {LOG_MAX_CLAIMS} tries")
+            if seq % LOG_HINT_EVERY == 0:
+                self.collection.modify(metadata={"newsbot": "change log", "hint": seq})
+            if seq % LOG_TRIM_EVERY == 0:
+                self.collection.delete(where={"seq": {"$lte": seq - LOG_KEEP}})  # type: ignore[dict-item]
+        except StoreError:
+            raise
+        except Exception as exc:
+            raise StoreError(f"cannot write to the store: {exc}") from exc
+        self._head = max(self._head, seq)
+        return seq
+
+
+class IntentJournal:
+    """Local files saying "this process is about to write these articles", one per write, deleted
+    once the write is logged. A process killed between its write and the log record leaves its
+    file behind; whichever process next syncs a side index on this machine logs the write on
+    its behalf (`recover`), so no side index misses it.
+
+    Local rather than a record in Chroma: a record written *before* the write would be read by
+    other processes before the write lands (they would need a second look later), and it would
+    be the first thing an interrupted ingest leaves in the store.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._mine: set[str] = set()  # files of writes in flight in this process
+        self._lock = threading.Lock()
+
+    def open(self, op: str, article_ids: Sequence[str]) -> Path:
+        path = self.directory / f"{os.getpid()}-{uuid.uuid4().hex}.json"
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps({"pid": os.getpid(), "started": _process_start(os.getpid()), "op": op,
+                                        "articles": list(article_ids)}), encoding="utf-8")  # fmt: skip
+        except OSError as exc:
+            raise StoreError(f"cannot write to the store: {exc}") from exc
+        with self._lock:
+            self._mine.add(path.name)
+        return path
+
+    def close(self, path: Path, logged: bool) -> None:
+        with self._lock:
+            self._mine.discard(path.name)
+        if logged:
+            path.unlink(missing_ok=True)
+
+    def recover(self, changes: ChangeLog) -> int:
+        """Log the writes of dead processes (and this one's whose logging failed); returns how many."""
+        try:
+            paths = sorted(self.directory.glob("*.json"))
+        except OSError:
+            return 0
+        recovered = 0
+        for path in paths:
+            with self._lock:
+                if path.name in self._mine:
+                    continue
+            try:
+                intent = json.loads(path.read_text(encoding="utf-8"))
+                pid = int(intent["pid"])
+                if pid != os.getpid() and _process_start(pid) == intent.get("started"):
+                    continue  # its writer is alive: still writing
+                changes.append(str(intent["op"]), [str(a) for a in intent["articles"]])
+            except FileNotFoundError:
+                continue  # another process recovered it just now
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                log.warning("unreadable write intent %s (%s): removed", path, exc)
+            path.unlink(missing_ok=True)
+            recovered += 1
+        return recovered
+
+
+def _process_start(pid: int) -> str | None:
+    """When process `pid` started (clock ticks since boot), or None if there is no such process:
+    a pid alone could have been reused by another process since."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8")
+        return stat.rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:
+            pass
+        return "alive"
+
+
+class _LoggedWrite:
+    """`with store._logged(op, ids): write`: an intent file before the write, the change-log
+    records after it (also after a failed write: part of it may have landed)."""
+
+    def __init__(self, store: ChunkStore, op: str, article_ids: list[str]) -> None:
+        self.store = store
+        self.op = op
+        self.article_ids = article_ids
+        self.intent: Path | None = None
+
+    def __enter__(self) -> None:
+        self.intent = self.store.intents.open(self.op, self.article_ids)
+
+    def __exit__(self, kind: object, error: object, traceback: object) -> None:
+        assert self.intent is not None
+        logged = False
+        try:
+            for start in range(0, len(self.article_ids), LOG_ARTICLES_PER_RECORD):
+                self.store.changes.append(self.op, self.article_ids[start : start + LOG_ARTICLES_PER_RECORD])
+            logged = True
+        except StoreError as exc:
+            if error is None:
+                raise
+            log.warning("could not log a failed write (the next side-index sync will): %s", exc)
+        finally:
+            self.store.intents.close(self.intent, logged)
+
+
 class ChunkStore:
     def __init__(self, settings: Settings, embed_key: str) -> None:
         self.settings = settings
@@ -111,6 +329,11 @@ class ChunkStore:
             )
         except Exception as exc:
             raise StoreError(f"cannot open the collection {settings.collection!r}: {exc}") from exc
+        self.changes = ChangeLog(self.client, changes_collection_name(settings.collection))
+        # Both collections' ids, fixed when each was created: a side index made for another
+        # incarnation of either (a store deleted and made again) is rebuilt, whatever its seq.
+        self.log_id = f"{self.collection.id}/{self.changes.collection.id}"
+        self.intents = IntentJournal(_local_dir(settings, "intents"))
         stored_model = (self.collection.metadata or {}).get("embed_model")
         if stored_model and stored_model != embed_key:
             raise StoreError(
@@ -128,13 +351,15 @@ class ChunkStore:
         return dict(fresh.metadata or {})
 
     def version(self) -> str:
-        return str(self._metadata().get("version", ""))
+        """The change log's head, as text: equal to a BM25 side index's `version` when current."""
+        return str(self.changes.head())
 
     def last_ingest(self) -> str:
         return str(self._metadata().get("last_ingest", ""))
 
     def mark_changed(self) -> None:
-        """Record a write: a new version token (stales every BM25 side index) and the time."""
+        """Record the time of a write (and a new `version` token, which side indexes before the
+        change log read: they rebuild when it moves)."""
         metadata = {k: v for k, v in self._metadata().items() if not k.startswith("hnsw:")}
         metadata["version"] = uuid.uuid4().hex
         metadata["last_ingest"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
@@ -169,11 +394,18 @@ class ChunkStore:
             if len(ids) < READ_BATCH:
                 return
 
-    def articles(self) -> dict[str, StoredArticle]:
-        """Every article in the store, with how many of its chunks are present."""
+    def articles(self, **only: Sequence[str]) -> dict[str, StoredArticle]:
+        """Every article in the store, with how many of its chunks are present; or only those
+        whose chunk metadata matches one of the values given for a field (`article_id=[...]`,
+        `content_hash=[...]`, `source=[...]`), which costs those articles' chunks instead of
+        the store's (chunk metadata carries sentence vectors: 7 s a scan at 20k chunks)."""
+        if only:
+            pages: Iterable[list[dict[str, Any]]] = [list(self._metadata_where(only).values())]
+        else:
+            pages = (metadatas for _ids, _docs, metadatas in self.iter_chunks(include=("metadatas",)))
         found: dict[str, int] = {}
         first: dict[str, dict[str, Any]] = {}
-        for _ids, _docs, metadatas in self.iter_chunks(include=("metadatas",)):
+        for metadatas in pages:
             for meta in metadatas:
                 article_id = str(meta.get("article_id", ""))
                 found[article_id] = found.get(article_id, 0) + 1
@@ -194,6 +426,21 @@ class ChunkStore:
             for article_id, meta in first.items()
         }
 
+    def _metadata_where(self, only: dict[str, Sequence[str]]) -> dict[str, dict[str, Any]]:
+        """{chunk id: metadata} of the chunks matching any of the values, in batched queries."""
+        out: dict[str, dict[str, Any]] = {}
+        for key, values in only.items():
+            wanted = sorted(set(values))
+            for start in range(0, len(wanted), LOG_ARTICLES_PER_RECORD):
+                batch = wanted[start : start + LOG_ARTICLES_PER_RECORD]
+                try:
+                    page = self.collection.get(where={key: {"$in": batch}}, include=["metadatas"])  # type: ignore[dict-item,list-item]
+                except Exception as exc:
+                    raise StoreError(f"cannot read the store: {exc}") from exc
+                for cid, meta in zip(page["ids"], page.get("metadatas") or [], strict=True):
+                    out[cid] = dict(meta or {})
+        return out
+
     # -- writes --------------------------------------------------------------------------
 
     def replace_articles(
@@ -210,8 +457,9 @@ class ChunkStore:
         steps, the articles are simply missing and the next run adds them; killed during the
         upsert, Chroma's write-ahead log keeps the batch all or nothing. One call for a group
         of articles, not one per article: a Chroma write costs tens of milliseconds.
+
+        Logged in the change log after the write (`_LoggedWrite`), for the side indexes.
         """
-        from llama_index.core.schema import MetadataMode
         from llama_index.core.vector_stores.utils import node_to_metadata_dict
 
         nodes = [node for group in nodes_by_article.values() for node in group]
@@ -222,6 +470,14 @@ class ChunkStore:
             {**node_to_metadata_dict(node, remove_text=True, flat_metadata=True), **extra.get(node.node_id, {})}
             for node in nodes
         ]
+        with _LoggedWrite(self, "upsert", list(nodes_by_article)):
+            self._replace(nodes_by_article, nodes, metadatas)
+
+    def _replace(
+        self, nodes_by_article: dict[str, list[TextNode]], nodes: list[TextNode], metadatas: list[dict[str, Any]]
+    ) -> None:
+        from llama_index.core.schema import MetadataMode
+
         try:
             self.collection.delete(where={"article_id": {"$in": list(nodes_by_article)}})  # type: ignore[dict-item]
             self.collection.upsert(
@@ -236,10 +492,27 @@ class ChunkStore:
     def delete_articles(self, article_ids: Sequence[str]) -> None:
         if not article_ids:
             return
-        try:
-            self.collection.delete(where={"article_id": {"$in": list(article_ids)}})  # type: ignore[dict-item]
-        except Exception as exc:
-            raise StoreError(f"cannot write to the store: {exc}") from exc
+        with _LoggedWrite(self, "delete", list(article_ids)):
+            try:
+                self.collection.delete(where={"article_id": {"$in": list(article_ids)}})  # type: ignore[dict-item]
+            except Exception as exc:
+                raise StoreError(f"cannot write to the store: {exc}") from exc
+
+    def chunks_of(self, article_ids: Sequence[str]) -> Iterator[tuple[list[str], list[str], list[dict[str, Any]]]]:
+        """The chunks of these articles as they are now, in pages: (ids, documents, metadatas)."""
+        wanted = sorted(set(article_ids))
+        for start in range(0, len(wanted), LOG_ARTICLES_PER_RECORD):
+            batch = wanted[start : start + LOG_ARTICLES_PER_RECORD]
+            try:
+                page = self.collection.get(
+                    where={"article_id": {"$in": batch}},  # type: ignore[dict-item]
+                    include=["documents", "metadatas"],  # type: ignore[list-item]
+                )
+            except Exception as exc:
+                raise StoreError(f"cannot read the store: {exc}") from exc
+            ids = list(page["ids"])
+            documents = [str(d or "") for d in (page.get("documents") or [""] * len(ids))]
+            yield ids, documents, [dict(m or {}) for m in (page.get("metadatas") or [{}] * len(ids))]
 
     # -- reads for search ----------------------------------------------------------------
 
