@@ -195,7 +195,10 @@ class ChangeLog:
                 record = f"{seq:012d}"
                 self.collection.add(ids=[record], embeddings=[[0.0]], metadatas=[{**metadata, "seq": seq}])  # type: ignore[arg-type]
                 found = self.collection.get(ids=[record], include=["metadatas"])  # type: ignore[list-item]
-                if (found["metadatas"] or [{}])[0].get("writer") == writer:
+                holders = [dict(m or {}).get("writer") for m in found.get("metadatas") or []]
+                if not holders:  # not even ours: the write did not land (a full disk says so this way)
+                    raise StoreError("cannot write to the store: a change-log record was not kept")
+                if holders[0] == writer:
                     break
                 seq += 1  # another process took this number first
             else:
@@ -212,11 +215,16 @@ class ChangeLog:
         return seq
 
 
+# Intent files of writes in flight in this process, whichever ChunkStore object is writing.
+_IN_FLIGHT: set[Path] = set()
+_IN_FLIGHT_LOCK = threading.Lock()
+
+
 class IntentJournal:
     """Local files saying "this process is about to write these articles", one per write, deleted
     once the write is logged. A process killed between its write and the log record leaves its
-    file behind; whichever process next syncs a side index on this machine logs the write on
-    its behalf (`recover`), so no side index misses it.
+    file behind, and so does a write that failed part-way; it is logged later on the writer's
+    behalf (`recover`), so no side index misses what did land.
 
     Local rather than a record in Chroma: a record written *before* the write would be read by
     other processes before the write lands (they would need a second look later), and it would
@@ -225,41 +233,43 @@ class IntentJournal:
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
-        self._mine: set[str] = set()  # files of writes in flight in this process
-        self._lock = threading.Lock()
 
     def open(self, op: str, article_ids: Sequence[str]) -> Path:
         path = self.directory / f"{os.getpid()}-{uuid.uuid4().hex}.json"
+        intent = {"pid": os.getpid(), "started": _process_start(os.getpid()), "op": op, "articles": list(article_ids)}
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps({"pid": os.getpid(), "started": _process_start(os.getpid()), "op": op,
-                                        "articles": list(article_ids)}), encoding="utf-8")  # fmt: skip
+            path.write_text(json.dumps(intent), encoding="utf-8")
         except OSError as exc:
             raise StoreError(f"cannot write to the store: {exc}") from exc
-        with self._lock:
-            self._mine.add(path.name)
+        with _IN_FLIGHT_LOCK:
+            _IN_FLIGHT.add(path)
         return path
 
     def close(self, path: Path, logged: bool) -> None:
-        with self._lock:
-            self._mine.discard(path.name)
+        with _IN_FLIGHT_LOCK:
+            _IN_FLIGHT.discard(path)
         if logged:
             path.unlink(missing_ok=True)
 
-    def recover(self, changes: ChangeLog) -> int:
-        """Log the writes of dead processes (and this one's whose logging failed); returns how many."""
+    def recover(self, changes: ChangeLog, own: bool = False) -> int:
+        """Log the writes that dead processes left unlogged, and with `own` this process's
+        (only just after a write succeeded: an embedded store that has just failed a write can
+        hang on the next one). Returns how many were logged."""
         try:
             paths = sorted(self.directory.glob("*.json"))
         except OSError:
             return 0
         recovered = 0
         for path in paths:
-            with self._lock:
-                if path.name in self._mine:
+            with _IN_FLIGHT_LOCK:
+                if path in _IN_FLIGHT:
                     continue
             try:
                 intent = json.loads(path.read_text(encoding="utf-8"))
                 pid = int(intent["pid"])
+                if pid == os.getpid() and not own:
+                    continue
                 if pid != os.getpid() and _process_start(pid) == intent.get("started"):
                     continue  # its writer is alive: still writing
                 changes.append(str(intent["op"]), [str(a) for a in intent["articles"]])
@@ -289,8 +299,9 @@ def _process_start(pid: int) -> str | None:
 
 
 class _LoggedWrite:
-    """`with store._logged(op, ids): write`: an intent file before the write, the change-log
-    records after it (also after a failed write: part of it may have landed)."""
+    """`with _LoggedWrite(store, op, ids): write`: an intent file before the write, the change-log
+    records after it. After a failed write nothing more is written to the store (part of the
+    write may have landed: the intent stays, and is logged later, see `IntentJournal`)."""
 
     def __init__(self, store: ChunkStore, op: str, article_ids: list[str]) -> None:
         self.store = store
@@ -303,17 +314,17 @@ class _LoggedWrite:
 
     def __exit__(self, kind: object, error: object, traceback: object) -> None:
         assert self.intent is not None
+        if error is not None:
+            self.store.intents.close(self.intent, logged=False)
+            return
         logged = False
         try:
             for start in range(0, len(self.article_ids), LOG_ARTICLES_PER_RECORD):
                 self.store.changes.append(self.op, self.article_ids[start : start + LOG_ARTICLES_PER_RECORD])
             logged = True
-        except StoreError as exc:
-            if error is None:
-                raise
-            log.warning("could not log a failed write (the next side-index sync will): %s", exc)
         finally:
             self.store.intents.close(self.intent, logged)
+        self.store.intents.recover(self.store.changes, own=True)  # earlier failed writes of this process
 
 
 class ChunkStore:
