@@ -12,8 +12,10 @@ another version has written to. Then a real `chroma run` serves the copy, and:
 1. a writer process and a follower process (each with its own local folder, so each keeps its
    own BM25 side index, as two bots on one server do) bring their side index up to date
    (untimed: a first build, or a load);
-2. the writer ingests one new one-chunk article (real embedding model, warmed up first): timed,
-   wall clock, BM25 update included;
+2. the writer, warmed up as a long-running process is (`warm_up`, embedding model loaded),
+   ingests one new one-chunk article: timed, wall clock, BM25 update included (also reported
+   alone: `bm25_update_s`), and, for reference, one read of every stored article's metadata
+   (`full_store_articles_s`, what every ingest did before);
 3. the follower then answers `lexical_index()`: timed, the catch-up; and checks the new article
    is found by BM25.
 
@@ -98,8 +100,21 @@ def role_warm(local: Path) -> dict[str, Any]:
 
 def role_writer(local: Path, article: Path) -> dict[str, Any]:
     index = _open(local)
-    index.lexical_index()
-    index.embedding.encode(["calentar el modelo"])  # model loaded before the clock starts
+    # What a long-running process (the bot) has loaded before its first ingest: the side index,
+    # LlamaIndex, the language detector (`warm_up`) and the embedding model.
+    index.warm_up()
+    index.embedding.encode(["calentar el modelo"])
+    refresh = index._refresh_lexical
+    bm25 = []
+
+    def timed_refresh() -> Any:
+        started = time.perf_counter()
+        try:
+            return refresh()
+        finally:
+            bm25.append(time.perf_counter() - started)
+
+    index._refresh_lexical = timed_refresh  # type: ignore[method-assign]
     start = time.perf_counter()
     report = index.ingest([article])
     ingest_s = time.perf_counter() - start
@@ -107,7 +122,8 @@ def role_writer(local: Path, article: Path) -> dict[str, Any]:
     start = time.perf_counter()
     index.store.articles()
     articles_s = time.perf_counter() - start
-    return {"ingest_s": round(ingest_s, 3), "chunks": report.chunks, "store_articles_s": round(articles_s, 3)}
+    return {"ingest_s": round(ingest_s, 3), "bm25_update_s": round(sum(bm25), 3), "chunks": report.chunks,
+            "full_store_articles_s": round(articles_s, 3)}  # fmt: skip
 
 
 def role_follower(local: Path) -> dict[str, Any]:
