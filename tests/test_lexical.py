@@ -1,0 +1,129 @@
+"""The incremental BM25 side index (index/lexical.py) against full rebuilds and against bm25s,
+the library it replaced: same scores, same idf, whatever sequence of changes led there.
+No store here; tests/test_lexical_sync.py covers the change log in Chroma."""
+
+from __future__ import annotations
+
+import random
+import re
+from pathlib import Path
+
+import bm25s
+import numpy as np
+import pytest
+
+from index import lexical, segments
+from index.analysis import analyze
+from index.lexical import SegmentIndex, SideIndex
+from index.segments import ChunkText
+
+SAMPLES = Path(__file__).resolve().parents[1] / "examples" / "articles"
+WORDS = sorted({w for p in SAMPLES.glob("*.txt") for w in re.findall(r"\w+", p.read_text(encoding="utf-8"))})
+QUERIES = [
+    "presas agua nivel", "¿Cuántas pipas rentará el municipio?", "línea 3 del metro estaciones", "colonias tandeos",
+    "presas presas agua", "palabra inexistente zzzz", "el de la", "alcaldesa anunció", "millones de pesos",
+]  # fmt: skip
+
+
+def random_article(rng: random.Random, article_id: str) -> list[ChunkText]:
+    chunks = []
+    for number in range(rng.randint(1, 4)):
+        size = rng.choice([0, 3, 20, 60, 120])  # some chunks are all stopwords or empty
+        text = " ".join(rng.choice(WORDS) for _ in range(size))
+        date = 20250100 + 100 * rng.randrange(12) + rng.randint(1, 28)
+        chunks.append(ChunkText(f"{article_id}-{number:04d}", article_id, text, date))
+    return chunks
+
+
+def assert_same(a: SegmentIndex, b: SegmentIndex) -> None:
+    """Same live chunks, dates and, for every query, the same score per chunk and idf."""
+    assert sorted(a.chunk_ids) == sorted(b.chunk_ids)
+    assert dict(zip(a.chunk_ids, a.date_ints.tolist(), strict=True)) == dict(
+        zip(b.chunk_ids, b.date_ints.tolist(), strict=True)
+    )
+    assert a.unseen_idf() == pytest.approx(b.unseen_idf())
+    for query in QUERIES:
+        scores_a = dict(zip(a.chunk_ids, a.scores(query).tolist(), strict=True))
+        scores_b = dict(zip(b.chunk_ids, b.scores(query).tolist(), strict=True))
+        for cid, score in scores_b.items():
+            assert scores_a[cid] == pytest.approx(score, rel=1e-5, abs=1e-5), (query, cid)
+        tokens = analyze(query)
+        assert a.idf(tokens) == pytest.approx(b.idf(tokens), rel=1e-6)
+    assert a.newest_date() == b.newest_date()
+
+
+def test_scores_equal_bm25s() -> None:
+    """The index computes what `bm25s.BM25().index(...)` + `get_scores` computed before."""
+    rng = random.Random(1)
+    chunks = [c for n in range(60) for c in random_article(rng, f"a{n}")]
+    ours = SegmentIndex.build(1, chunks)
+    theirs = bm25s.BM25()
+    theirs.index([analyze(c.text) for c in chunks], show_progress=False)
+    assert ours.chunk_ids == [c.chunk_id for c in chunks]
+    for query in QUERIES:
+        tokens = analyze(query)
+        expected = theirs.get_scores(tokens) if tokens else np.zeros(len(chunks))
+        np.testing.assert_allclose(ours.scores(query), expected, rtol=1e-5, atol=1e-5)
+        for token, weight in ours.idf(tokens).items():
+            column = theirs.vocab_dict[token]
+            df = int(theirs.scores["indptr"][column + 1] - theirs.scores["indptr"][column])
+            assert weight == pytest.approx(float(np.log(1 + (len(chunks) - df + 0.5) / (df + 0.5))))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_changes_score_as_a_full_rebuild(seed: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Random adds, replaces and deletes, applied one article at a time (with merges made
+    frequent), give the index a full rebuild of the final store gives; saved and reloaded too."""
+    monkeypatch.setattr(lexical, "MAX_DELTAS", 3)
+    monkeypatch.setattr(lexical, "MERGE_MIN_ROWS", 8)
+    rng = random.Random(seed)
+    store: dict[str, list[ChunkText]] = {f"a{n}": random_article(rng, f"a{n}") for n in range(rng.randint(0, 30))}
+    index = SegmentIndex.build(0, [c for chunks in store.values() for c in chunks])
+    side = SideIndex(tmp_path / "bm25")
+    next_id = len(store)
+    for seq in range(1, 80):
+        action = rng.random()
+        if action < 0.4 or not store:
+            article_id, next_id = f"a{next_id}", next_id + 1
+            store[article_id] = random_article(rng, article_id)
+        elif action < 0.75:
+            article_id = rng.choice(sorted(store))
+            store[article_id] = random_article(rng, article_id)  # replaced: maybe fewer chunks
+        else:
+            article_id = rng.choice(sorted(store))
+            del store[article_id]
+        index = index.apply(seq, [article_id], store.get(article_id, []))
+        if seq % 9 == 0:
+            side.save(index)
+            reloaded = SideIndex(tmp_path / "bm25").load()
+            assert reloaded is not None and reloaded.seq == seq
+            assert_same(reloaded, index)
+            index = reloaded if seq % 2 else index
+        if seq % 13 == 0:
+            assert_same(index, SegmentIndex.build(seq, [c for chunks in store.values() for c in chunks]))
+    rebuilt = SegmentIndex.build(79, [c for chunks in store.values() for c in chunks])
+    assert_same(index, rebuilt)
+    assert len(index.segments) <= lexical.MAX_DELTAS + 1
+
+
+def test_one_article_change_costs_the_article(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Applying a change analyses only the changed article's chunks."""
+    rng = random.Random(7)
+    base = SegmentIndex.build(0, [c for n in range(200) for c in random_article(rng, f"a{n}")])
+    analysed: list[str] = []
+    real = segments.analyze
+    monkeypatch.setattr(segments, "analyze", lambda text: analysed.append(text) or real(text))
+    new = random_article(rng, "a5")
+    changed = base.apply(1, ["a5"], new)
+    assert len(analysed) == len(new)
+    assert changed.segments[0] is base.segments[0]  # the base is shared, not copied
+    assert "a5-0000" in changed.position
+
+
+def test_empty_and_emptied_index() -> None:
+    empty = SegmentIndex.build(0, [])
+    assert empty.chunk_ids == [] and empty.scores("presas").shape == (0,) and empty.newest_date() is None
+    one = empty.apply(1, ["x"], [ChunkText("x-0000", "x", "Las presas bajaron", 20260101)])
+    assert one.scores("presas")[0] > 0 and one.idf(["pres"]) and one.newest_date() is not None
+    gone = one.apply(2, ["x"], [])
+    assert gone.chunk_ids == [] and gone.scores("presas").shape == (0,) and gone.idf(["pres"]) == {}
