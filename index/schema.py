@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 # A citation marker in an answer: "[2]", or "[1, 2]" where an answer groups them. Every reader of
 # markers (composing, LLM reply checks, evaluation, Discord rendering) uses this one pattern.
@@ -166,10 +166,4 @@ class ArticleInfo:
     chunks: int
 
     def to_dict(self) -> dict[str, object]:
-        return {
-            "source": self.source,
-            "title": self.title,
-            "outlet": self.outlet,
-            "date": self.date,
-            "chunks": self.chunks,
-        }
+        return asdict(self)
