@@ -343,16 +343,16 @@ class ChunkStore:
 
     # -- reads for search ----------------------------------------------------------------
 
-    def query(self, embedding: Sequence[float], n: int, where: dict[str, Any] | None) -> list[DenseMatch]:
+    def _search(self, embedding: Sequence[float], n: int, where: dict[str, Any] | None, include: list[str]) -> Any:
+        """One nearest-neighbour query, with a short bounded wait on Chroma's transient error."""
         for attempt in range(len(TRANSIENT_RETRY_SECONDS) + 1):
             try:
-                result = self.collection.query(
+                return self.collection.query(
                     query_embeddings=[list(embedding)],  # type: ignore[arg-type]
                     n_results=n,  # Chroma returns fewer when fewer match
                     where=where,
-                    include=["documents", "metadatas", "distances"],  # type: ignore[list-item]
+                    include=include,  # type: ignore[arg-type]
                 )
-                break
             except Exception as exc:
                 # A Chroma server queried while another process's first writes are being
                 # indexed can answer "Error creating hnsw segment reader: Nothing found on
@@ -361,6 +361,10 @@ class ChunkStore:
                     time.sleep(TRANSIENT_RETRY_SECONDS[attempt])
                     continue
                 raise StoreError(f"cannot search the store: {exc}") from exc
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def query(self, embedding: Sequence[float], n: int, where: dict[str, Any] | None) -> list[DenseMatch]:
+        result = self._search(embedding, n, where, ["documents", "metadatas", "distances"])
         ids = result["ids"][0]
         distances = (result["distances"] or [[]])[0]
         documents = (result["documents"] or [[]])[0]
@@ -373,14 +377,7 @@ class ChunkStore:
     def nearest(self, embedding: Sequence[float], n: int) -> list[tuple[str, float]]:
         """The `n` nearest chunks' ids and cosines, nothing else fetched (no text, no metadata:
         a chunk's metadata holds its sentence vectors, too heavy to fetch for hundreds)."""
-        try:
-            result = self.collection.query(
-                query_embeddings=[list(embedding)],  # type: ignore[arg-type]
-                n_results=n,
-                include=["distances"],  # type: ignore[list-item]
-            )
-        except Exception as exc:
-            raise StoreError(f"cannot search the store: {exc}") from exc
+        result = self._search(embedding, n, None, ["distances"])
         distances = (result["distances"] or [[]])[0]
         return [(cid, 1.0 - float(dist)) for cid, dist in zip(result["ids"][0], distances, strict=True)]
 
