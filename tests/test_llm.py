@@ -522,11 +522,11 @@ def assert_real_reply_contract(answerer: LLMAnswerer, question: str, language: s
         text, numbers = answerer.answer(question, language, hits)
     except LLMError as exc:
         elapsed = time.monotonic() - started
-        print(f"\n{answerer.name}: reply rejected by validation in {elapsed:.1f} s: {exc}")
+        print(f"\n{answerer.provider}: reply rejected by validation in {elapsed:.1f} s: {exc}")
         assert any(reason in str(exc) for reason in VALIDATION_FAILURES), f"not a validation failure: {exc}"
     else:
         elapsed = time.monotonic() - started
-        print(f"\n{answerer.name}: answer in {elapsed:.1f} s: {text!r} -> {numbers}")
+        print(f"\n{answerer.provider}: answer in {elapsed:.1f} s: {text!r} -> {numbers}")
         if numbers:
             assert_citations_resolve(text, numbers, len(hits))
             check_language(text, language)
