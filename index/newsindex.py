@@ -13,6 +13,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from tqdm import tqdm
 
 from .answer import LATEST_K, SEARCH_K, Answerer, answer_in_order, default_answerers
@@ -35,11 +36,12 @@ from .question import (
     without_date_phrase,
 )
 from .reader import load_reader
+from .records import LAYOUT
 from .retrieval import DateRange, HybridSearch, merge_by_article
 from .schema import Answer, Article, ArticleInfo, Hit, IngestReport
-from .sentences import embedded_sentences, pack
+from .sentences import embedded_sentences
 from .settings import Settings
-from .store import LAYOUT, SENTENCE_VECTORS_KEY, ChunkStore
+from .store import ChunkStore
 from .web import WebReader, is_url
 
 if TYPE_CHECKING:
@@ -228,22 +230,25 @@ class NewsIndex:
         progress: bool,
         stop: threading.Event | None = None,
     ) -> None:
-        planned = [(article, replaces, self._nodes_for(article)) for article, replaces in pending]
-        total = sum(len(nodes) for _, _, nodes in planned)
-        bar = tqdm(total=total, unit="chunk", desc="embedding", disable=not progress or total == 0, file=sys.stderr)
+        # Chunked group by group, not all up front: 100k chunks' nodes held at once were ~1 GB
+        # of the ingest's peak memory. So the bar counts articles.
+        bar = tqdm(
+            total=len(pending), unit="article", desc="embedding", disable=not progress or not pending, file=sys.stderr
+        )
         try:
             group: list[tuple[Article, bool, list[TextNode]]] = []
             size = 0
-            for item in planned:
-                group.append(item)
-                size += len(item[2])
+            for article, replaces in pending:
+                nodes = self._nodes_for(article)
+                group.append((article, replaces, nodes))
+                size += len(nodes)
                 if size >= EMBED_BATCH:
                     self._embed_and_write(group, report, bar)
                     group, size = [], 0
                     if stop is not None and stop.is_set():
                         # Between two writes, never inside one: the rest is read again next time.
                         written = len(report.added) + len(report.updated)
-                        log.info("stopped: %d articles left for the next run", len(planned) - written)
+                        log.info("stopped: %d articles left for the next run", len(pending) - written)
                         return
             if group:
                 self._embed_and_write(group, report, bar)
@@ -258,17 +263,19 @@ class NewsIndex:
         sentences = [embedded_sentences(str(node.metadata["title"]), node.text) for node in nodes]
         texts = [node.get_content(metadata_mode="embed") for node in nodes]  # type: ignore[arg-type]
         vectors = self.embedding.encode(texts + [s for chunk in sentences for s in chunk])
-        extra: dict[str, dict[str, Any]] = {}
+        sentence_vectors: dict[str, np.ndarray] = {}
         start = len(nodes)
         for node, vector, chunk_sentences in zip(nodes, vectors[: len(nodes)], sentences, strict=True):
             node.embedding = vector.tolist()
-            extra[node.node_id] = {SENTENCE_VECTORS_KEY: pack(vectors[start : start + len(chunk_sentences)])}
+            sentence_vectors[node.node_id] = vectors[start : start + len(chunk_sentences)]
             start += len(chunk_sentences)
-        self.store.replace_articles({article.article_id: article_nodes for article, _, article_nodes in group}, extra)
+        self.store.replace_articles(
+            {article.article_id: article_nodes for article, _, article_nodes in group}, sentence_vectors
+        )
         for article, replaces, article_nodes in group:
             (report.updated if replaces else report.added).append(article.source)
             report.chunks += len(article_nodes)
-        bar.update(len(nodes))
+        bar.update(len(group))
 
     # -- BM25 side index -----------------------------------------------------------------
 

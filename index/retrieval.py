@@ -22,9 +22,9 @@ import numpy as np
 
 from .embeddings import Encoder
 from .lexical import LexicalIndex
+from .records import SENTENCE_VECTORS_KEY
 from .schema import Hit
-from .sentences import unpack
-from .store import SENTENCE_VECTORS_KEY, ChunkStore, DenseMatch
+from .store import ChunkStore, DenseMatch
 
 CANDIDATES = 40  # per retriever; recall@40 of each side is ~1.0 on XQuAD-es
 # Weight of the best sentence's raw cosine next to the fused score (in [0, 1]), per embedding
@@ -124,7 +124,8 @@ class HybridSearch:
         similarity = np.array([dense[cid].similarity for cid in ids], dtype=np.float32)
         position = lexical.position
         lexical_raw = np.array([bm25[position[cid]] if cid in position else 0.0 for cid in ids], dtype=np.float32)
-        sentences = [sentence_similarities(dense[cid].metadata, query_vector) for cid in ids]
+        stored = self._store.sentence_vectors({cid: dense[cid].metadata for cid in ids}, query_vector.shape[0])
+        sentences = [stored[cid] @ query_vector if cid in stored else np.zeros(0, np.float32) for cid in ids]
         best_sentence = np.array(
             [best_sentence_similarity(s, float(similarity[i])) for i, s in enumerate(sentences)], dtype=np.float32
         )
@@ -179,14 +180,6 @@ class HybridSearch:
             return {m.chunk_id: m for m in self._store.query(query_vector.tolist(), CANDIDATES, dates.where())}
         rows = self._store.get_chunks(list(similarities))
         return {cid: replace(row, similarity=similarities[cid]) for cid, row in rows.items()}
-
-
-def sentence_similarities(metadata: dict[str, Any], query_vector: np.ndarray) -> np.ndarray:
-    """Cosine of the query with each sentence vector stored in a chunk's metadata (none: empty)."""
-    vectors = unpack(str(metadata.get(SENTENCE_VECTORS_KEY, "")), query_vector.shape[0])
-    if vectors is None:
-        return np.zeros(0, dtype=np.float32)
-    return vectors @ query_vector  # type: ignore[no-any-return]
 
 
 def best_sentence_similarity(sentences: Sequence[float] | np.ndarray, chunk_similarity: float) -> float:

@@ -61,14 +61,29 @@ def lines_up(stored: int, sentences: list[str]) -> bool:
     return stored == min(len(sentences), MAX_SENTENCES)
 
 
+def quantize(vectors: np.ndarray) -> np.ndarray:
+    """(n, dim) float vectors → int8, each row scaled by its largest component (only the
+    direction matters for a cosine)."""
+    scale = np.abs(vectors).max(axis=1, keepdims=True)
+    scale[scale == 0] = 1.0
+    return np.rint(vectors / scale * 127).astype(np.int8)
+
+
+def dequantize(raw: bytes, dim: int) -> np.ndarray | None:
+    """The unit vectors of `quantize`'s bytes, or None when there are none (or they are damaged)."""
+    if dim <= 0 or not raw or len(raw) % dim:
+        return None
+    vectors = np.frombuffer(raw, dtype=np.int8).reshape(-1, dim).astype(np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return vectors / norms  # type: ignore[no-any-return]
+
+
 def pack(vectors: np.ndarray) -> str:
     """(n, dim) float vectors → a compact string for a Chroma metadata value."""
     if len(vectors) == 0:
         return ""
-    scale = np.abs(vectors).max(axis=1, keepdims=True)
-    scale[scale == 0] = 1.0
-    quantized = np.rint(vectors / scale * 127).astype(np.int8)
-    return base64.b64encode(quantized.tobytes()).decode("ascii")
+    return base64.b64encode(quantize(vectors).tobytes()).decode("ascii")
 
 
 def unpack(packed: str, dim: int) -> np.ndarray | None:
@@ -76,12 +91,6 @@ def unpack(packed: str, dim: int) -> np.ndarray | None:
     if not packed:
         return None
     try:
-        raw = np.frombuffer(base64.b64decode(packed, validate=True), dtype=np.int8)
+        return dequantize(base64.b64decode(packed, validate=True), dim)
     except ValueError:
         return None
-    if dim <= 0 or raw.size % dim:
-        return None
-    vectors = raw.reshape(-1, dim).astype(np.float32)
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    norms[norms == 0] = 1.0
-    return vectors / norms  # type: ignore[no-any-return]

@@ -32,6 +32,9 @@ from chromadb.config import Settings as ChromaSettings
 
 from .changelog import LOG_ARTICLES_PER_RECORD, ChangeLog, IntentJournal, changes_collection_name
 from .errors import StoreError
+from .records import LAYOUT, SENTENCE_VECTORS_KEY, record_metadata
+from .sentence_file import SentenceVectorFile
+from .sentences import pack, unpack
 from .settings import Settings
 
 if TYPE_CHECKING:
@@ -43,10 +46,6 @@ log = logging.getLogger(__name__)
 # with different settings in one process.
 CHROMA_SETTINGS = ChromaSettings(anonymized_telemetry=False)
 READ_BATCH = 5000
-SENTENCE_VECTORS_KEY = "sentence_vectors"  # the chunk's sentence embeddings (sentences.pack)
-# What a chunk record holds; an article stored in an older layout is re-embedded on the next
-# ingest. 2: chunks carry their sentences' vectors.
-LAYOUT = 2
 TRANSIENT_RETRY_SECONDS = (0.1, 0.3, 1.0)
 
 
@@ -161,6 +160,10 @@ class ChunkStore:
         # incarnation of either (a store deleted and made again) is rebuilt, whatever its seq.
         self.log_id = f"{self.collection.id}/{self.changes.collection.id}"
         self.intents = IntentJournal(_local_dir(settings, "intents"))
+        # Every process of a server store reads the vectors another wrote: they stay in Chroma.
+        self.sentence_file = (
+            None if settings.chroma_url else SentenceVectorFile(_local_dir(settings, "sentences") / "vectors.sqlite3")
+        )
         stored_model = (self.collection.metadata or {}).get("embed_model")
         if stored_model and stored_model != embed_key:
             raise StoreError(
@@ -271,12 +274,13 @@ class ChunkStore:
     # -- writes --------------------------------------------------------------------------
 
     def replace_articles(
-        self, nodes_by_article: dict[str, list[TextNode]], extra_metadata: dict[str, dict[str, Any]] | None = None
+        self, nodes_by_article: dict[str, list[TextNode]], sentence_vectors: dict[str, np.ndarray] | None = None
     ) -> None:
         """Delete these articles' old chunks, then upsert the new ones, in one write each.
 
-        `extra_metadata` (by node id) is stored beside the node's own metadata but not inside
-        LlamaIndex's serialised node, so large values (sentence vectors) are not stored twice.
+        `sentence_vectors` (node id → its sentences' embeddings) go to the store's sentence
+        file, written first (see sentence_file.py), or, on a server, into the chunk's metadata
+        beside LlamaIndex's serialised node, not inside it.
 
         The records are laid out as LlamaIndex's ChromaVectorStore lays them out (so LlamaIndex
         can read the collection), but written with `upsert`: with stable ids, two processes
@@ -287,16 +291,17 @@ class ChunkStore:
 
         Logged in the change log after the write (`_LoggedWrite`), for the side indexes.
         """
-        from llama_index.core.vector_stores.utils import node_to_metadata_dict
-
         nodes = [node for group in nodes_by_article.values() for node in group]
         if not nodes:
             return
-        extra = extra_metadata or {}
-        metadatas = [
-            {**node_to_metadata_dict(node, remove_text=True, flat_metadata=True), **extra.get(node.node_id, {})}
-            for node in nodes
-        ]
+        vectors = sentence_vectors or {}
+        if self.sentence_file is not None:
+            self.sentence_file.replace_articles(list(nodes_by_article), vectors)
+            vectors = {}
+        metadatas = [record_metadata(node) for node in nodes]
+        for node, metadata in zip(nodes, metadatas, strict=True):
+            if node.node_id in vectors:
+                metadata[SENTENCE_VECTORS_KEY] = pack(vectors[node.node_id])
         with _LoggedWrite(self, "upsert", list(nodes_by_article)):
             self._replace(nodes_by_article, nodes, metadatas)
 
@@ -324,6 +329,8 @@ class ChunkStore:
                 self.collection.delete(where={"article_id": {"$in": list(article_ids)}})  # type: ignore[dict-item]
             except Exception as exc:
                 raise StoreError(f"cannot write to the store: {exc}") from exc
+        if self.sentence_file is not None:
+            self.sentence_file.delete_articles(article_ids)
 
     def chunks_of(self, article_ids: Sequence[str]) -> Iterator[tuple[list[str], list[str], list[dict[str, Any]]]]:
         """The chunks of these articles as they are now, in pages: (ids, documents, metadatas)."""
@@ -380,6 +387,17 @@ class ChunkStore:
         result = self._search(embedding, n, None, ["distances"])
         distances = (result["distances"] or [[]])[0]
         return [(cid, 1.0 - float(dist)) for cid, dist in zip(result["ids"][0], distances, strict=True)]
+
+    def sentence_vectors(self, chunks: dict[str, dict[str, Any]], dim: int) -> dict[str, np.ndarray]:
+        """Unit sentence vectors of these chunks (id → metadata as read), (n, dim) each: from the
+        sentence file, else from the metadata (a server store, or chunks written before the
+        file existed); chunks without any are left out."""
+        found = self.sentence_file.get(list(chunks), dim) if self.sentence_file is not None else {}
+        for chunk_id, metadata in chunks.items():
+            packed = str(metadata.get(SENTENCE_VECTORS_KEY, ""))
+            if chunk_id not in found and (vectors := unpack(packed, dim)) is not None:
+                found[chunk_id] = vectors
+        return found
 
     def vectors(self, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:
         """The stored embeddings of these chunks (missing ids are left out)."""

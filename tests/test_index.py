@@ -8,13 +8,14 @@ import shutil
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from index import NewsIndex, QuestionError, StoreError
 from index.analysis import analyze
+from index.records import LAYOUT, SENTENCE_VECTORS_KEY
 from index.retrieval import best_sentence_similarity
-from index.sentences import embedded_sentences, split_sentences, unpack
-from index.store import LAYOUT, SENTENCE_VECTORS_KEY
+from index.sentences import embedded_sentences, pack, split_sentences
 
 from .conftest import SAMPLE_ARTICLES
 from .fakes import make_settings
@@ -249,13 +250,58 @@ def test_llamaindex_reads_the_collection_and_uses_the_retriever(sample_index: Ne
 def test_each_chunk_keeps_its_sentence_vectors(sample_index: NewsIndex) -> None:
     page = sample_index.store.collection.get(include=["metadatas", "documents"])
     encoder = sample_index.embedding
-    for meta, document in zip(page["metadatas"], page["documents"], strict=True):
-        vectors = unpack(str(meta[SENTENCE_VECTORS_KEY]), encoder.dim)
+    stored = sample_index.store.sentence_vectors(dict(zip(page["ids"], page["metadatas"], strict=True)), encoder.dim)
+    for chunk_id, meta, document in zip(page["ids"], page["metadatas"], page["documents"], strict=True):
         texts = embedded_sentences(str(meta["title"]), document)
-        assert vectors is not None and len(vectors) == len(texts) >= 1
-        assert SENTENCE_VECTORS_KEY not in str(meta["_node_content"])  # stored once, not inside the node
+        assert len(stored[chunk_id]) == len(texts) >= 1
+        # In the on-disk store's own file, not in Chroma's metadata (sentence_file.py), and the
+        # node LlamaIndex reads back is kept under the ~1 KB at which SQLite's index spills.
+        assert SENTENCE_VECTORS_KEY not in meta and len(str(meta["_node_content"]).encode()) < 600
     # Rounded to int8, a vector still points where the model's does.
-    assert float(vectors[-1] @ encoder.encode([texts[-1]])[0]) > 0.99
+    assert float(stored[chunk_id][-1] @ encoder.encode([texts[-1]])[0]) > 0.99
+
+
+def test_sentence_vectors_written_in_chunk_metadata_are_still_read(fresh_index: NewsIndex, articles_copy: Path) -> None:
+    """A store written before the sentence file keeps its vectors in Chroma's metadata."""
+    fresh_index.ingest([articles_copy])
+    store, dim = fresh_index.store, fresh_index.embedding.dim
+    assert store.sentence_file is not None
+    page = store.collection.get(include=["metadatas"])
+    chunks = dict(zip(page["ids"], page["metadatas"], strict=True))
+    before = store.sentence_vectors(chunks, dim)
+    store.collection.update(
+        ids=list(chunks), metadatas=[{**m, SENTENCE_VECTORS_KEY: pack(before[cid])} for cid, m in chunks.items()]
+    )
+    store.sentence_file.delete_articles(sorted({str(m["article_id"]) for m in chunks.values()}))
+    page = store.collection.get(include=["metadatas"])
+    after = store.sentence_vectors(dict(zip(page["ids"], page["metadatas"], strict=True)), dim)
+    assert after.keys() == before.keys()
+    assert all(np.allclose(after[cid], before[cid], atol=1e-6) for cid in before)
+    [hit] = fresh_index.search("¿Cuántas pipas rentará el municipio?", k=1)
+    assert hit.sentence_similarities and all(hit.sentence_similarities)
+
+
+def test_removing_or_replacing_an_article_removes_its_sentence_vectors(
+    fresh_index: NewsIndex, articles_copy: Path
+) -> None:
+    fresh_index.ingest([articles_copy])
+    store, dim = fresh_index.store, fresh_index.embedding.dim
+    assert store.sentence_file is not None
+    ids = chunk_ids(fresh_index)
+    assert store.sentence_file.get(ids, dim).keys() == set(ids)
+    victim = sorted(articles_copy.iterdir())[0]
+    victim.unlink()
+    fresh_index.ingest([articles_copy], prune=True)
+    left = chunk_ids(fresh_index)
+    assert len(left) < len(ids) and store.sentence_file.get(ids, dim).keys() == set(left)
+    # A shorter new version leaves no vectors of its old chunks behind.
+    edited = sorted(articles_copy.iterdir())[0]
+    edited.write_text(
+        edited.read_text(encoding="utf-8").split("\n\n")[0] + "\n\nUna sola frase nueva.\n", encoding="utf-8"
+    )
+    fresh_index.ingest([articles_copy])
+    now = chunk_ids(fresh_index)
+    assert store.sentence_file.get(ids + now, dim).keys() == set(now)
 
 
 def test_hits_carry_each_sentences_similarity(sample_index: NewsIndex) -> None:
@@ -285,7 +331,10 @@ def test_article_stored_in_an_older_layout_is_embedded_again(fresh_index: NewsIn
     again = fresh_index.ingest([articles_copy])
     assert len(again.updated) == 1 and len(again.unchanged) == 5
     refreshed = fresh_index.store.collection.get(ids=ids, include=["metadatas"])["metadatas"]
-    assert all(m["layout"] == LAYOUT and m[SENTENCE_VECTORS_KEY] for m in refreshed)
+    assert all(m["layout"] == LAYOUT for m in refreshed)
+    assert fresh_index.store.sentence_vectors(
+        dict(zip(ids, refreshed, strict=True)), fresh_index.embedding.dim
+    ).keys() == set(ids)
     assert_consistent(fresh_index)
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from index import NewsIndex, Settings, StoreError
+from index.records import SENTENCE_VECTORS_KEY
 
 from .chroma_server import ChromaServer
 from .conftest import SAMPLE_ARTICLES
@@ -66,6 +67,12 @@ def test_server_mode_uses_the_http_client(server_index: NewsIndex, chroma_server
     local = Path(server_index.settings.store)
     assert not (local / "chroma.sqlite3").exists()
     assert server_index._lexical_dir.parent == local / "bm25-remote"
+    # Sentence vectors stay in Chroma, where every process of the server reads them.
+    assert server_index.store.sentence_file is None and not (local / "sentences").exists()
+    page = server_index.store.collection.get(include=["metadatas"])
+    assert all(m[SENTENCE_VECTORS_KEY] for m in page["metadatas"])
+    [hit] = server_index.search("¿Cuántas pipas rentará el municipio?", k=1)
+    assert hit.sentence_similarities and all(hit.sentence_similarities)
     assert server_index.lexical_index().version == server_index.store.version() != "empty"
     assert_store_consistent(server_index)
 
