@@ -18,8 +18,12 @@ import logging
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from index import ConfigError, NewsbotError, NewsIndex, Settings, parse_duration, watch
+from index import ConfigError, NewsbotError, Settings, parse_duration, watch
+
+if TYPE_CHECKING:
+    from index import NewsIndex
 
 WATCH_STOP_SECONDS = 120.0  # how long the bot waits at exit for a watch round's write to end
 
@@ -49,6 +53,8 @@ def cmd_bot(args: argparse.Namespace) -> int:
 
     settings: Settings = args.settings
     if args.dry_run is not None:
+        from index import NewsIndex  # here, not at import: `newsbot --help` loads this module
+
         idx = NewsIndex(args.store, settings=settings)
         answer = idx.ask(args.dry_run)
         from .replies import new_id
@@ -100,6 +106,8 @@ async def run_bot(
     from .storage import Storage
 
     limits = BotLimits.from_env()
+    from index import NewsIndex
+
     idx = NewsIndex(store, settings=settings)
     storage = Storage(Path(db)) if db else Storage.beside(idx.settings.store)
     bot = NewsBot(idx, storage, limits=limits, guild_id=settings.discord_guild_id)

@@ -8,12 +8,16 @@ idx.search("pregunta", k=5)
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from .articles import SUPPORTED_SUFFIXES
 from .errors import ArticleError, ConfigError, LLMError, NewsbotError, QuestionError, StoreError
-from .newsindex import NewsIndex
 from .schema import CITATION_MARKER, Answer, Article, ArticleInfo, Citation, Hit, IngestReport
 from .settings import Settings
 from .watch import Round, parse_duration, watch
+
+if TYPE_CHECKING:
+    from .newsindex import NewsIndex
 
 __all__ = [
     "CITATION_MARKER",
@@ -37,6 +41,16 @@ __all__ = [
     "parse_duration",
     "watch",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """`NewsIndex` on first use: it loads Chroma, ONNX Runtime and LlamaIndex (~2 s on 2 cores),
+    which `newsbot --help`, the bot's replies and `index.settings` users need not wait for."""
+    if name == "NewsIndex":
+        from .newsindex import NewsIndex
+
+        return NewsIndex
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def ask(question: str, **options: object) -> Answer:

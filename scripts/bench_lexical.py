@@ -4,7 +4,7 @@ long a second process (its own side index, same Chroma server) takes to catch up
     python scripts/bench_lexical.py --chunks 20000 --work /tmp/bl20k            # this checkout
     python scripts/bench_lexical.py --chunks 20000 --work /tmp/bl20k --repo /tmp/wt13-base  # another
 
-The store is built once per `--work` folder (synthetic articles from `index.bench`, passages with
+The store is built once per `--work` folder (synthetic articles from `index.measure.synthetic`, passages with
 pre-computed random unit vectors, as `newsbot bench` does above 1k chunks, so a 100k store takes
 minutes, not hours) and reused: each run copies it, so the code under test never sees a store
 another version has written to. Then a real `chroma run` serves the copy, and:
@@ -20,7 +20,8 @@ another version has written to. Then a real `chroma run` serves the copy, and:
    is found by BM25.
 
 Each role is a separate Python process run with `--repo` first on its path, so `import index`
-is the code under test. Prints one JSON object.
+is the code under test. Prints one JSON object. (`newsbot bench` reports the same two figures for
+each of its sizes, index/measure/bench_serve.py; this script compares two checkouts.)
 """
 
 from __future__ import annotations
@@ -65,9 +66,9 @@ def role_build(store: Path, chunks: int) -> dict[str, Any]:
     """An embedded store of about `chunks` chunks, built by the code under test."""
     import math
 
-    from index.bench import SENTENCES_PER_ARTICLE, PrecomputedPassages, _chunks_per_article, synthetic_articles
-
     from index.embeddings import load_encoder
+    from index.measure.bench import SENTENCES_PER_ARTICLE, PrecomputedPassages, _chunks_per_article
+    from index.measure.synthetic import synthetic_articles
     from index.newsindex import NewsIndex
     from index.settings import Settings
 
@@ -78,8 +79,7 @@ def role_build(store: Path, chunks: int) -> dict[str, Any]:
     with (feed / "corpus.jsonl").open("w", encoding="utf-8") as handle:
         for record in synthetic_articles(articles, SENTENCES_PER_ARTICLE, seed=0):
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-    index = NewsIndex(store, settings=settings)
-    index.embedding = PrecomputedPassages(load_encoder(settings.embed_model))  # type: ignore[assignment]
+    index = NewsIndex(store, settings=settings, encoder=PrecomputedPassages(load_encoder(settings.embed_model)))
     start = time.perf_counter()
     report = index.ingest([feed])
     return {"chunks": report.chunks, "articles": len(report.added), "seconds": round(time.perf_counter() - start, 1)}

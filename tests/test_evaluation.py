@@ -5,13 +5,16 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from index.cli import main
-from index.measure.bench import e5_flops, run_size
+from index.measure.bench import TARGETS, _serve_worker, e5_flops, run_size
+from index.measure.bench_report import markdown_report, plot_report
+from index.measure.bench_serve import catch_up
 from index.measure.datasets import held_out, load_dataset, load_squad, sample_questions, split_questions
 from index.measure.metrics import (
     contains_answer,
@@ -124,7 +127,23 @@ def test_bench_size_counts_the_flops_of_each_chunk_and_its_sentences(tmp_path: P
     chunk_only = e5_flops(result.mean_chunk_tokens)
     assert chunk_only + e5_flops(result.mean_sentence_tokens / 20) < result.flops_per_chunk
     assert result.flops_per_chunk < e5_flops(result.mean_chunk_tokens + result.mean_sentence_tokens) * 1.05
-    assert set(result.ask_ms) == {"p50", "p95", "p99"}
+
+    # Then what users do on it, as `newsbot bench` runs it: a fresh process asks (with and without
+    # dates, "latest") and ingests one new article; a writer and a follower on a `chroma run`.
+    served = _serve_worker(tmp_path / "store", queries=3)
+    assert set(served["ask_ms"]) == set(served["ask_latest_ms"]) == {"p50", "p95", "p99"}
+    assert len(served["ask_dated_ms"]) == 3 and served["serve_peak_rss_mb"] > 100
+    assert served["one_article_chunks"] == 1 and served["one_article_found"] and served["one_article_ingest_s"] > 0
+    server = catch_up(tmp_path / "store", tmp_path / "server-mode")
+    follower = server["follower"]
+    assert server["writer"]["chunks"] == 1 and follower["new_article_found"]
+    assert follower["chunks_after"] == follower["chunks_before"] + 1 == server["warm_follower"]["chunks"] + 1
+    report = {"date": "now", "machine": {"cores": 2, "load_average_at_start": [0.0]}, "settings": {}, "queries": 3,
+              "sizes": [{**asdict(result), **served, "catch_up": server}], "targets": TARGETS}  # fmt: skip
+    page = markdown_report(report, "newsbot bench", "bench.png")
+    assert "a month named in the question" in page and f"| {server['writer']['ingest_s']} / " in page
+    plot_report(report, tmp_path / "bench.png")
+    assert (tmp_path / "bench.png").stat().st_size > 10_000
 
 
 def test_synthetic_corpus_is_deterministic_and_spread_over_years() -> None:
