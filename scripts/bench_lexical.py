@@ -30,11 +30,9 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -146,30 +144,6 @@ def role_follower(local: Path) -> dict[str, Any]:
 # -- orchestration -----------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _start_server(path: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
-    chroma = Path(sys.executable).with_name("chroma")
-    log = (path.parent / "chroma.log").open("wb")
-    server = subprocess.Popen([str(chroma), "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
-                              stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=2).read()
-            return server, url
-        except OSError:
-            time.sleep(0.5)
-    server.kill()
-    raise SystemExit("chroma run did not come up")
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--chunks", type=int, default=20_000)
@@ -204,7 +178,10 @@ def main() -> int:
         "donados por los vecinos y una sala de lectura para niños.\n",
         encoding="utf-8",
     )
-    server, url = _start_server(run / "server")
+    # This checkout's helper (the roles import `index` from --repo, which may predate it).
+    from index.measure.bench_serve import start_chroma_server
+
+    server, url = start_chroma_server(run / "server", run / "chroma.log")
     try:
         for name in ("writer", "follower"):
             result[f"warm_{name}"] = _run_role(repo, "warm", str(run / name), NEWSBOT_CHROMA_URL=url)

@@ -161,7 +161,8 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _start_server(store: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_chroma_server(store: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """A real `chroma run` serving `store` on a free loopback port, once it answers: (process, URL)."""
     chroma = shutil.which("chroma") or str(Path(sys.executable).with_name("chroma"))
     port = _free_port()
     with log.open("wb") as out:
@@ -189,7 +190,7 @@ def catch_up(store: Path, work: Path) -> dict[str, Any]:
         return {"skipped": "the `chroma` command is not installed"}
     work.mkdir(parents=True, exist_ok=True)
     article = _new_article(work / "new", "Quelvarra", "2026-05-02")
-    server, url = _start_server(store, work / "chroma.log")
+    server, url = start_chroma_server(store, work / "chroma.log")
     try:
         result: dict[str, Any] = {}
         for name in ("writer", "follower"):
