@@ -190,11 +190,12 @@ class SegmentIndex:
     # -- changes -------------------------------------------------------------------------
 
     @classmethod
-    def build(cls, seq: int, chunks: Sequence[ChunkText], log_id: str = "") -> SegmentIndex:
-        """The whole index at once (a first build, or a rebuild of a damaged one)."""
-        if not chunks:
-            return cls(seq, log_id=log_id)
+    def build(cls, seq: int, chunks: Iterable[ChunkText], log_id: str = "") -> SegmentIndex:
+        """The whole index at once (a first build, or a rebuild of a damaged one), reading
+        `chunks` once, one at a time."""
         segment = Segment.build(chunks)
+        if not segment.size:
+            return cls(seq, log_id=log_id)
         return cls(seq, (segment,), (np.ones(segment.size, dtype=bool),), log_id)
 
     def apply(self, seq: int, article_ids: Iterable[str], chunks: Sequence[ChunkText]) -> SegmentIndex:

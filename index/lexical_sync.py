@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,14 +21,13 @@ from .store import ChunkStore
 log = logging.getLogger(__name__)
 
 
-def chunk_texts(pages: Iterable[tuple[list[str], list[str], list[dict[str, Any]]]]) -> list[ChunkText]:
-    """What BM25 indexes of a chunk: its headline and its text."""
-    return [
-        ChunkText(cid, str(meta.get("article_id", "")), f"{meta.get('title', '')}\n{doc}",
-                  int(meta.get("date_int", 0)))
-        for ids, documents, metadatas in pages
-        for cid, doc, meta in zip(ids, documents, metadatas, strict=True)
-    ]  # fmt: skip
+def chunk_texts(pages: Iterable[tuple[list[str], list[str], list[dict[str, Any]]]]) -> Iterator[ChunkText]:
+    """What BM25 indexes of a chunk: its headline and its text (one page of chunks read at a
+    time: a rebuild holds the store's postings, not its text)."""
+    for ids, documents, metadatas in pages:
+        for cid, doc, meta in zip(ids, documents, metadatas, strict=True):
+            yield ChunkText(cid, str(meta.get("article_id", "")), f"{meta.get('title', '')}\n{doc}",
+                            int(meta.get("date_int", 0)))  # fmt: skip
 
 
 class LexicalSync:
@@ -62,7 +61,7 @@ class LexicalSync:
         # now rather than taken from the log, so the order concurrent writes were logged in does
         # not matter: the index ends as the store is.
         touched = sorted({a for change in changes for a in change.article_ids})
-        updated = current.apply(changes[-1].seq, touched, chunk_texts(self.store.chunks_of(touched)))
+        updated = current.apply(changes[-1].seq, touched, list(chunk_texts(self.store.chunks_of(touched))))
         self._save(updated)
         self._current = updated
         return updated

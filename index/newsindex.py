@@ -26,6 +26,7 @@ from .language import detect_language
 from .ledger import Ledger
 from .lexical import LexicalIndex
 from .lexical_sync import LexicalSync
+from .malloc import limit_arenas
 from .question import (
     Query,
     clean_query,
@@ -76,6 +77,7 @@ class NewsIndex:
         questions (default: `settings.embed_model`, embeddings.ENCODERS); `answerers` are tried
         in order by `ask` (answer.py; default: the configured LLM, if any, then the built-in
         answerer of `settings.answerer`)."""
+        limit_arenas()  # before the model's and Chroma's threads start (malloc.py)
         base = settings or Settings.from_env()
         self.settings = base.with_overrides(store=str(store) if store is not None else None)
         self.settings.validate()

@@ -11,8 +11,9 @@ import json
 import os
 import uuid
 import zlib
+from array import array
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -76,29 +77,33 @@ class Segment:
         return self.rows[start:end], self.tfs[start:end]
 
     @classmethod
-    def build(cls, chunks: Sequence[ChunkText]) -> Segment:
-        """Analyse `chunks` (the expensive part: ~1 ms a chunk) into a new segment."""
+    def build(cls, chunks: Iterable[ChunkText]) -> Segment:
+        """Analyse `chunks` (the expensive part: ~1 ms a chunk) into a new segment, reading them
+        one at a time. The postings grow in typed arrays, 4-8 bytes an entry: as lists of Python
+        ints (~36 bytes an entry) they were most of a 100k-chunk ingest's 2.3 GB peak."""
         vocab: dict[str, int] = {}
-        columns: list[int] = []
-        rows: list[int] = []
-        tfs: list[int] = []
-        lengths = np.zeros(len(chunks), dtype=np.int32)
+        columns, rows, tfs, lengths, date_ints = array("q"), array("i"), array("i"), array("i"), array("i")
+        chunk_ids: list[str] = []
+        article_ids: list[str] = []
         for row, chunk in enumerate(chunks):
             tokens = analyze(chunk.text)
-            lengths[row] = len(tokens)
+            lengths.append(len(tokens))
+            date_ints.append(chunk.date_int)
+            chunk_ids.append(chunk.chunk_id)
+            article_ids.append(chunk.article_id)
             for token, tf in Counter(tokens).items():
                 columns.append(vocab.setdefault(token, len(vocab)))
                 rows.append(row)
                 tfs.append(tf)
         return cls._from_postings(
-            [c.chunk_id for c in chunks],
-            [c.article_id for c in chunks],
-            np.asarray([c.date_int for c in chunks], dtype=np.int32),
-            lengths,
+            chunk_ids,
+            article_ids,
+            np.frombuffer(date_ints, dtype=np.int32),
+            np.frombuffer(lengths, dtype=np.int32),
             list(vocab),
-            np.asarray(columns, dtype=np.int64),
-            np.asarray(rows, dtype=np.int32),
-            np.asarray(tfs, dtype=np.int32),
+            np.frombuffer(columns, dtype=np.int64),
+            np.frombuffer(rows, dtype=np.int32),
+            np.frombuffer(tfs, dtype=np.int32),
         )
 
     @classmethod

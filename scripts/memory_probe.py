@@ -1,10 +1,16 @@
-"""Resident memory of a process that serves questions from an existing store, step by step.
+"""Resident memory of a process that serves questions from an existing store, or that builds
+one, step by step.
 
-    python scripts/memory_probe.py STORE_DIR     # e.g. a `scripts/bench_dates.py` store
+    python scripts/memory_probe.py STORE_DIR                   # e.g. a `newsbot bench --store` store
+    python scripts/memory_probe.py --build 20000 WORK_DIR      # build a bench store of ~20k chunks
+    MALLOC_ARENA_MAX=8 python scripts/memory_probe.py --build 20000 WORK_DIR   # glibc's default arenas
 
-Prints the resident set after the imports, after opening the index (with its embedding model),
+Serving: the resident set after the imports, after opening the index (with its embedding model),
 after loading the BM25 side index, after the first search (Chroma loads the HNSW index), and
-after 40 questions and 20 date-filtered ones, with the peak. Linux only (/proc/self/status).
+after 40 questions and 20 date-filtered ones, with the peak. Building: `newsbot bench`'s
+synthetic corpus with pre-computed passage vectors, the resident set and peak after reading the
+articles, every 200 writes, after the writes and after the BM25 index is brought up to date.
+Linux only (/proc/self/status).
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import resource
 import sys
 from pathlib import Path
+from typing import Any
 
 
 def rss_mb() -> int:
@@ -45,5 +52,65 @@ def main(store: Path) -> None:
     print(f"after 20 questions with a date range: {rss_mb()} MB (peak {peak_mb()} MB)")
 
 
+def build(chunks: int, work: Path) -> None:
+    import json
+    import math
+
+    from index import newsindex
+    from index.embeddings import load_encoder
+    from index.measure.bench import SENTENCES_PER_ARTICLE, PrecomputedPassages, _chunks_per_article
+    from index.measure.synthetic import synthetic_articles
+    from index.settings import Settings
+
+    def say(step: str) -> None:
+        print(f"{step}: {rss_mb()} MB (peak {peak_mb()} MB)", flush=True)
+
+    settings = Settings.from_env(env_file=None).with_overrides(llm="none", collection="bench")
+    feed = work / "articles"
+    feed.mkdir(parents=True, exist_ok=True)
+    articles = max(1, math.ceil(chunks / _chunks_per_article(settings.chunk_size, SENTENCES_PER_ARTICLE)))
+    with (feed / "corpus.jsonl").open("w", encoding="utf-8") as handle:
+        for record in synthetic_articles(articles, SENTENCES_PER_ARTICLE, seed=0):
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+    encoder = PrecomputedPassages(load_encoder(settings.embed_model))
+    index = newsindex.NewsIndex(work / "store", settings=settings, encoder=encoder)
+    say("index open")
+    cls, writes = newsindex.NewsIndex, [0]
+    read, write_all, write_one, refresh = (
+        newsindex.read_sources,
+        cls._write_articles,
+        cls._embed_and_write,
+        cls._refresh_lexical,
+    )
+
+    def reading(*args: Any, **kwargs: Any) -> Any:
+        result = read(*args, **kwargs)
+        say(f"read {len(result.articles)} articles")
+        return result
+
+    def writing_one(self: Any, *args: Any) -> None:
+        write_one(self, *args)
+        writes[0] += 1
+        if writes[0] % 200 == 0:
+            say(f"{writes[0]} writes")
+
+    def writing_all(self: Any, *args: Any, **kwargs: Any) -> None:
+        write_all(self, *args, **kwargs)
+        say("all written")
+
+    def refreshing(self: Any) -> Any:
+        result = refresh(self)
+        say("BM25 index up to date")
+        return result
+
+    newsindex.read_sources = reading
+    cls._embed_and_write, cls._write_articles, cls._refresh_lexical = writing_one, writing_all, refreshing  # type: ignore[method-assign,assignment]
+    report = index.ingest([feed])
+    say(f"done: {report.chunks} chunks")
+
+
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    if sys.argv[1] == "--build":
+        build(int(sys.argv[2]), Path(sys.argv[3]))
+    else:
+        main(Path(sys.argv[1]))

@@ -42,7 +42,7 @@ _BUILD_SEGMENT = lexical_module.Segment.build  # bound now: tests count calls of
 
 def full_rebuild(index: NewsIndex) -> SegmentIndex:
     """What a rebuild from every chunk in the store gives (not saved anywhere)."""
-    chunks = chunk_texts(index.store.iter_chunks())
+    chunks = list(chunk_texts(index.store.iter_chunks()))
     if not chunks:
         return SegmentIndex(index.store.changes.head())
     segment = _BUILD_SEGMENT(chunks)
@@ -57,8 +57,9 @@ class AnalysedChunks:
         real = lexical_module.Segment.build.__func__  # type: ignore[attr-defined]
 
         def build(cls: type[lexical_module.Segment], chunks: Any) -> lexical_module.Segment:
-            self.count += len(chunks)
-            return real(cls, chunks)  # type: ignore[no-any-return]
+            segment = real(cls, chunks)  # chunks may be read once only (a rebuild streams them)
+            self.count += segment.size
+            return segment  # type: ignore[no-any-return]
 
         monkeypatch.setattr(lexical_module.Segment, "build", classmethod(build))
 
