@@ -8,6 +8,8 @@ so a new package is checked without touching this file).
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -230,3 +232,17 @@ def test_cycles_are_found_and_printed_as_a_path() -> None:
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a", "d"}, "d": set(), "e": {"e"}}
     assert sorted(find_cycles(graph)) == [["a", "b", "c", "a"], ["e", "e"]]
     assert find_cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_the_command_line_starts_without_the_heavy_modules() -> None:
+    """`newsbot --help` (and every command's parser) loads neither NewsIndex (Chroma, ONNX
+    Runtime, LlamaIndex) nor `onnx`: NewsIndex is imported on first use (index/__init__)."""
+    probe = (
+        "import sys, index, index.cli, bot.cli; from index.cli import build_parser; build_parser(); "
+        "print(sorted(m for m in ('index.newsindex', 'chromadb', 'onnx', 'onnxruntime') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120)
+    assert done.stdout.strip() == "[]", done.stdout
+    from index import NewsIndex  # still importable by name, through the package's __getattr__
+
+    assert NewsIndex.__module__ == "index.newsindex"
