@@ -18,7 +18,8 @@ On disk (`SideIndex`): one file per segment, written once under a unique name, a
 analyzer is ours, not a pickled object, so a reload always stems Spanish the same way.
 
 The interface retrieval and question scoring use is `LexicalIndex` (scores over the live chunks,
-idf, dates): another backend (sparse vectors in a hosted store) would implement that.
+idf, dates, and the cosine of chosen rows from the int8 vectors the segments keep, for date
+ranges): another backend (sparse vectors in a hosted store) would implement that.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from .segments import ChunkText, Segment, write_atomically
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 3  # 3: segments + tombstones + change-log position (2 was one bm25s index)
+FORMAT_VERSION = 4  # 4: segments carry int8 chunk vectors; 3: segments + tombstones + log position
 K1, B = 1.5, 0.75  # bm25s's defaults, kept so ranking is what it was
 MAX_DELTAS = 8  # more small segments than this: they are merged into one
 MERGE_SHARE = 0.10  # deltas + tombstones above this share of the base: everything is merged
@@ -75,6 +76,7 @@ class LexicalIndex(Protocol):
     def newest_date(self) -> dt.date | None: ...
     def unseen_idf(self) -> float: ...
     def idf(self, tokens: list[str]) -> dict[str, float]: ...
+    def dense_similarities(self, query_vector: np.ndarray, rows: np.ndarray) -> np.ndarray | None: ...
 
 
 # -- segments --------------------------------------------------------------------------------
@@ -187,6 +189,22 @@ class SegmentIndex:
                 weights[token] = float(bm25_idf(df, self.total))
         return weights
 
+    def dense_similarities(self, query_vector: np.ndarray, rows: np.ndarray) -> np.ndarray | None:
+        """Cosine of the live `rows` (positions in `chunk_ids`) to the unit `query_vector`, from
+        the segments' int8 vectors; None when a segment holding some of them has no vectors."""
+        rows = np.asarray(rows, dtype=np.int64)
+        every_row = self._live_rows[rows]
+        offsets = np.cumsum([0] + [s.size for s in self.segments])
+        owner = np.searchsorted(offsets, every_row, side="right") - 1
+        out = np.zeros(len(rows), dtype=np.float32)
+        for i in np.unique(owner):
+            segment = self.segments[i]
+            if segment.vectors.shape[1] != len(query_vector):
+                return None
+            mine = np.flatnonzero(owner == i)
+            out[mine] = segment.similarities(query_vector, every_row[mine] - offsets[i])
+        return out
+
     # -- changes -------------------------------------------------------------------------
 
     @classmethod
@@ -264,7 +282,7 @@ class SideIndex:
         checksums: dict[str, dict[str, int]] = {}
         for segment in index.segments:
             written = self._written.get(segment.name)
-            on_disk = all((self.directory / f"{segment.name}.{kind}").exists() for kind in ("json", "npy"))
+            on_disk = all((self.directory / f"{segment.name}.{kind}").exists() for kind in ("json", "npy", "vec"))
             checksums[segment.name] = written if written and on_disk else segment.write(self.directory)
         manifest = {
             "format": FORMAT_VERSION,

@@ -12,22 +12,27 @@ import logging
 import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
 
 from .lexical import SegmentIndex, SideIndex
 from .segments import ChunkText
-from .store import ChunkStore
+from .store import ChunkPage, ChunkStore
 
 log = logging.getLogger(__name__)
 
 
-def chunk_texts(pages: Iterable[tuple[list[str], list[str], list[dict[str, Any]]]]) -> Iterator[ChunkText]:
-    """What BM25 indexes of a chunk: its headline and its text (one page of chunks read at a
-    time: a rebuild holds the store's postings, not its text)."""
-    for ids, documents, metadatas in pages:
-        for cid, doc, meta in zip(ids, documents, metadatas, strict=True):
+# What the side index reads of a chunk: BM25 indexes its headline and text, and keeps its date
+# and an int8 copy of its embedding (for date-ranged dense search).
+READ = ("documents", "metadatas", "embeddings")
+
+
+def chunk_texts(pages: Iterable[ChunkPage]) -> Iterator[ChunkText]:
+    """The side index's view of each chunk, one page of chunks read at a time (a rebuild holds
+    the store's postings and int8 vectors, not its text)."""
+    for page in pages:
+        for i, (cid, doc, meta) in enumerate(zip(page.ids, page.documents, page.metadatas, strict=True)):
+            vector = page.embeddings[i] if page.embeddings is not None else None
             yield ChunkText(cid, str(meta.get("article_id", "")), f"{meta.get('title', '')}\n{doc}",
-                            int(meta.get("date_int", 0)))  # fmt: skip
+                            int(meta.get("date_int", 0)), vector)  # fmt: skip
 
 
 class LexicalSync:
@@ -61,7 +66,7 @@ class LexicalSync:
         # now rather than taken from the log, so the order concurrent writes were logged in does
         # not matter: the index ends as the store is.
         touched = sorted({a for change in changes for a in change.article_ids})
-        updated = current.apply(changes[-1].seq, touched, list(chunk_texts(self.store.chunks_of(touched))))
+        updated = current.apply(changes[-1].seq, touched, list(chunk_texts(self.store.chunks_of(touched, READ))))
         self._save(updated)
         self._current = updated
         return updated
@@ -71,7 +76,7 @@ class LexicalSync:
         # The head is read before the chunks: a write racing with the read is logged after it,
         # and applied on the next sync.
         head = self.store.changes.head()
-        rebuilt = SegmentIndex.build(head, chunk_texts(self.store.iter_chunks()), self.store.log_id)
+        rebuilt = SegmentIndex.build(head, chunk_texts(self.store.iter_chunks(READ)), self.store.log_id)
         self._save(rebuilt)
         self._current = rebuilt
         return rebuilt

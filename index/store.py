@@ -87,6 +87,26 @@ def _local_dir(settings: Settings, kind: str) -> Path:
 
 
 @dataclass(frozen=True)
+class ChunkPage:
+    """Chunks as read from the collection: ids, texts, metadata, and their embeddings (an (n,
+    dim) array) when they were asked for."""
+
+    ids: list[str]
+    documents: list[str]
+    metadatas: list[dict[str, Any]]
+    embeddings: np.ndarray | None = None
+
+    @classmethod
+    def of(cls, page: Any) -> ChunkPage:
+        ids = list(page["ids"])
+        documents = [str(d or "") for d in (page.get("documents") or [""] * len(ids))]
+        metadatas = [dict(m or {}) for m in (page.get("metadatas") or [{}] * len(ids))]
+        embeddings = page.get("embeddings")
+        vectors = None if embeddings is None or not len(ids) else np.asarray(embeddings, dtype=np.float32)
+        return cls(ids, documents, metadatas, vectors)
+
+
+@dataclass(frozen=True)
 class StoredArticle:
     article_id: str
     source: str
@@ -204,24 +224,19 @@ class ChunkStore:
         except Exception as exc:
             raise StoreError(f"cannot read the store: {exc}") from exc
 
-    def iter_chunks(
-        self, include: Sequence[str] = ("documents", "metadatas")
-    ) -> Iterator[tuple[list[str], list[str], list[dict[str, Any]]]]:
-        """Every chunk in pages: (ids, documents, metadatas)."""
+    def iter_chunks(self, include: Sequence[str] = ("documents", "metadatas")) -> Iterator[ChunkPage]:
+        """Every chunk, a page at a time (`include` may add "embeddings")."""
         offset = 0
         while True:
             try:
                 page = self.collection.get(limit=READ_BATCH, offset=offset, include=list(include))  # type: ignore[arg-type]
             except Exception as exc:
                 raise StoreError(f"cannot read the store: {exc}") from exc
-            ids = list(page["ids"])
-            if not ids:
+            if not page["ids"]:
                 return
-            documents = list(page.get("documents") or [""] * len(ids))
-            metadatas = [dict(m or {}) for m in (page.get("metadatas") or [{}] * len(ids))]
-            yield ids, documents, metadatas  # type: ignore[misc]
-            offset += len(ids)
-            if len(ids) < READ_BATCH:
+            yield ChunkPage.of(page)
+            offset += len(page["ids"])
+            if len(page["ids"]) < READ_BATCH:
                 return
 
     def articles(self, **only: Sequence[str]) -> dict[str, StoredArticle]:
@@ -232,7 +247,7 @@ class ChunkStore:
         if only:
             pages: Iterable[list[dict[str, Any]]] = [list(self._metadata_where(only).values())]
         else:
-            pages = (metadatas for _ids, _docs, metadatas in self.iter_chunks(include=("metadatas",)))
+            pages = (page.metadatas for page in self.iter_chunks(include=("metadatas",)))
         found: dict[str, int] = {}
         first: dict[str, dict[str, Any]] = {}
         for metadatas in pages:
@@ -332,21 +347,18 @@ class ChunkStore:
         if self.sentence_file is not None:
             self.sentence_file.delete_articles(article_ids)
 
-    def chunks_of(self, article_ids: Sequence[str]) -> Iterator[tuple[list[str], list[str], list[dict[str, Any]]]]:
-        """The chunks of these articles as they are now, in pages: (ids, documents, metadatas)."""
+    def chunks_of(
+        self, article_ids: Sequence[str], include: Sequence[str] = ("documents", "metadatas")
+    ) -> Iterator[ChunkPage]:
+        """The chunks of these articles as they are now, a page at a time."""
         wanted = sorted(set(article_ids))
         for start in range(0, len(wanted), LOG_ARTICLES_PER_RECORD):
             batch = wanted[start : start + LOG_ARTICLES_PER_RECORD]
             try:
-                page = self.collection.get(
-                    where={"article_id": {"$in": batch}},  # type: ignore[dict-item]
-                    include=["documents", "metadatas"],  # type: ignore[list-item]
-                )
+                page = self.collection.get(where={"article_id": {"$in": batch}}, include=list(include))  # type: ignore[dict-item,arg-type]
             except Exception as exc:
                 raise StoreError(f"cannot read the store: {exc}") from exc
-            ids = list(page["ids"])
-            documents = [str(d or "") for d in (page.get("documents") or [""] * len(ids))]
-            yield ids, documents, [dict(m or {}) for m in (page.get("metadatas") or [{}] * len(ids))]
+            yield ChunkPage.of(page)
 
     # -- reads for search ----------------------------------------------------------------
 

@@ -1,5 +1,6 @@
 """Date filters on a `newsbot bench` store: Chroma's `where` on the HNSW walk against the
-candidates filtered by date (index/retrieval.py, HybridSearch._in_range), in one run.
+candidates filtered by date in the side index (index/retrieval.py, HybridSearch._in_range), in
+one run.
 
     python scripts/bench_dates.py CHUNKS WORKDIR
 
@@ -34,8 +35,13 @@ RANGES: dict[str, dict[str, str]] = {
     "a month (2024-03)": {"since": "2024-03-01", "until": "2024-03-31"},
     "since 2025-06": {"since": "2025-06-01"},
 }
-# (EXACT_DATE_CHUNKS, MAX_NEIGHBOURS): zeros send every date range to Chroma's `where`.
-MODES = {"where": (0, 0), "filtered": (retrieval.EXACT_DATE_CHUNKS, retrieval.MAX_NEIGHBOURS)}
+# "where": every date range goes to Chroma's filter, as for a lexical index without vectors.
+MODES = ("where", "filtered")
+REAL_IN_RANGE = retrieval.HybridSearch._in_range
+
+
+def _chroma_filters(*_: object) -> None:
+    return None  # what a lexical index without vectors answers: Chroma's `where` runs
 
 
 def build(index: NewsIndex, settings: Settings, target: int, work: Path) -> None:
@@ -70,10 +76,10 @@ def main(target: int, work: Path) -> None:
         build(index, settings, target, work)
     questions = synthetic_questions(40 + WARMUP)
     for label, dates in RANGES.items():
-        for mode, (exact, neighbours) in MODES.items():
+        for mode in MODES:
             if not dates and mode == "where":
                 continue
-            retrieval.EXACT_DATE_CHUNKS, retrieval.MAX_NEIGHBOURS = exact, neighbours
+            retrieval.HybridSearch._in_range = REAL_IN_RANGE if mode == "filtered" else _chroma_filters  # type: ignore[method-assign,assignment]
             search = timed(lambda q, d=dates: index.search(q, k=5, **d), questions)  # type: ignore[misc]
             ask = timed(lambda q, d=dates: index.ask(q, **d), questions)  # type: ignore[misc]
             print(f"{index.store.count()} chunks | {label} | {mode} | search {search} | ask {ask}", flush=True)

@@ -1,6 +1,7 @@
 """Date filters without Chroma's `where` on the HNSW walk (retrieval.HybridSearch._in_range): a
-narrow range is compared exactly, a wide one by filtering unfiltered neighbours, and only a range
-both wide and rare falls back to `where`. Each path must find what the `where` query finds."""
+narrow range is compared exactly from the side index's int8 vectors, a wide one by filtering
+unfiltered neighbours (or exactly after all when too few of them are in range), and only a
+lexical index without vectors falls back to `where`. Each path must find what `where` finds."""
 
 from __future__ import annotations
 
@@ -59,11 +60,32 @@ def test_every_path_finds_what_where_finds(
     keep = dates.mask(lexical.date_ints)
     assert keep is not None
     in_range = {cid for cid, kept in zip(lexical.chunk_ids, keep, strict=True) if kept}
-    # Exact comparison (the range is small enough), then neighbours filtered, then `where`.
-    for exact, neighbours in ((10_000, 10_000), (0, 10_000), (0, 0)):
+    # Exact comparison (the range is small enough); neighbours filtered; too few neighbours
+    # fetched to find enough in range, so exact after all.
+    for exact, oversample in ((10_000, 1.5), (0, 1.5), (0, 0.01)):
         monkeypatch.setattr(retrieval, "EXACT_DATE_CHUNKS", exact)
-        monkeypatch.setattr(retrieval, "MAX_NEIGHBOURS", neighbours)
+        monkeypatch.setattr(retrieval, "OVERSAMPLE", oversample)
         same(candidates(dated_index, question, dates), truth, in_range)
+
+
+def test_a_lexical_index_without_vectors_lets_chroma_filter(
+    dated_index: NewsIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dates = DateRange(20250301, 20250331)
+    lexical = dated_index.lexical_index()
+    monkeypatch.setattr(type(lexical), "dense_similarities", lambda self, vector, rows: None)
+    calls: list[object] = []
+    real_query = dated_index.store.query
+
+    def spy(embedding: list[float], n: int, where: dict[str, object] | None) -> list[object]:
+        calls.append(where)
+        return real_query(embedding, n, where)  # type: ignore[return-value]
+
+    monkeypatch.setattr(dated_index.store, "query", spy)
+    found = candidates(dated_index, QUESTIONS[0], dates)
+    assert calls == [dates.where()]
+    monkeypatch.undo()
+    assert found.keys() == with_where(dated_index, QUESTIONS[0], dates).keys()
 
 
 def test_filtered_search_keeps_to_the_range(dated_index: NewsIndex) -> None:

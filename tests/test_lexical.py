@@ -1,6 +1,7 @@
 """The incremental BM25 side index (index/lexical.py) against full rebuilds and against bm25s,
-the library it replaced: same scores, same idf, whatever sequence of changes led there.
-No store here; tests/test_lexical_sync.py covers the change log in Chroma."""
+the library it replaced: same scores, same idf, same int8 chunk vectors (for date-ranged dense
+search), whatever sequence of changes led there. No store here; tests/test_lexical_sync.py
+covers the change log in Chroma."""
 
 from __future__ import annotations
 
@@ -25,14 +26,26 @@ QUERIES = [
 ]  # fmt: skip
 
 
+DIM = 32
+QUERY_VECTOR = np.full(DIM, DIM**-0.5, dtype=np.float32)
+
+
 def random_article(rng: random.Random, article_id: str) -> list[ChunkText]:
     chunks = []
     for number in range(rng.randint(1, 4)):
         size = rng.choice([0, 3, 20, 60, 120])  # some chunks are all stopwords or empty
         text = " ".join(rng.choice(WORDS) for _ in range(size))
         date = 20250100 + 100 * rng.randrange(12) + rng.randint(1, 28)
-        chunks.append(ChunkText(f"{article_id}-{number:04d}", article_id, text, date))
+        vector = np.asarray([rng.gauss(0, 1) for _ in range(DIM)], dtype=np.float32)
+        chunks.append(ChunkText(f"{article_id}-{number:04d}", article_id, text, date, vector / np.linalg.norm(vector)))
     return chunks
+
+
+def dense(index: SegmentIndex) -> dict[str, float]:
+    """Each live chunk's cosine to QUERY_VECTOR, from the index's int8 vectors."""
+    found = index.dense_similarities(QUERY_VECTOR, np.arange(len(index.chunk_ids)))
+    assert found is not None
+    return dict(zip(index.chunk_ids, found.tolist(), strict=True))
 
 
 def assert_same(a: SegmentIndex, b: SegmentIndex) -> None:
@@ -50,6 +63,7 @@ def assert_same(a: SegmentIndex, b: SegmentIndex) -> None:
         tokens = analyze(query)
         assert a.idf(tokens) == pytest.approx(b.idf(tokens), rel=1e-6)
     assert a.newest_date() == b.newest_date()
+    assert dense(a) == pytest.approx(dense(b), abs=1e-6)
 
 
 def test_scores_equal_bm25s() -> None:
@@ -103,6 +117,11 @@ def test_random_changes_score_as_a_full_rebuild(seed: int, tmp_path: Path, monke
             assert_same(index, SegmentIndex.build(seq, [c for chunks in store.values() for c in chunks]))
     rebuilt = SegmentIndex.build(79, [c for chunks in store.values() for c in chunks])
     assert_same(index, rebuilt)
+    # The int8 cosines are the float ones to within 0.01 (RESCORED in retrieval.py relies on it).
+    truth = {
+        c.chunk_id: float(c.vector @ QUERY_VECTOR) for chunks in store.values() for c in chunks if c.vector is not None
+    }
+    assert dense(index) == pytest.approx(truth, abs=0.01)
     assert len(index.segments) <= lexical.MAX_DELTAS + 1
 
 
@@ -127,3 +146,14 @@ def test_empty_and_emptied_index() -> None:
     assert one.scores("presas")[0] > 0 and one.idf(["pres"]) and one.newest_date() is not None
     gone = one.apply(2, ["x"], [])
     assert gone.chunk_ids == [] and gone.scores("presas").shape == (0,) and gone.idf(["pres"]) == {}
+
+
+def test_chunks_without_vectors_get_none_for_dense_search() -> None:
+    """A segment built from text alone (no embeddings read) cannot rank by vector: None tells
+    retrieval to let the store filter instead of ranking zeros."""
+    plain = SegmentIndex.build(0, [ChunkText("x-0000", "x", "Las presas bajaron", 20260101)])
+    assert plain.dense_similarities(QUERY_VECTOR, np.arange(1)) is None
+    rng = random.Random(3)
+    mixed = plain.apply(1, ["y"], random_article(rng, "y"))
+    assert mixed.dense_similarities(QUERY_VECTOR, np.asarray([mixed.position["y-0000"]])) is not None
+    assert mixed.dense_similarities(QUERY_VECTOR, np.arange(len(mixed.chunk_ids))) is None
