@@ -42,7 +42,7 @@ from .retrieval import DateRange, HybridSearch, merge_by_article
 from .schema import Answer, Article, ArticleInfo, Hit, IngestReport
 from .sentences import embedded_sentences
 from .settings import Settings
-from .store import ChunkStore
+from .store import ChunkStore, StoredArticle
 from .web import WebReader, is_url
 
 if TYPE_CHECKING:
@@ -147,9 +147,10 @@ class NewsIndex:
             read.articles.extend(web.articles)
             report.skipped.extend(web.skipped)
             report.unchanged.extend(web.unchanged)
-        known_hashes = {a.content_hash: a.source for a in stored.values() if a.complete}
+        known_hashes = {a.content_hash: a for a in stored.values() if a.complete}
 
         pending: list[tuple[Article, bool]] = []  # (article, replaces an existing one)
+        moved: list[StoredArticle] = []  # stored twins whose file is gone: the new path replaces them
         batch_hashes: dict[str, str] = {}
         for article in read.articles:
             previous = stored.get(article.article_id)
@@ -161,7 +162,11 @@ class NewsIndex:
             ):
                 report.unchanged.append(article.source)
                 continue
-            twin = batch_hashes.get(article.content_hash) or known_hashes.get(article.content_hash)
+            stored_twin = known_hashes.get(article.content_hash)
+            if stored_twin and stored_twin.source != article.source and _file_gone(stored_twin.origin):
+                moved.append(stored_twin)  # a renamed or moved file: cite where it is now
+                stored_twin = None
+            twin = batch_hashes.get(article.content_hash) or (stored_twin.source if stored_twin else "")
             if twin and twin != article.source:
                 report.skipped.append((article.source, f"same article as {twin}"))
                 continue
@@ -169,6 +174,12 @@ class NewsIndex:
             pending.append((article, previous is not None))
 
         self._write_articles(pending, report, progress, stop)
+        # Only once their new copies are written (an interrupted run keeps the old ones).
+        added = set(report.added)
+        replaced = {a.article_id: a for a in moved if _moved_copy_written(a, pending, added)}
+        if replaced:
+            self.store.delete_articles(list(replaced))
+            report.removed.extend(a.source for a in replaced.values())
         if web is not None:
             # After the store write, never before (see index.ledger): what is recorded is stored.
             written = set(report.added) | set(report.updated) | set(report.unchanged)
@@ -181,6 +192,7 @@ class NewsIndex:
             gone = [
                 a for a in stored.values()
                 if a.article_id not in current_ids
+                and a.article_id not in replaced
                 and not is_url(a.origin)  # web articles are not pruned by a folder's contents
                 and (not Path(a.origin).exists() or a.origin in read_origins)
             ]  # fmt: skip
@@ -426,3 +438,13 @@ class NewsIndex:
         if self._answerers is None:  # loaded on first use: search-only processes never load the reader
             self._answerers = default_answerers(self.settings, load_reader)
         return self._answerers
+
+
+def _file_gone(origin: str) -> bool:
+    """A stored article read from a local file that is no longer there (never a web page)."""
+    return bool(origin) and not is_url(origin) and not Path(origin).exists()
+
+
+def _moved_copy_written(twin: StoredArticle, pending: list[tuple[Article, bool]], added: set[str]) -> bool:
+    """Whether an article with `twin`'s content was added in this run."""
+    return any(article.content_hash == twin.content_hash and article.source in added for article, _ in pending)

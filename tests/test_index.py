@@ -84,6 +84,27 @@ def test_same_folder_twice_and_copies_never_duplicate(fresh_index: NewsIndex, ar
 
 
 @pytest.mark.slow
+def test_a_moved_file_is_cited_where_it_is_now(fresh_index: NewsIndex, articles_copy: Path) -> None:
+    """The same content under a new path while the old file is gone: a move, not a duplicate
+    (skipping it would leave every citation pointing at a file that no longer exists)."""
+    fresh_index.ingest([articles_copy])
+    old = articles_copy / "2026-01-20_el-observador_linea-3.txt"
+    new = articles_copy / "archivo" / "linea-3.txt"
+    new.parent.mkdir()
+    old.rename(new)
+    moved = fresh_index.ingest([articles_copy])
+    assert (moved.added, moved.removed, moved.skipped) == ([str(new.resolve())], [str(old.resolve())], [])
+    assert fresh_index.stats()["articles"] == 6
+    [hit] = fresh_index.search("Línea 3 del metro estaciones", k=1)
+    assert hit.source == str(new.resolve())
+    # A copy beside a file that still exists is still a duplicate.
+    shutil.copy(new, articles_copy / "otra-copia.txt")
+    again = fresh_index.ingest([articles_copy])
+    assert again.added == [] and [r for _, r in again.skipped] == [f"same article as {new.resolve()}"]
+    assert_consistent(fresh_index)
+
+
+@pytest.mark.slow
 def test_prune_removes_articles_whose_files_are_gone(fresh_index: NewsIndex, articles_copy: Path) -> None:
     fresh_index.ingest([articles_copy])
     gone = articles_copy / "2026-01-20_el-observador_linea-3.txt"
