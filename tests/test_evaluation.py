@@ -17,6 +17,9 @@ from index.measure.bench_report import markdown_report, plot_report
 from index.measure.bench_serve import catch_up
 from index.measure.datasets import held_out, load_dataset, load_squad, sample_questions, split_questions
 from index.measure.metrics import (
+    Scored,
+    at_threshold,
+    choose_threshold,
     contains_answer,
     dangling_citations,
     first_rank,
@@ -86,6 +89,23 @@ def test_refusal_precision_recall_f1() -> None:
     assert never.precision is None and never.recall == 0.0 and never.f1 is None
     nothing_to_refuse = refusal_prf([True, False], [False, False])
     assert nothing_to_refuse.precision == 0.0 and nothing_to_refuse.recall is None
+
+
+def test_a_refusal_threshold_is_the_best_f1_within_the_false_refusal_budget() -> None:
+    """scripts/calibrate_*.py: refusing below the threshold; -inf is refused by rule at any."""
+    rows = [
+        Scored(0.9, True, True), Scored(0.8, True, True), Scored(0.7, False, True), Scored(0.2, True, True),
+        Scored(0.1, False, False), Scored(0.3, False, False), Scored(-math.inf, False, False),
+    ]  # fmt: skip
+    half = at_threshold(rows, 0.5)  # refuses 0.2, 0.1, 0.3 and the rule's
+    assert half["false_refusals"] == pytest.approx(1 / 4)
+    assert (half["refusal_precision"], half["refusal_recall"]) == (pytest.approx(3 / 4), 1.0)
+    assert half["containment_answered"] == pytest.approx(2 / 3) and half["containment_all"] == pytest.approx(2 / 4)
+    strict, _ = choose_threshold(rows, max_false_refusals=0.0)
+    assert strict["false_refusals"] == 0.0 and strict["refusal_recall"] == pytest.approx(2 / 3)
+    assert 0.1 < strict["threshold"] <= 0.2  # refuses 0.1 and the rule's: the best F1 within budget
+    loose, table = choose_threshold(rows, max_false_refusals=1.0)
+    assert loose["refusal_f1"] == max(row["refusal_f1"] for row in table)
 
 
 def test_dangling_citations_counts_markers_without_a_citation() -> None:

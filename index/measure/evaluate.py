@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
+import sys
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +24,7 @@ from .datasets import (
     split_questions,
     write_jsonl,
 )
-from .metrics import MAX_RANK, dangling_citations, hit_at, mrr_at, percentile_ms, refusal_prf
+from .metrics import MAX_RANK, Scored, dangling_citations, hit_at, mrr_at, percentile_ms, refusal_prf
 from .systems import BaselineSystem, NewsbotSystem, QuestionResult, System, run_system
 
 if TYPE_CHECKING:
@@ -144,6 +146,22 @@ def dataset_index(
         feed.mkdir(parents=True, exist_ok=True)
         paths = [write_jsonl(dataset.articles, feed / f"{slug(dataset.name)}.jsonl")]
     return index, list(paths)
+
+
+def scored_answers(
+    index: NewsIndex, questions: Sequence[EvalQuestion], score: Callable[[Answer], float]
+) -> list[Scored]:
+    """Ask each question; keep the answer's `score` (-inf when refused: what a refusal threshold
+    cannot undo), whether it holds the gold answer, and whether the question is answerable.
+    For scripts/calibrate_*.py, which choose thresholds from these."""
+    out = []
+    for number, question in enumerate(questions, start=1):
+        answer = index.ask(question.question)
+        value = -math.inf if answer.refused else score(answer)
+        out.append(Scored(value, question.answerable and question.answered_by(answer.text), question.answerable))
+        if number % 100 == 0:
+            print(f"  {number}/{len(questions)} questions", file=sys.stderr, flush=True)
+    return out
 
 
 def evaluate(dataset: EvalSet, settings: Settings, options: EvalOptions) -> dict[str, Any]:

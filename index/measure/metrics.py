@@ -12,6 +12,8 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from ..schema import Answer, marker_numbers, strip_markers
 
 MAX_RANK = 10  # ranks are looked at down to 10 (hit@1..10, MRR@10)
@@ -80,6 +82,64 @@ def refusal_prf(refused: Sequence[bool], unanswerable: Sequence[bool]) -> PRF:
     if precision is not None and recall is not None:
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     return PRF(precision, recall, f1)
+
+
+@dataclass(frozen=True)
+class Scored:
+    """One question as a refusal threshold sees it: the answer's score (-inf: refused whatever
+    the threshold, +inf: answered whatever it), whether that answer holds the gold answer, and
+    whether the question is answerable."""
+
+    score: float
+    holds_answer: bool
+    answerable: bool
+
+
+def at_threshold(rows: Sequence[Scored], threshold: float) -> dict[str, float]:
+    """What refusing every answer scored below `threshold` gives (scripts/calibrate_*.py)."""
+    refused = [r.score < threshold for r in rows]
+    prf = refusal_prf(refused, [not r.answerable for r in rows])
+    answerable = sum(r.answerable for r in rows)
+    kept = [r for r, no in zip(rows, refused, strict=True) if not no]
+    return {
+        "threshold": threshold,
+        "refusal_f1": prf.f1 or 0.0,
+        "refusal_precision": prf.precision or 0.0,
+        "refusal_recall": prf.recall or 0.0,
+        "false_refusals": sum(r.answerable and no for r, no in zip(rows, refused, strict=True)) / max(answerable, 1),
+        "containment_answered": sum(r.holds_answer for r in kept) / max(sum(r.answerable for r in kept), 1),
+        "containment_all": sum(r.holds_answer for r in kept) / max(answerable, 1),
+    }
+
+
+def choose_threshold(
+    rows: Sequence[Scored], max_false_refusals: float, steps: int = 200
+) -> tuple[dict[str, float], list[dict[str, float]]]:
+    """The best refusal F1 among thresholds that refuse at most `max_false_refusals` of the
+    answerable questions (a user minds a refused answer more than a doubtful quote); ties go to
+    the lower threshold. Returns it and the table of every threshold tried."""
+    finite = sorted({r.score for r in rows if math.isfinite(r.score)})
+    candidates = [float(t) for t in np.linspace(finite[0], finite[-1], steps)] if finite else [0.0]
+    table = [at_threshold(rows, t) for t in candidates]
+    allowed = [r for r in table if r["false_refusals"] <= max_false_refusals] or table[:1]
+    return max(allowed, key=lambda r: (r["refusal_f1"], -r["threshold"])), table
+
+
+def threshold_table(table: Sequence[dict[str, float]], chosen: dict[str, float], rows: int = 25) -> list[str]:
+    """Markdown lines: every len(table) / rows-th threshold tried, and the chosen one."""
+    lines = [
+        "| threshold | refusal P | refusal R | refusal F1 | false refusals | containment (answered) "
+        "| containment (all) |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in [*table[:: max(1, len(table) // rows)], chosen]:
+        mark = " **(chosen)**" if row is chosen else ""
+        lines.append(
+            f"| {row['threshold']:.3f}{mark} | {row['refusal_precision']:.3f} | {row['refusal_recall']:.3f} | "
+            f"{row['refusal_f1']:.3f} | {row['false_refusals']:.3f} | {row['containment_answered']:.3f} | "
+            f"{row['containment_all']:.3f} |"
+        )
+    return lines
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:

@@ -1,0 +1,107 @@
+"""Choose the sentence ranker's refusal threshold (index/models/refusal.json) on the fit part of
+a news set.
+
+    python scripts/calibrate_refusal.py --data ../shared/eval/covid19-qa-es/train.squad2.json \
+        --store /tmp/evalcovid --out docs/eval/refusal-threshold.md
+
+The refusal model's weights were fitted on SQuAD-es v2 (scripts/train_answerer.py), where an
+unanswerable question reuses one Wikipedia paragraph's words; its threshold was chosen there too,
+and on real news it refuses one answerable question in five. Here every question of the data
+set's fit part (`newsbot eval --split fit`: all articles but every fifth, whose questions are the
+held-out news figure) is asked through `NewsIndex.ask` with the model's verdict recorded instead
+of applied (the rules of refusal.rules_refuse still apply: what they refuse counts as refused at
+every threshold). The threshold kept is the best refusal F1 among those that refuse at most
+MAX_FALSE_REFUSALS of the answerable questions, as for the reader (scripts/calibrate_reader.py).
+
+The covid19-qa files state no licence, so they choose this one number and train nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from index import Settings, answer
+from index.measure.datasets import load_squad, split_questions
+from index.measure.evaluate import dataset_index, scored_answers
+from index.measure.metrics import at_threshold, choose_threshold, threshold_table
+from index.models import load_fitted, write_fitted
+from index.question import Query
+from index.ranking import Candidate
+from index.refusal import REFUSAL_MODELS, refusal_features, rules_refuse
+from index.schema import Hit
+
+MAX_FALSE_REFUSALS = 0.05
+
+
+class Recorder:
+    """Stands in for refusal.refuses: notes the answer probability, refuses only by rule."""
+
+    def __init__(self) -> None:
+        self.last = -math.inf  # the verdict on the last question asked
+
+    def __call__(self, candidates: Sequence[Candidate], query: Query, hit: Hit) -> bool:
+        ruled = rules_refuse(query, hit)
+        if ruled is not None:
+            self.last = -math.inf if ruled else math.inf
+            return ruled
+        self.last = REFUSAL_MODELS[query.embed_model].answer_probability(refusal_features(candidates, query, hit))
+        return False
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, required=True, help="a SQuAD v2-format news set")
+    parser.add_argument(
+        "--store", type=Path, default=Path("/tmp/newsbot-calibrate"), help="the eval store (`newsbot eval --store`)"
+    )
+    parser.add_argument("--out", type=Path, help="write the threshold table here (Markdown)")
+    parser.add_argument("--limit", type=int, help="ask only this many fit questions (smoke runs)")
+    args = parser.parse_args()
+
+    settings = Settings.from_env().with_overrides(answerer="ranker")
+    data = load_squad(args.data)
+    questions = split_questions(data.questions, "fit")[: args.limit]
+    index, paths = dataset_index(data, settings, args.store)
+    index.ingest(paths)
+    recorder = Recorder()
+    answer.refuses = recorder  # type: ignore[assignment]  # the one place the ranker's answerer asks
+    rows = scored_answers(index, questions, lambda _: recorder.last)
+    chosen, table = choose_threshold(rows, MAX_FALSE_REFUSALS)
+    fitted = load_fitted("refusal.json")
+    model = settings.embed_model
+    before = at_threshold(rows, fitted["models"][model]["threshold"])
+    fitted["models"][model] = {
+        **fitted["models"][model],
+        "threshold": round(chosen["threshold"], 3),
+        "threshold_chosen_by": "python " + " ".join(sys.argv),
+        "threshold_data": f"{args.data.name}, fit part ({len(questions)} questions; every fifth article held out)",
+        "threshold_fit": {k: round(v, 3) for k, v in chosen.items()},
+    }
+    write_fitted("refusal.json", fitted)
+    print(f"threshold {chosen['threshold']:.3f}: {chosen}\nbefore: {before}")
+    if args.out:
+        lines = [
+            f"# The sentence ranker's refusal threshold ({model})",
+            "",
+            f"Command: `python {' '.join(sys.argv)}`  ",
+            f"{len(questions)} questions of the fit part of {args.data.name} "
+            f"({sum(r.answerable for r in rows)} answerable). Chosen: the best refusal F1 with at most "
+            f"{MAX_FALSE_REFUSALS:.0%} of answerable questions refused. Refused by rule at every threshold: "
+            f"{sum(r.score == -math.inf for r in rows)} questions.",
+            "",
+            f"The threshold chosen on SQuAD-es v2, {before['threshold']}, gave here: refusal F1 "
+            f"{before['refusal_f1']:.3f}, false refusals {before['false_refusals']:.3f}, containment "
+            f"{before['containment_answered']:.3f} of answered / {before['containment_all']:.3f} of all answerable.",
+            "",
+            *threshold_table(table, chosen),
+        ]
+        args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
