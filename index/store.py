@@ -46,6 +46,12 @@ log = logging.getLogger(__name__)
 # with different settings in one process.
 CHROMA_SETTINGS = ChromaSettings(anonymized_telemetry=False)
 READ_BATCH = 5000
+# Chroma on disk writes its HNSW index every `sync_threshold` records and keeps the rest in its
+# write-ahead log, which every new process replays before its first query: ~1.5 ms a record on
+# the bench's 2-core EPYC, so up to 1.4 s of each cold `newsbot ask` at Chroma's default 1000.
+# At 100 the replay is ≤ 0.15 s; the extra index writes cost ~25 % of a bulk ingest's Chroma
+# time with precomputed vectors, nothing next to embedding (docs/bench/README.md).
+HNSW_SYNC_THRESHOLD = 100
 TRANSIENT_RETRY_SECONDS = (0.1, 0.3, 1.0)
 
 
@@ -169,12 +175,13 @@ class ChunkStore:
         try:
             self.collection: Collection = self.client.get_or_create_collection(
                 settings.collection,
-                configuration={"hnsw": {"space": "cosine"}},
+                configuration={"hnsw": {"space": "cosine", "sync_threshold": HNSW_SYNC_THRESHOLD}},
                 metadata={"embed_model": embed_key, "chunk_size": settings.chunk_size, "version": "empty"},
                 embedding_function=None,
             )
         except Exception as exc:
             raise StoreError(f"cannot open the collection {settings.collection!r}: {exc}") from exc
+        self._sync_often()
         self.changes = ChangeLog(self.client, changes_collection_name(settings.collection))
         # Both collections' ids, fixed when each was created: a side index made for another
         # incarnation of either (a store deleted and made again) is rebuilt, whatever its seq.
@@ -190,6 +197,16 @@ class ChunkStore:
                 f"this store was built with the {stored_model} embedding model, not {embed_key}: "
                 f"set NEWSBOT_EMBED_MODEL={stored_model} or use another store"
             )
+
+    def _sync_often(self) -> None:
+        """A store made before HNSW_SYNC_THRESHOLD (or by another tool) gets it: a mutable setting."""
+        hnsw = (self.collection.configuration or {}).get("hnsw") or {}
+        if int(hnsw.get("sync_threshold") or 0) <= HNSW_SYNC_THRESHOLD:
+            return
+        try:
+            self.collection.modify(configuration={"hnsw": {"sync_threshold": HNSW_SYNC_THRESHOLD}})  # type: ignore[arg-type,typeddict-item]
+        except Exception as exc:  # a read-only store still answers, only its cold starts are slower
+            log.info("cannot lower the collection's HNSW sync threshold: %s", exc)
 
     # -- bookkeeping ---------------------------------------------------------------------
 

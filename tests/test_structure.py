@@ -246,3 +246,14 @@ def test_the_command_line_starts_without_the_heavy_modules() -> None:
     from index import NewsIndex  # still importable by name, through the package's __getattr__
 
     assert NewsIndex.__module__ == "index.newsindex"
+
+
+def test_answering_loads_no_module_it_does_not_use() -> None:
+    """A cold `newsbot ask` imports NewsIndex, not scipy (bm25s's package imports it; only its
+    stopword list is read, analysis.py), onnx, LlamaIndex's engine or Discord."""
+    probe = (
+        "import sys; import index.newsindex; "
+        "print(sorted(m for m in ('scipy', 'bm25s', 'onnx', 'llama_index', 'discord', 'torch') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120)
+    assert done.stdout.strip() == "[]", done.stdout
