@@ -4,13 +4,14 @@
 `None` passes the question on (an LLM that timed out hands over to the reader):
 
 - `GenerativeAnswerer`: the configured LLM writes the answer from the numbered sources (llm.py).
-- `ReaderAnswerer` (the default): the sentence ranker (ranking.py) pre-selects the sentences
+- `RankerAnswerer` (the default, `NEWSBOT_ANSWERER=ranker`): the sentence ranker's (ranking.py)
+  best sentence, for each part of a question that asks two things, and the logistic refusal
+  model (refusal.py).
+- `ReaderAnswerer` (`NEWSBOT_ANSWERER=reader`): the sentence ranker pre-selects the sentences
   worth reading, the reader (reader.py) reads each with the question and marks the answer in
   it. The answer is that short span, then the sentence that holds it, quoted and cited, with
   every other outlet that reports the same fact. A question that asks two things is read as
   two. It refuses when no sentence scores above the reader's calibrated threshold.
-- `RankerAnswerer`: the sentence ranker's best sentence and the logistic refusal model
-  (refusal.py); used when the reader's weights are missing.
 
 None of them writes a word of its own about the facts except the LLM.
 """
@@ -92,7 +93,8 @@ def _markers(citations: Sequence[Citation]) -> str:
 
 @dataclass(frozen=True)
 class RankerAnswerer:
-    """The sentence ranker's best sentence, and the logistic refusal model."""
+    """The sentence ranker's best sentence (one per part of a two-part question), and the
+    logistic refusal model."""
 
     name: str = "extractive"
 
@@ -104,22 +106,40 @@ class RankerAnswerer:
         candidates = rank_sentences(query, hits)
         if not candidates:
             return refusal(query, hits)
-        best = candidates[0]
-        if query.intent.latest:  # the newest article's best sentence, which need not rank first
-            best = next((c for c in candidates if c.hit_index == 0), best)
-        lead_hit = hits[best.hit_index]
-        if refuses([best, *(c for c in candidates if c is not best)], query, lead_hit):
+        best = _best(query, candidates)
+        if refuses([best, *(c for c in candidates if c is not best)], query, hits[best.hit_index]):
             return refusal(query, hits)
-        # Cite every other outlet that reports the same fact, in the same days, in much the same words.
-        cited = [best]
-        for other in candidates[1:]:
-            reported_by = [hits[c.hit_index] for c in cited]
-            if same_event(lead_hit, hits[other.hit_index], reported_by) and same_fact(best, other, query.text):
-                cited.append(other)
-        citations = [citation(n, hits[c.hit_index], c.quote or c.sentence) for n, c in enumerate(cited, start=1)]
-        sentence = defuse_markers(best.sentence)
-        text = f"{_lead(query, lead_hit, sentence, False)} {_markers(citations)}"
-        return Answer(query.asked, text, citations, False, query.intent.language)
+        # "¿Cuándo abre la línea y cuánto costará el boleto?": each part's best sentence, one line
+        # each (one line when one sentence answers both). The refusal above read the whole question.
+        chosen = [best]
+        parts = question_parts(query.reading or query.asked)
+        if len(parts) > 1:
+            picks = [_best(query, ranked) for part in parts if (ranked := rank_sentences(query.part(part), hits))]
+            chosen = list({(c.hit_index, c.sentence): c for c in picks}.values()) or [best]
+        citations: list[Citation] = []
+        lines = []
+        for answer in chosen:
+            lead_hit = hits[answer.hit_index]
+            # Cite every other outlet that reports the same fact, in the same days, in much the same words.
+            cited = [answer]
+            for other in candidates:  # (same_event passes over the articles already cited)
+                reported_by = [hits[c.hit_index] for c in cited]
+                if same_event(lead_hit, hits[other.hit_index], reported_by) and same_fact(answer, other, query.text):
+                    cited.append(other)
+            numbered = [
+                citation(len(citations) + n, hits[c.hit_index], c.quote or c.sentence) for n, c in enumerate(cited, 1)
+            ]
+            citations.extend(numbered)
+            lines.append(f"{_lead(query, lead_hit, defuse_markers(answer.sentence), False)} {_markers(numbered)}")
+        return Answer(query.asked, "\n".join(lines), citations, False, query.intent.language)
+
+
+def _best(query: Query, candidates: Sequence[Candidate]) -> Candidate:
+    """The ranker's first candidate (of at least one); for a "latest" question the newest
+    article's best (hits come newest first then), which need not rank first."""
+    if query.intent.latest:
+        return next((c for c in candidates if c.hit_index == 0), candidates[0])
+    return candidates[0]
 
 
 def around(sentence: str, start: int, end: int, limit: int = QUOTE_CHARS) -> str:

@@ -55,6 +55,19 @@ def test_same_fact_from_two_outlets_is_one_sentence_citing_both(sample_index: Ne
     assert_citations_resolve(answer)
 
 
+def test_each_part_of_a_two_part_question_gets_its_own_cited_sentence(sample_index: NewsIndex) -> None:
+    """The ranker answers "when" and "how much" from the sentences that hold them: the opening
+    alone answers one part at most."""
+    answer = sample_index.ask("¿Cuándo abre la Línea 3 y cuánto costará el boleto?")
+    assert not answer.refused
+    first, second = answer.text.split("\n")
+    assert "1 de junio" in first and "7 pesos" in second
+    assert re.search(r"\[\d+\]", first) and re.search(r"\[\d+\]", second)  # each line cited
+    assert_citations_resolve(answer)
+    one_sentence = sample_index.ask("¿Cuántas pipas rentará el municipio?")
+    assert "\n" not in one_sentence.text  # one question, one line
+
+
 @pytest.mark.slow
 def test_shared_seed_articles_merge_the_meeting_date(shared_dir: Path, tmp_path: Path) -> None:
     store = tmp_path / "seeds"
