@@ -14,8 +14,9 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from .lexical import SegmentIndex, SideIndex
+from .records import ChunkPage
 from .segments import ChunkText
-from .store import ChunkPage, ChunkStore
+from .store import ChunkStore
 
 log = logging.getLogger(__name__)
 

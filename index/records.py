@@ -1,4 +1,4 @@
-"""What a chunk's Chroma record holds, beside its text and vector.
+"""What a chunk's Chroma record holds, beside its text and vector, and a page of records as read.
 
 The metadata is LlamaIndex's ChromaVectorStore layout (so LlamaIndex can read the collection):
 the node's fields flat, which newsbot reads and filters on, plus LlamaIndex's serialised node.
@@ -6,7 +6,10 @@ the node's fields flat, which newsbot reads and filters on, plus LlamaIndex's se
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 if TYPE_CHECKING:
     from llama_index.core.schema import TextNode
@@ -40,3 +43,23 @@ def record_metadata(node: TextNode) -> dict[str, Any]:
     )
     metadata["_node_content"] = reader_node.model_dump_json(exclude_defaults=True)
     return metadata
+
+
+@dataclass(frozen=True)
+class ChunkPage:
+    """Chunks as read from the collection: ids, texts, metadata, and their embeddings (an (n,
+    dim) array) when they were asked for."""
+
+    ids: list[str]
+    documents: list[str]
+    metadatas: list[dict[str, Any]]
+    embeddings: np.ndarray | None = None
+
+    @classmethod
+    def of(cls, page: Any) -> ChunkPage:
+        ids = list(page["ids"])
+        documents = [str(d or "") for d in (page.get("documents") or [""] * len(ids))]
+        metadatas = [dict(m or {}) for m in (page.get("metadatas") or [{}] * len(ids))]
+        embeddings = page.get("embeddings")
+        vectors = None if embeddings is None or not len(ids) else np.asarray(embeddings, dtype=np.float32)
+        return cls(ids, documents, metadatas, vectors)

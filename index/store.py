@@ -32,7 +32,7 @@ from chromadb.config import Settings as ChromaSettings
 
 from .changelog import LOG_ARTICLES_PER_RECORD, ChangeLog, IntentJournal, changes_collection_name
 from .errors import StoreError
-from .records import LAYOUT, SENTENCE_VECTORS_KEY, record_metadata
+from .records import LAYOUT, SENTENCE_VECTORS_KEY, ChunkPage, record_metadata
 from .sentence_file import SentenceVectorFile
 from .sentences import pack, unpack
 from .settings import Settings
@@ -90,26 +90,6 @@ def _local_dir(settings: Settings, kind: str) -> Path:
         key = re.sub(r"[^A-Za-z0-9]+", "_", f"{settings.chroma_url}_{settings.collection}")
         return Path(settings.store).expanduser() / f"{kind}-remote" / key
     return Path(settings.store).expanduser() / kind / settings.collection
-
-
-@dataclass(frozen=True)
-class ChunkPage:
-    """Chunks as read from the collection: ids, texts, metadata, and their embeddings (an (n,
-    dim) array) when they were asked for."""
-
-    ids: list[str]
-    documents: list[str]
-    metadatas: list[dict[str, Any]]
-    embeddings: np.ndarray | None = None
-
-    @classmethod
-    def of(cls, page: Any) -> ChunkPage:
-        ids = list(page["ids"])
-        documents = [str(d or "") for d in (page.get("documents") or [""] * len(ids))]
-        metadatas = [dict(m or {}) for m in (page.get("metadatas") or [{}] * len(ids))]
-        embeddings = page.get("embeddings")
-        vectors = None if embeddings is None or not len(ids) else np.asarray(embeddings, dtype=np.float32)
-        return cls(ids, documents, metadatas, vectors)
 
 
 @dataclass(frozen=True)

@@ -42,8 +42,11 @@ def random_article(rng: random.Random, article_id: str) -> list[ChunkText]:
 
 
 def dense(index: SegmentIndex) -> dict[str, float]:
-    """Each live chunk's cosine to QUERY_VECTOR, from the index's int8 vectors."""
-    found = index.dense_similarities(QUERY_VECTOR, np.arange(len(index.chunk_ids)))
+    """Each live chunk's cosine to a fixed unit vector (QUERY_VECTOR here; of the store's model's
+    size for tests/test_lexical_sync.py), from the index's int8 vectors."""
+    dim = next((s.vectors.shape[1] for s in index.segments if s.vectors.size), DIM)
+    query = QUERY_VECTOR if dim == DIM else np.full(dim, dim**-0.5, dtype=np.float32)
+    found = index.dense_similarities(query, np.arange(len(index.chunk_ids)))
     assert found is not None
     return dict(zip(index.chunk_ids, found.tolist(), strict=True))
 

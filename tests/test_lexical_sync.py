@@ -24,7 +24,7 @@ from index import NewsIndex, StoreError
 from index import changelog as changelog_module
 from index import lexical as lexical_module
 from index.lexical import SegmentIndex
-from index.lexical_sync import chunk_texts
+from index.lexical_sync import READ, chunk_texts
 from index.retrieval import DateRange
 
 from .chroma_server import ChromaServer
@@ -42,7 +42,7 @@ _BUILD_SEGMENT = lexical_module.Segment.build  # bound now: tests count calls of
 
 def full_rebuild(index: NewsIndex) -> SegmentIndex:
     """What a rebuild from every chunk in the store gives (not saved anywhere)."""
-    chunks = list(chunk_texts(index.store.iter_chunks()))
+    chunks = list(chunk_texts(index.store.iter_chunks(READ)))
     if not chunks:
         return SegmentIndex(index.store.changes.head())
     segment = _BUILD_SEGMENT(chunks)
