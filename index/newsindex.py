@@ -54,6 +54,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 EMBED_BATCH = 32  # chunks per embedding call: big enough to keep both cores busy
+# A long ingest brings the BM25 index up to date every this many chunks written, as any reader
+# would: the changed articles are read back a few at a time, never the whole store at the end.
+# That read-back of every chunk was most of a 100k-chunk build's peak memory (docs/bench/).
+LEXICAL_REFRESH_CHUNKS = 2000
 LIST_MATCH_SHARE = 0.6  # list_articles(query): articles scoring at least this share of the best
 
 
@@ -251,14 +255,18 @@ class NewsIndex:
         )
         try:
             group: list[tuple[Article, bool, list[TextNode]]] = []
-            size = 0
+            size = unindexed = 0
             for article, replaces in pending:
                 nodes = self._nodes_for(article)
                 group.append((article, replaces, nodes))
                 size += len(nodes)
                 if size >= EMBED_BATCH:
                     self._embed_and_write(group, report, bar)
+                    unindexed += size
                     group, size = [], 0
+                    if unindexed >= LEXICAL_REFRESH_CHUNKS:
+                        self._refresh_lexical()
+                        unindexed = 0
                     if stop is not None and stop.is_set():
                         # Between two writes, never inside one: the rest is read again next time.
                         written = len(report.added) + len(report.updated)

@@ -23,6 +23,7 @@ import pytest
 from index import NewsIndex, StoreError
 from index import changelog as changelog_module
 from index import lexical as lexical_module
+from index import newsindex as newsindex_module
 from index.lexical import SegmentIndex
 from index.lexical_sync import READ, chunk_texts
 from index.retrieval import DateRange
@@ -118,6 +119,39 @@ def test_add_replace_remove_equal_a_full_rebuild_and_cost_the_article(
     reopened = NewsIndex(index.settings.store, settings=index.settings)
     assert_same(reopened.lexical_index(), lexical)
     assert analysed.take() == 0
+
+
+@pytest.mark.slow
+def test_a_long_ingest_indexes_as_it_writes_and_never_reads_the_store_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every LEXICAL_REFRESH_CHUNKS chunks written, the side index catches up on what was just
+    written: each chunk is analysed once, only the first (empty-store) build reads every chunk,
+    and that is the few chunks written so far, not the store at the end."""
+    monkeypatch.setattr(newsindex_module, "EMBED_BATCH", 2)
+    monkeypatch.setattr(newsindex_module, "LEXICAL_REFRESH_CHUNKS", 6)
+    write_articles(tmp_path / "articles", range(12), paragraphs=9)
+    index = NewsIndex(tmp_path / "store", settings=make_settings(tmp_path / "store"))
+    analysed = AnalysedChunks(monkeypatch)
+    full_reads: list[int] = []
+    real_iter = index.store.iter_chunks
+
+    def every_chunk(*args: Any, **kwargs: Any) -> Any:
+        full_reads.append(index.store.count())
+        return real_iter(*args, **kwargs)
+
+    monkeypatch.setattr(index.store, "iter_chunks", every_chunk)
+    refreshes: list[int] = []
+    real_current = index._lexical_sync.current
+    monkeypatch.setattr(index._lexical_sync, "current", lambda: refreshes.append(1) or real_current())
+    report = index.ingest([tmp_path / "articles"])
+    total = index.store.count()
+    assert len(report.added) == 12 and total >= 24
+    assert len(refreshes) >= 3  # during the ingest, and once at its end
+    assert len(full_reads) == 1 and full_reads[0] < total // 2
+    assert analysed.take() == total  # each chunk analysed once
+    monkeypatch.undo()
+    assert_same(index.lexical_index(), full_rebuild(index))
 
 
 @pytest.mark.slow
