@@ -162,6 +162,9 @@ def test_bench_size_counts_the_flops_of_each_chunk_and_its_sentences(tmp_path: P
               "sizes": [{**asdict(result), **served, "catch_up": server}], "targets": TARGETS}  # fmt: skip
     page = markdown_report(report, "newsbot bench", "bench.png")
     assert "a month named in the question" in page and f"| {server['writer']['ingest_s']} / " in page
+    assert "Notes:" not in page
+    report["sizes"][0]["note"] = "built by an earlier run"  # a size measured on a kept store says so
+    assert f"- {report['sizes'][0]['chunks']:,} chunks: built by an earlier run" in markdown_report(report, "x", None)
     if importlib.util.find_spec("matplotlib") is not None:  # the `eval` extra, as in the xquad test below
         plot_report(report, tmp_path / "bench.png")
         assert (tmp_path / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

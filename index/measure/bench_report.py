@@ -29,6 +29,9 @@ def markdown_report(report: dict[str, Any], command: str, plot_name: str | None)
             f"| {_triple(s['search_ms'])} | {_triple(s['ask_ms'])} | {s['peak_rss_mb']} / {s['serve_peak_rss_mb']} "
             f"| {s['store_mb']} | {s['store_bytes_per_chunk']:,.0f} | {s.get('load_average', '—')} |"
         )
+    notes = [f"- {s['chunks']:,} chunks: {s['note']}" for s in report["sizes"] if s.get("note")]
+    if notes:
+        lines += ["", "Notes:", *notes]
     lines += _user_rows(report["sizes"])
     sizes = report["sizes"]
     if len(sizes) > 1:
