@@ -1,5 +1,5 @@
 """Fewer glibc malloc arenas, so memory that Chroma's and ONNX Runtime's threads free goes back
-into use instead of piling up.
+into use instead of piling up; and a way to hand freed memory back to the system.
 
 glibc gives each thread that allocates concurrently an arena of its own (up to 8 per core), and
 memory freed in one arena is reused only by that arena. Chroma reads pages of chunks on its
@@ -37,4 +37,19 @@ def limit_arenas() -> bool:
         return bool(libc.mallopt(_M_ARENA_MAX, ARENAS))
     except (OSError, AttributeError) as exc:  # not glibc (musl has no mallopt)
         log.debug("cannot limit malloc arenas: %s", exc)
+        return False
+
+
+def release_free_memory() -> bool:
+    """Hand memory that has been freed but kept by glibc back to the system (malloc_trim). A long
+    ingest calls it after each BM25 catch-up, whose reads from Chroma leave freed pages behind:
+    `memory_probe.py --build 20000`, peak 815 -> 722 MB and 816 -> 564 MB resident at the end
+    (2026-12-02). A no-op off glibc."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return bool(libc.malloc_trim(0))
+    except (OSError, AttributeError) as exc:
+        log.debug("cannot trim malloc: %s", exc)
         return False

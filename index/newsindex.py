@@ -26,7 +26,7 @@ from .language import detect_language
 from .ledger import Ledger
 from .lexical import LexicalIndex
 from .lexical_sync import LexicalSync
-from .malloc import limit_arenas
+from .malloc import limit_arenas, release_free_memory
 from .question import (
     Query,
     clean_query,
@@ -266,6 +266,7 @@ class NewsIndex:
                     group, size = [], 0
                     if unindexed >= LEXICAL_REFRESH_CHUNKS:
                         self._refresh_lexical()
+                        release_free_memory()
                         unindexed = 0
                     if stop is not None and stop.is_set():
                         # Between two writes, never inside one: the rest is read again next time.
