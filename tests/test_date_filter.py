@@ -74,10 +74,11 @@ def test_every_path_finds_what_where_finds(
     assert keep is not None
     in_range = {cid for cid, kept in zip(lexical.chunk_ids, keep, strict=True) if kept}
     # Exact comparison (the range is small enough); neighbours filtered; too few neighbours
-    # fetched to find enough in range, so exact after all.
-    for exact, oversample in ((10_000, 1.5), (0, 1.5), (0, 0.01)):
+    # fetched to find enough in range, so exact after all; too many needed, so exact at once.
+    for exact, oversample, most in ((10_000, 1.5, 2_000), (0, 1.5, 10_000), (0, 0.01, 10_000), (0, 1.5, 0)):
         monkeypatch.setattr(retrieval, "EXACT_DATE_CHUNKS", exact)
         monkeypatch.setattr(retrieval, "OVERSAMPLE", oversample)
+        monkeypatch.setattr(retrieval, "MAX_NEIGHBOURS", most)
         same(candidates(dated_index, question, dates), truth, in_range)
 
 
