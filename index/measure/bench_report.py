@@ -51,7 +51,8 @@ def markdown_report(report: dict[str, Any], command: str, plot_name: str | None)
         lines += [
             "",
             f"Cold `newsbot {c['command']}` (a new process: imports, model load, answer) on the {c['chunks']:,}-chunk "
-            f"store: median {c['median_s']} s over {COLD_RUNS} runs {c['seconds']}.",
+            f"store: median {c['median_s']} s over {COLD_RUNS} runs {c['seconds']}"
+            + (f" ({c['note']})." if c.get("note") else "."),
         ]
     if "flops" in report:
         f = report["flops"]
