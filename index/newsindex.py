@@ -167,7 +167,7 @@ class NewsIndex:
                 report.unchanged.append(article.source)
                 continue
             stored_twin = known_hashes.get(article.content_hash)
-            if stored_twin and stored_twin.source != article.source and _file_gone(stored_twin.origin):
+            if stored_twin and stored_twin.source != article.source and stored_twin.file_gone:
                 moved.append(stored_twin)  # a renamed or moved file: cite where it is now
                 stored_twin = None
             twin = batch_hashes.get(article.content_hash) or (stored_twin.source if stored_twin else "")
@@ -180,7 +180,8 @@ class NewsIndex:
         self._write_articles(pending, report, progress, stop)
         # Only once their new copies are written (an interrupted run keeps the old ones).
         added = set(report.added)
-        replaced = {a.article_id: a for a in moved if _moved_copy_written(a, pending, added)}
+        copied = {article.content_hash for article, _ in pending if article.source in added}
+        replaced = {a.article_id: a for a in moved if a.content_hash in copied}
         if replaced:
             self.store.delete_articles(list(replaced))
             report.removed.extend(a.source for a in replaced.values())
@@ -447,13 +448,3 @@ class NewsIndex:
         if self._answerers is None:  # loaded on first use: search-only processes never load the reader
             self._answerers = default_answerers(self.settings, load_reader)
         return self._answerers
-
-
-def _file_gone(origin: str) -> bool:
-    """A stored article read from a local file that is no longer there (never a web page)."""
-    return bool(origin) and not is_url(origin) and not Path(origin).exists()
-
-
-def _moved_copy_written(twin: StoredArticle, pending: list[tuple[Article, bool]], added: set[str]) -> bool:
-    """Whether an article with `twin`'s content was added in this run."""
-    return any(article.content_hash == twin.content_hash and article.source in added for article, _ in pending)

@@ -109,6 +109,11 @@ class StoredArticle:
     def complete(self) -> bool:
         return self.chunks_found == self.n_chunks
 
+    @property
+    def file_gone(self) -> bool:
+        """Read from a local file that is no longer there (a web page never is)."""
+        return bool(self.origin) and "://" not in self.origin and not Path(self.origin).exists()
+
 
 @dataclass(frozen=True)
 class DenseMatch:
