@@ -10,6 +10,7 @@ The reader (reader.py) has its own answerability score and does not use this.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -111,10 +112,15 @@ def rules_refuse(query: Query, hit: Hit) -> bool | None:
     return None
 
 
-def refuses(candidates: Sequence[Candidate], query: Query, hit: Hit) -> bool:
-    """Is the best span no answer to the question?"""
+def answer_score(candidates: Sequence[Candidate], query: Query, hit: Hit) -> float:
+    """The model's probability that the best span answers, or -inf / +inf when a rule refuses /
+    answers whatever the threshold (scripts/calibrate_refusal.py chooses the threshold on these)."""
     ruled = rules_refuse(query, hit)
     if ruled is not None:
-        return ruled
-    model = REFUSAL_MODELS[query.embed_model]
-    return model.answer_probability(refusal_features(candidates, query, hit)) < model.threshold
+        return -math.inf if ruled else math.inf
+    return REFUSAL_MODELS[query.embed_model].answer_probability(refusal_features(candidates, query, hit))
+
+
+def refuses(candidates: Sequence[Candidate], query: Query, hit: Hit) -> bool:
+    """Is the best span no answer to the question?"""
+    return answer_score(candidates, query, hit) < REFUSAL_MODELS[query.embed_model].threshold

@@ -31,25 +31,21 @@ from index.measure.metrics import at_threshold, choose_threshold, threshold_tabl
 from index.models import load_fitted, write_fitted
 from index.question import Query
 from index.ranking import Candidate
-from index.refusal import REFUSAL_MODELS, refusal_features, rules_refuse
+from index.refusal import answer_score
 from index.schema import Hit
 
 MAX_FALSE_REFUSALS = 0.05
 
 
 class Recorder:
-    """Stands in for refusal.refuses: notes the answer probability, refuses only by rule."""
+    """Stands in for refusal.refuses: notes the answer score, refuses only by rule."""
 
     def __init__(self) -> None:
-        self.last = -math.inf  # the verdict on the last question asked
+        self.last = -math.inf  # the score of the last question asked
 
     def __call__(self, candidates: Sequence[Candidate], query: Query, hit: Hit) -> bool:
-        ruled = rules_refuse(query, hit)
-        if ruled is not None:
-            self.last = -math.inf if ruled else math.inf
-            return ruled
-        self.last = REFUSAL_MODELS[query.embed_model].answer_probability(refusal_features(candidates, query, hit))
-        return False
+        self.last = answer_score(candidates, query, hit)
+        return self.last == -math.inf
 
 
 def main() -> int:
