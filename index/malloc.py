@@ -26,18 +26,24 @@ ARENAS = 2
 _M_ARENA_MAX = -8  # glibc's malloc.h
 
 
+def _glibc(call: str, *args: int) -> bool:
+    """`call(*args)` of the C library when it is glibc's (musl has neither mallopt nor
+    malloc_trim); False off Linux or when it is missing."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return bool(getattr(libc, call)(*args))
+    except (OSError, AttributeError) as exc:
+        log.debug("cannot call %s: %s", call, exc)
+        return False
+
+
 @functools.cache
 def limit_arenas() -> bool:
     """Cap glibc's arenas at ARENAS for threads started from now on (once per process; a no-op
     off glibc, or when MALLOC_ARENA_MAX is set, which glibc has then applied itself)."""
-    if not sys.platform.startswith("linux") or "MALLOC_ARENA_MAX" in os.environ:
-        return False
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        return bool(libc.mallopt(_M_ARENA_MAX, ARENAS))
-    except (OSError, AttributeError) as exc:  # not glibc (musl has no mallopt)
-        log.debug("cannot limit malloc arenas: %s", exc)
-        return False
+    return "MALLOC_ARENA_MAX" not in os.environ and _glibc("mallopt", _M_ARENA_MAX, ARENAS)
 
 
 def release_free_memory() -> bool:
@@ -45,11 +51,4 @@ def release_free_memory() -> bool:
     ingest calls it after each BM25 catch-up, whose reads from Chroma leave freed pages behind:
     `memory_probe.py --build 20000`, peak 815 -> 722 MB and 816 -> 564 MB resident at the end
     (2026-12-02). A no-op off glibc."""
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        return bool(libc.malloc_trim(0))
-    except (OSError, AttributeError) as exc:
-        log.debug("cannot trim malloc: %s", exc)
-        return False
+    return _glibc("malloc_trim", 0)
