@@ -198,8 +198,8 @@ class NewsIndex:
                 a for a in stored.values()
                 if a.article_id not in current_ids
                 and a.article_id not in replaced
-                and not is_url(a.origin)  # web articles are not pruned by a folder's contents
-                and (not Path(a.origin).exists() or a.origin in read_origins)
+                # web articles are not pruned by a folder's contents
+                and (a.file_gone or (not is_url(a.origin) and a.origin in read_origins))
             ]  # fmt: skip
             self.store.delete_articles([a.article_id for a in gone])
             report.removed.extend(a.source for a in gone)

@@ -36,6 +36,7 @@ from .records import LAYOUT, SENTENCE_VECTORS_KEY, ChunkPage, record_metadata
 from .sentence_file import SentenceVectorFile
 from .sentences import pack, unpack
 from .settings import Settings
+from .web import is_url
 
 if TYPE_CHECKING:
     from llama_index.core.schema import TextNode
@@ -112,7 +113,7 @@ class StoredArticle:
     @property
     def file_gone(self) -> bool:
         """Read from a local file that is no longer there (a web page never is)."""
-        return bool(self.origin) and "://" not in self.origin and not Path(self.origin).exists()
+        return bool(self.origin) and not is_url(self.origin) and not Path(self.origin).exists()
 
 
 @dataclass(frozen=True)
