@@ -294,7 +294,7 @@ class SideIndex:
                 for s, live in zip(index.segments, index.live, strict=True)
             ],
         }
-        write_atomically(self.directory / self.MANIFEST, json.dumps(manifest).encode("utf-8"))
+        write_atomically(self.directory / self.MANIFEST, [json.dumps(manifest).encode("utf-8")])
         self._written = checksums
         self._collect_garbage({s.name for s in index.segments})
 

@@ -17,7 +17,7 @@ import uuid
 import zlib
 from array import array
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -28,6 +28,7 @@ from .analysis import analyze
 from .sentences import quantize
 
 SIMILARITY_BLOCK = 16384  # rows per float32 block: 24 MB at 384 dimensions
+MERGE_BLOCK = 1 << 20  # postings a merge renumbers at a time: ~40 MB of temporaries
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,7 @@ class Segment:
         that alone moved peak RSS little (1,119 → 1,092 MB): most of the rebuild's memory was
         glibc's per-thread arenas, see malloc.py."""
         vocab: dict[str, int] = {}
-        columns, rows, tfs, lengths, date_ints = array("q"), array("i"), array("i"), array("i"), array("i")
+        columns, rows, tfs, lengths, date_ints = array("i"), array("i"), array("i"), array("i"), array("i")
         chunk_ids: list[str] = []
         article_ids: list[str] = []
         vectors = _VectorRows()
@@ -137,7 +138,7 @@ class Segment:
             np.frombuffer(date_ints, dtype=np.int32),
             np.frombuffer(lengths, dtype=np.int32),
             list(vocab),
-            np.frombuffer(columns, dtype=np.int64),
+            np.frombuffer(columns, dtype=np.int32),
             np.frombuffer(rows, dtype=np.int32),
             np.frombuffer(tfs, dtype=np.int32),
             vectors.array(len(chunk_ids)),
@@ -156,8 +157,9 @@ class Segment:
         tfs: np.ndarray,
         vectors: np.ndarray,
     ) -> Segment:
-        """From unordered (column, row, tf) triples; rows stay in ascending order per column."""
-        order = np.lexsort((rows, columns))
+        """From (column, row, tf) triples in ascending row order, as `build` makes them: a stable
+        sort by column keeps each column's rows ascending."""
+        order = np.argsort(columns, kind="stable")
         counts = np.bincount(columns, minlength=len(tokens))
         indptr = np.zeros(len(tokens) + 1, dtype=np.int64)
         np.cumsum(counts, out=indptr[1:])
@@ -177,71 +179,68 @@ class Segment:
     @classmethod
     def merge(cls, parts: Sequence[tuple[Segment, np.ndarray]]) -> Segment:
         """One segment holding the live rows of `parts` ((segment, live mask)), without
-        analysing any text again: postings are renumbered and concatenated."""
+        analysing any text again. Each part's postings are copied straight to their place in the
+        merged arrays, a block of columns at a time, so a merge holds its inputs, its output and
+        one block's temporaries (MERGE_BLOCK postings). Sorting every (column, row, tf) triple
+        instead took ~70 bytes a posting: a spike of ~700 MB at 100k chunks."""
         vocab: dict[str, int] = {}
-        chunk_ids: list[str] = []
-        article_ids: list[str] = []
-        dates, lengths, columns, rows, tfs = [], [], [], [], []
-        dim = max((s.vectors.shape[1] for s, _ in parts), default=0)
-        vectors = []
+        maps = [np.fromiter((vocab.setdefault(t, len(vocab)) for t in s.tokens), np.int64, len(s.tokens))
+                for s, _ in parts]  # fmt: skip
+        live_counts = [_live_per_column(segment, live) for segment, live in parts]
+        totals = np.zeros(len(vocab), dtype=np.int64)
+        for column_map, counts in zip(maps, live_counts, strict=True):
+            totals[column_map] += counts
+        # Tokens whose every chunk was deleted are dropped (a rebuild would not have them).
+        kept_columns = totals > 0
+        renumber = np.cumsum(kept_columns) - 1
+        indptr = np.zeros(int(kept_columns.sum()) + 1, dtype=np.int64)
+        np.cumsum(totals[kept_columns], out=indptr[1:])
+        rows = np.empty(int(indptr[-1]), dtype=np.int32)
+        tfs = np.empty(int(indptr[-1]), dtype=np.int32)
+        cursor = indptr[:-1].copy()  # per merged column: where the next part's postings go
         offset = 0
-        for segment, live in parts:
-            kept = np.flatnonzero(live)
-            new_row = np.full(segment.size, -1, dtype=np.int64)
-            new_row[kept] = offset + np.arange(len(kept))
-            chunk_ids += [segment.chunk_ids[i] for i in kept]
-            article_ids += [segment.article_ids[i] for i in kept]
-            dates.append(segment.date_ints[kept])
-            lengths.append(segment.lengths[kept])
-            # A segment without vectors (dim 0) gets zero rows: its chunks match no date-ranged search
-            # until they are re-read, which a rebuild does.
-            same_dim = segment.vectors.shape[1] == dim
-            vectors.append(segment.vectors[kept] if same_dim else np.zeros((len(kept), dim), np.int8))
-            column_map = np.asarray([vocab.setdefault(t, len(vocab)) for t in segment.tokens], dtype=np.int64)
-            posting_column = np.repeat(column_map, np.diff(segment.indptr))
-            keep = live[segment.rows]
-            columns.append(posting_column[keep])
-            rows.append(new_row[segment.rows[keep]])
-            tfs.append(segment.tfs[keep])
-            offset += len(kept)
-        merged = cls._from_postings(
-            chunk_ids,
-            article_ids,
-            np.concatenate(dates) if dates else np.zeros(0, np.int32),
-            np.concatenate(lengths) if lengths else np.zeros(0, np.int32),
-            list(vocab),
-            np.concatenate(columns) if columns else np.zeros(0, np.int64),
-            np.concatenate(rows) if rows else np.zeros(0, np.int64),
-            np.concatenate(tfs) if tfs else np.zeros(0, np.int32),
-            np.concatenate(vectors) if vectors else np.zeros((0, 0), np.int8),
+        for (segment, live), column_map, counts in zip(parts, maps, live_counts, strict=True):
+            new_row = (np.cumsum(live, dtype=np.int64) - 1 + offset).astype(np.int32)  # for live rows
+            targets = renumber[column_map]
+            _copy_postings(segment, live, new_row, cursor[targets], rows, tfs)
+            listed = counts > 0
+            cursor[targets[listed]] += counts[listed]
+            offset += int(live.sum())
+        dim = max((s.vectors.shape[1] for s, _ in parts), default=0)
+        # A segment without vectors (dim 0) gets zero rows: its chunks match no date-ranged search
+        # until they are re-read, which a rebuild does.
+        vectors = [s.vectors[live] if s.vectors.shape[1] == dim else np.zeros((int(live.sum()), dim), np.int8)
+                   for s, live in parts]  # fmt: skip
+        tokens = list(vocab)
+        return cls(
+            name=uuid.uuid4().hex,
+            chunk_ids=[cid for s, live in parts for cid, alive in zip(s.chunk_ids, live, strict=True) if alive],
+            article_ids=[aid for s, live in parts for aid, alive in zip(s.article_ids, live, strict=True) if alive],
+            date_ints=np.concatenate([s.date_ints[live] for s, live in parts] or [np.zeros(0, np.int32)]),
+            lengths=np.concatenate([s.lengths[live] for s, live in parts] or [np.zeros(0, np.int32)]),
+            tokens=[tokens[i] for i in np.flatnonzero(kept_columns)],
+            indptr=indptr,
+            rows=rows,
+            tfs=tfs,
+            vectors=np.concatenate(vectors) if vectors else np.zeros((0, 0), np.int8),
         )
-        return merged._without_empty_columns()
-
-    def _without_empty_columns(self) -> Segment:
-        """Tokens whose every chunk was deleted are dropped (a rebuild would not have them)."""
-        counts = np.diff(self.indptr)
-        if counts.all():
-            return self
-        keep = np.flatnonzero(counts)
-        indptr = np.zeros(len(keep) + 1, dtype=np.int64)
-        np.cumsum(counts[keep], out=indptr[1:])
-        return Segment(self.name, self.chunk_ids, self.article_ids, self.date_ints, self.lengths,
-                       [self.tokens[i] for i in keep], indptr, self.rows, self.tfs, self.vectors)  # fmt: skip
 
     # -- files ---------------------------------------------------------------------------
 
     def write(self, directory: Path) -> dict[str, int]:
         """Three files, each written under a temporary name then renamed: `<name>.json` (ids,
         tokens), `<name>.npy` (one int32 array: sizes, then dates, lengths, indptr, rows, tfs)
-        and `<name>.vec` (the int8 vectors, an .npy). Returns their checksums for the manifest."""
+        and `<name>.vec` (the int8 vectors, an .npy). Returns their checksums for the manifest.
+        The arrays are written one after another, never joined in memory: at 100k chunks a
+        joined copy (and the bytes of it) were ~250 MB more at the moment of each merge's save."""
         header = np.asarray([self.size, len(self.tokens), len(self.rows)], dtype=np.int32)
-        array = np.concatenate([header, self.date_ints, self.lengths, self.indptr.astype(np.int32), self.rows,
-                                self.tfs]).astype(np.int32, copy=False)  # fmt: skip
         text = json.dumps({"chunk_ids": self.chunk_ids, "article_ids": self.article_ids, "tokens": self.tokens})
-        payloads = {".json": text.encode("utf-8"), ".npy": _npy_bytes(array), ".vec": _npy_bytes(self.vectors)}
-        for suffix, data in payloads.items():
-            write_atomically(directory / f"{self.name}{suffix}", data)
-        return {suffix[1:]: zlib.crc32(data) for suffix, data in payloads.items()}
+        packed = [header, self.date_ints, self.lengths, self.indptr, self.rows, self.tfs]
+        return {
+            "json": write_atomically(directory / f"{self.name}.json", [text.encode("utf-8")]),
+            "npy": write_atomically(directory / f"{self.name}.npy", _npy_pieces(np.dtype(np.int32), packed)),
+            "vec": write_atomically(directory / f"{self.name}.vec", _npy_pieces(np.dtype(np.int8), [self.vectors])),
+        }
 
     @classmethod
     def read(cls, directory: Path, name: str, checksums: dict[str, int]) -> Segment:
@@ -253,13 +252,13 @@ class Segment:
                (("json", raw), ("npy", packed), ("vec", vectors_raw))):  # fmt: skip
             raise ValueError(f"segment {name} does not match its checksum")
         meta = json.loads(raw.decode("utf-8"))
-        array = np.load(io.BytesIO(packed), allow_pickle=False)
+        array = _npy_view(packed)
         size, n_tokens, n_postings = (int(v) for v in array[:3])
         cuts = np.cumsum([3, size, size, n_tokens + 1, n_postings, n_postings])
         if array.dtype != np.int32 or array.ndim != 1 or len(array) != cuts[-1]:
             raise ValueError(f"segment {name} has the wrong size")
         dates, lengths, indptr, rows, tfs = np.split(array, cuts[:-1])[1:]
-        vectors = np.load(io.BytesIO(vectors_raw), allow_pickle=False)
+        vectors = _npy_view(vectors_raw)
         if vectors.dtype != np.int8 or vectors.ndim != 2 or len(vectors) != size:
             raise ValueError(f"segment {name} has vectors of the wrong shape")
         segment = cls(name, list(meta["chunk_ids"]), list(meta["article_ids"]), dates, lengths,
@@ -274,6 +273,40 @@ class Segment:
         ):
             raise ValueError(f"segment {name} is inconsistent")
         return segment
+
+
+def _live_per_column(segment: Segment, live: np.ndarray) -> np.ndarray:
+    """How many live rows each of `segment`'s columns lists."""
+    if live.all():
+        return np.diff(segment.indptr)
+    live_before = np.zeros(len(segment.rows) + 1, dtype=np.int64)
+    np.cumsum(live[segment.rows], out=live_before[1:])
+    return np.diff(live_before[segment.indptr])
+
+
+def _copy_postings(
+    segment: Segment, live: np.ndarray, new_row: np.ndarray, starts: np.ndarray, rows: np.ndarray, tfs: np.ndarray
+) -> None:
+    """Write `segment`'s live postings, renumbered by `new_row`, into `rows` and `tfs`: column
+    c's from `starts[c]` on, in their order (so rows stay ascending within a column), about
+    MERGE_BLOCK postings at a time."""
+    first = 0
+    while first < len(segment.tokens):
+        last = int(np.searchsorted(segment.indptr, segment.indptr[first] + MERGE_BLOCK, side="right")) - 1
+        last = min(max(last, first + 1), len(segment.tokens))  # at least one column, however long
+        begin, end = int(segment.indptr[first]), int(segment.indptr[last])
+        old_rows = segment.rows[begin:end]
+        alive = live[old_rows]
+        before = np.cumsum(alive, dtype=np.int64) - alive  # live postings before each one in this block
+        column_firsts = segment.indptr[first:last] - begin
+        column_sizes = np.diff(segment.indptr[first : last + 1])
+        before_column = (
+            np.zeros(last - first, np.int64) if end == begin else before[np.minimum(column_firsts, end - begin - 1)]
+        )
+        target = np.repeat(starts[first:last] - before_column, column_sizes) + before
+        rows[target[alive]] = new_row[old_rows[alive]]
+        tfs[target[alive]] = segment.tfs[begin:end][alive]
+        first = last
 
 
 class _VectorRows:
@@ -300,19 +333,45 @@ class _VectorRows:
         return np.frombuffer(self._packed, dtype=np.int8).reshape(size, self._dim)  # no more appends
 
 
-def _npy_bytes(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    np.save(buffer, array, allow_pickle=False)
-    return buffer.getvalue()
+def _npy_pieces(dtype: np.dtype, parts: Sequence[np.ndarray]) -> Iterator[memoryview]:
+    """The bytes of one .npy array of `dtype` joining `parts` along the first axis, a part at a
+    time (a copy only where a part's type differs: the int64 indptr, one entry per token)."""
+    header = io.BytesIO()
+    shape = (sum(len(part) for part in parts), *parts[0].shape[1:])
+    descr = np.lib.format.dtype_to_descr(dtype)
+    np.lib.format.write_array_header_1_0(header, {"descr": descr, "fortran_order": False, "shape": shape})
+    yield header.getbuffer()
+    for part in parts:
+        yield memoryview(np.ascontiguousarray(part, dtype=dtype)).cast("B")
 
 
-def write_atomically(path: Path, data: bytes) -> None:
+def _npy_view(data: bytes) -> np.ndarray:
+    """The array an .npy file's bytes hold, as a read-only view of them (np.load would copy)."""
+    stream = io.BytesIO(data)
+    version = np.lib.format.read_magic(stream)
+    if version != (1, 0):
+        raise ValueError(f"unexpected .npy version {version}")
+    shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(stream)
+    if fortran_order or dtype.hasobject:
+        raise ValueError("unexpected .npy layout")
+    count = int(np.prod(shape, dtype=np.int64))
+    return np.frombuffer(data, dtype=dtype, count=count, offset=stream.tell()).reshape(shape)
+
+
+def write_atomically(path: Path, pieces: Iterable[bytes | memoryview]) -> int:
+    """Write `pieces` one after another under a temporary name, then rename it to `path` (a
+    reader sees the old file or the whole new one). Returns the crc32 of what was written."""
+    crc = 0
     tmp = path.with_name(f".tmp-{uuid.uuid4().hex}-{path.name}")
     try:
-        tmp.write_bytes(data)
+        with tmp.open("wb") as handle:
+            for piece in pieces:
+                handle.write(piece)
+                crc = zlib.crc32(piece, crc)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+    return crc
 
 
 # -- the index: segments + tombstones, one immutable snapshot per change ---------------------

@@ -298,11 +298,12 @@ VICTIM = textwrap.dedent(
     calls = 0
     real_write = segments.write_atomically
 
-    def write(path, data):
+    def write(path, pieces):
         # Called for the segment's json, its array, then the manifest: each is written under a
         # temporary name, then renamed. The kill lands inside a write or before a rename.
         global calls
         calls += 1
+        data = b"".join(bytes(piece) for piece in pieces)
         tmp = path.with_name(".tmp-killed-" + path.name)
         if kill_at == "write" and calls == 2:
             tmp.write_bytes(data[: len(data) // 2])
@@ -310,7 +311,7 @@ VICTIM = textwrap.dedent(
         if kill_at == f"replace{calls}":
             tmp.write_bytes(data)
             os.kill(os.getpid(), signal.SIGKILL)
-        real_write(path, data)
+        return real_write(path, [data])
 
     def collect(self, keep):
         if kill_at == "gc":  # the new manifest is in place; old files not yet deleted
