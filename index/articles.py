@@ -40,6 +40,11 @@ SEED_HEADER = re.compile(r"^\s*date\s+(?P<date>\S+)\s+(?P<headline>.+?)\s*$")
 # "WASHINGTON, Jan 15 (Reuters) -".
 DATELINE_OUTLET = re.compile(r"^[^\n()]{3,80}?\d{1,4}[^\n()]{0,30}\((?P<outlet>[^()\n]{2,50})\)\s*\.?\s*[-–—]")
 
+# Two sentences run together where a paragraph break was lost upstream ("…del momento.En
+# Uruguay…", "…a las 23.59.Un comité…"): a sentence end right before a capitalised word. Scraped
+# text is often like this, and a sentence splitter (rightly) wants a space after the period.
+_GLUED_SENTENCES = re.compile(r"(?<=[a-záéíóúüñA-ZÁÉÍÓÚÜÑ0-9\"”»')][.!?])(?=[¿¡\"“«]?[A-ZÁÉÍÓÚÑ][a-záéíóúüñ])")
+
 _SPANISH_DATE = re.compile(r"^(\d{1,2})\s+de\s+([a-záéíóú]+)\s+(?:de|del)\s+(\d{4})$", re.IGNORECASE)
 
 
@@ -87,13 +92,20 @@ def decode_text(data: bytes) -> str:
         ) from None
 
 
-def _clean_body(text: str) -> str:
+def _clean_body(text: str, title: str = "") -> str:
+    """Line ends, blank runs and sentences run together mended; a body that opens with its
+    headline run into the first sentence ("Brasil supera … pandemia Brasil registró …") gets
+    the headline as a paragraph of its own, so that no sentence carries the headline's words."""
     lines = [line.rstrip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+    body = _GLUED_SENTENCES.sub(" ", re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip())
+    title = " ".join(title.split())
+    if title and body.startswith(title) and body[len(title) : len(title) + 1] in (" ", "\t"):
+        body = f"{title}\n\n{body[len(title) :].lstrip()}"
+    return body
 
 
 def _make_article(*, source: str, origin: str, title: str, outlet: str, date: Any, text: str, url: str = "") -> Article:
-    body = _clean_body(text)
+    body = _clean_body(text, title)
     if not body:
         raise ArticleError("no article text")
     if len(body) > MAX_ARTICLE_CHARS:
