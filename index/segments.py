@@ -342,7 +342,7 @@ def _npy_pieces(dtype: np.dtype, parts: Sequence[np.ndarray]) -> Iterator[memory
     np.lib.format.write_array_header_1_0(header, {"descr": descr, "fortran_order": False, "shape": shape})
     yield header.getbuffer()
     for part in parts:
-        yield memoryview(np.ascontiguousarray(part, dtype=dtype)).cast("B")
+        yield np.ascontiguousarray(part, dtype=dtype).data.cast("B")
 
 
 def _npy_view(data: bytes) -> np.ndarray:
