@@ -47,7 +47,11 @@ K1, B = 1.5, 0.75  # bm25s's defaults, kept so ranking is what it was
 MAX_DELTAS = 8  # more small segments than this: they are merged into one
 MERGE_SHARE = 0.10  # deltas + tombstones above this share of the base: everything is merged
 MERGE_MIN_ROWS = 256  # ... but never for fewer rows than this (a tiny store merges rarely)
-GC_AGE_SECONDS = 600.0  # unreferenced segment files older than this are deleted
+# Unreferenced segment files older than this are deleted at each save. Another process sharing
+# the folder writes its segment files a moment before the manifest naming them, and a reader
+# whose segment vanished re-reads the manifest (SideIndex.load): seconds, not minutes. Ten
+# minutes (the first value) left ~700 MB of superseded bases beside a freshly built 100k store.
+GC_AGE_SECONDS = 60.0
 
 
 def bm25_idf(df: int | np.ndarray, total: int) -> float | np.ndarray:

@@ -5,8 +5,10 @@ covers the change log in Chroma."""
 
 from __future__ import annotations
 
+import os
 import random
 import re
+import time
 from pathlib import Path
 
 import bm25s
@@ -162,3 +164,27 @@ def test_chunks_without_vectors_get_none_for_dense_search() -> None:
     mixed = plain.apply(1, ["y"], random_article(rng, "y"))
     assert mixed.dense_similarities(QUERY_VECTOR, np.asarray([mixed.position["y-0000"]])) is not None
     assert mixed.dense_similarities(QUERY_VECTOR, np.arange(len(mixed.chunk_ids))) is None
+
+
+def test_superseded_segment_files_go_once_past_the_grace(tmp_path: Path) -> None:
+    """A save deletes the files of segments no manifest names, but only once they are older than
+    GC_AGE_SECONDS (another process sharing the folder may have just written them); the files the
+    manifest names always stay, and the index still loads."""
+    rng = random.Random(3)
+    side = SideIndex(tmp_path)
+    index = SegmentIndex.build(0, [c for n in range(20) for c in random_article(rng, f"a{n}")])
+    side.save(index)
+    old_names = {s.name for s in index.segments}
+    merged = SegmentIndex(1, (segments.Segment.merge(list(zip(index.segments, index.live, strict=True))),),
+                          (np.ones(len(index.chunk_ids), dtype=bool),))  # fmt: skip
+    side.save(merged)  # the old base is unreferenced but young: kept
+    assert {p.name.split(".")[0] for p in tmp_path.iterdir()} >= old_names
+    aged = time.time() - lexical.GC_AGE_SECONDS - 1
+    for path in tmp_path.iterdir():
+        os.utime(path, (aged, aged))
+    side.save(merged.apply(2, ["a0"], []))
+    left = {p.name.split(".")[0] for p in tmp_path.iterdir()}
+    assert not left & old_names
+    assert merged.segments[0].name in left
+    reloaded = SideIndex(tmp_path).load()
+    assert reloaded is not None and reloaded.seq == 2
