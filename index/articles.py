@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .analysis import STOPWORDS_SPANISH
 from .errors import ArticleError
 from .html_extract import extract_html
 from .language import detect_language
@@ -43,7 +44,15 @@ DATELINE_OUTLET = re.compile(r"^[^\n()]{3,80}?\d{1,4}[^\n()]{0,30}\((?P<outlet>[
 # Two sentences run together where a paragraph break was lost upstream ("…del momento.En
 # Uruguay…", "…a las 23.59.Un comité…"): a sentence end right before a capitalised word. Scraped
 # text is often like this, and a sentence splitter (rightly) wants a space after the period.
-_GLUED_SENTENCES = re.compile(r"(?<=[a-záéíóúüñA-ZÁÉÍÓÚÜÑ0-9\"”»')][.!?])(?=[¿¡\"“«]?[A-ZÁÉÍÓÚÑ][a-záéíóúüñ])")
+_GLUED_SENTENCES = re.compile(
+    r"(?<=[a-záéíóúüñA-ZÁÉÍÓÚÜÑ0-9\"”»')][.!?])(?=[¿¡\"“«]?[A-ZÁÉÍÓÚÑ][a-záéíóúüñ])"  # "momento.En", "EE.UU.Los"
+    r"|(?<=[a-záéíóúüñ0-9\"”»')][.!?])(?=[A-ZÁÉÍÓÚÑ]{2})"  # "actual.SARS", not "EE.UU"
+)
+# A subheading run into the paragraph after it, with no period: "…ante el coronavirusHasta el
+# jueves…", "…del compromisoLos trabajadores…". A capitalised function word glued to a lowercase
+# word is such a joint ("WhatsApp", "AstraZeneca", "GeneXus" are not: their second part is no
+# function word); it becomes a line break.
+_JOINED_HEADING = re.compile(r"(?<=[a-záéíóúüñ]{3}[a-záéíóúüñ)\"”»])(?=([A-ZÁÉÍÓÚÑ][a-záéíóúüñ]+)\b)")
 
 _SPANISH_DATE = re.compile(r"^(\d{1,2})\s+de\s+([a-záéíóú]+)\s+(?:de|del)\s+(\d{4})$", re.IGNORECASE)
 
@@ -98,6 +107,7 @@ def _clean_body(text: str, title: str = "") -> str:
     the headline as a paragraph of its own, so that no sentence carries the headline's words."""
     lines = [line.rstrip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
     body = _GLUED_SENTENCES.sub(" ", re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip())
+    body = _JOINED_HEADING.sub(lambda m: "\n" if m.group(1).lower() in STOPWORDS_SPANISH else "", body)
     title = " ".join(title.split())
     if title and body.startswith(title) and body[len(title) : len(title) + 1] in (" ", "\t"):
         body = f"{title}\n\n{body[len(title) :].lstrip()}"

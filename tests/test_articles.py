@@ -122,18 +122,21 @@ def test_json_list_and_json_lines(tmp_path: Path) -> None:
 
 def test_text_run_together_upstream_is_mended(tmp_path: Path) -> None:
     """Scraped text whose paragraph breaks were lost: sentences run together get their space
-    back (so they split into sentences), and a headline run into the first sentence becomes a
-    paragraph of its own. Decimals, domains and abbreviations are left alone."""
+    back (so they split into sentences), a subheading run into the next sentence ends its line,
+    and a headline run into the first sentence becomes a paragraph of its own. Decimals,
+    domains, abbreviations and brand names are left alone."""
     record = {
         "title": "Brasil supera los 525 casos",
         "date": "2020-03-18",
         "text": " Brasil supera los 525 casos Brasil registró 57 casos nuevos.En San Pablo hubo cuatro muertes "
-        "hasta las 23.59.Un comité de EE.UU. evaluará 3.5 millones en www.gub.uy el 1.º de abril.",
+        "hasta las 23.59.Un comité de EE.UU. evaluará 3.5 millones en www.gub.uy el 1.º de abril.Lo anunció por "
+        "WhatsApp.Las variantes del coronavirusHasta el jueves, la realidad actual.SARS-CoV-2 sigue.",
     }
     article = read_file(write(tmp_path / "glued.json", json.dumps(record))).articles[0]
     assert article.text == (
         "Brasil supera los 525 casos\n\nBrasil registró 57 casos nuevos. En San Pablo hubo cuatro muertes "
-        "hasta las 23.59. Un comité de EE.UU. evaluará 3.5 millones en www.gub.uy el 1.º de abril."
+        "hasta las 23.59. Un comité de EE.UU. evaluará 3.5 millones en www.gub.uy el 1.º de abril. Lo anunció por "
+        "WhatsApp. Las variantes del coronavirus\nHasta el jueves, la realidad actual. SARS-CoV-2 sigue."
     )
     assert split_sentences(article.text)[:3] == [
         "Brasil supera los 525 casos",
