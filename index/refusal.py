@@ -68,10 +68,7 @@ MIN_CROSS_LINGUAL_SIMILARITY = 0.80
 def refusal_features(candidates: Sequence[Candidate], query: Query, hit: Hit) -> np.ndarray:
     best = candidates[0]
     second = candidates[1].score if len(candidates) > 1 else best.score - 1.0
-    article_text = f"{hit.title} {' '.join(hit.passages or (hit.text,))}"
-    folded = fold(article_text)
-    keys = key_terms(query.text)
-    missing_keys = sum(t not in folded for t in keys) / len(keys) if keys else 0.0
+    article_text = _article_text(hit)
     novel = carries(query.intent.kind, strip_words(best.sentence, fold(query.text)))
     return np.array(
         [
@@ -81,7 +78,7 @@ def refusal_features(candidates: Sequence[Candidate], query: Query, hit: Hit) ->
             coverage(set(analyze(article_text)), query.weights),
             hit.similarity,
             hit.similarity if np.isnan(best.similarity) else best.similarity,
-            missing_keys,
+            missing_key_share(query, hit),
             float(bool(query.intent.kind) and not novel),
             query.unseen,
         ],
@@ -94,8 +91,13 @@ def missing_key_share(query: Query, hit: Hit) -> float:
     keys = key_terms(query.text)
     if not keys:
         return 0.0
-    folded = fold(f"{hit.title} {' '.join(hit.passages or (hit.text,))}")
+    folded = fold(_article_text(hit))
     return sum(t not in folded for t in keys) / len(keys)
+
+
+def _article_text(hit: Hit) -> str:
+    """What of `hit`'s article the refusal reads: its headline and the passages search returned."""
+    return f"{hit.title} {' '.join(hit.passages or (hit.text,))}"
 
 
 def rules_refuse(query: Query, hit: Hit) -> bool | None:
