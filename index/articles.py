@@ -103,24 +103,24 @@ def decode_text(data: bytes) -> str:
 
 def _clean_body(text: str, title: str = "") -> str:
     """Line ends, blank runs and sentences run together mended; a body that opens with its
-    headline run into the first sentence ("Brasil supera … pandemia Brasil registró …") gets
-    the headline as a paragraph of its own, so that no sentence carries the headline's words."""
+    headline (`title`, whitespace already normalised) run into the first sentence ("Brasil supera
+    … pandemia Brasil registró …") gets the headline as a paragraph of its own, so that no
+    sentence carries the headline's words."""
     lines = [line.rstrip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
     body = _GLUED_SENTENCES.sub(" ", re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip())
     body = _JOINED_HEADING.sub(lambda m: "\n" if m.group(1).lower() in STOPWORDS_SPANISH else "", body)
-    title = " ".join(title.split())
     if title and body.startswith(title) and body[len(title) : len(title) + 1] in (" ", "\t"):
         body = f"{title}\n\n{body[len(title) :].lstrip()}"
     return body
 
 
 def _make_article(*, source: str, origin: str, title: str, outlet: str, date: Any, text: str, url: str = "") -> Article:
+    title = " ".join(title.split())
     body = _clean_body(text, title)
     if not body:
         raise ArticleError("no article text")
     if len(body) > MAX_ARTICLE_CHARS:
         raise ArticleError(f"article text too long ({len(body):,} characters; limit {MAX_ARTICLE_CHARS:,})")
-    title = " ".join(title.split())
     if not title:
         title = body.split("\n", 1)[0][:120]
     if not outlet:

@@ -297,13 +297,11 @@ def _copy_postings(
         begin, end = int(segment.indptr[first]), int(segment.indptr[last])
         old_rows = segment.rows[begin:end]
         alive = live[old_rows]
-        before = np.cumsum(alive, dtype=np.int64) - alive  # live postings before each one in this block
-        column_firsts = segment.indptr[first:last] - begin
+        live_before = np.zeros(end - begin + 1, dtype=np.int64)  # live postings before each one in this block
+        np.cumsum(alive, out=live_before[1:])
         column_sizes = np.diff(segment.indptr[first : last + 1])
-        before_column = (
-            np.zeros(last - first, np.int64) if end == begin else before[np.minimum(column_firsts, end - begin - 1)]
-        )
-        target = np.repeat(starts[first:last] - before_column, column_sizes) + before
+        column_firsts = live_before[segment.indptr[first:last] - begin]
+        target = np.repeat(starts[first:last] - column_firsts, column_sizes) + live_before[:-1]
         rows[target[alive]] = new_row[old_rows[alive]]
         tfs[target[alive]] = segment.tfs[begin:end][alive]
         first = last
