@@ -299,7 +299,7 @@ VICTIM = textwrap.dedent(
     real_write = segments.write_atomically
 
     def write(path, pieces):
-        # Called for the segment's json, its array, then the manifest: each is written under a
+        # Called for the segment's json, its array, its vectors, then the manifest: each under a
         # temporary name, then renamed. The kill lands inside a write or before a rename.
         global calls
         calls += 1
@@ -327,13 +327,13 @@ VICTIM = textwrap.dedent(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kill_at", ["write", "replace1", "replace2", "replace3", "gc"])
+@pytest.mark.parametrize("kill_at", ["write", "replace1", "replace2", "replace3", "replace4", "gc"])
 def test_killed_while_applying_a_delta_then_restart_answers_as_a_clean_run(
     chroma_server: ChromaServer, tmp_path: Path, kill_at: str
 ) -> None:
     """The victim process has a saved side index; the writer adds and replaces articles; the
     victim, catching up, is SIGKILLed while writing its segment files (`write`: half a file;
-    `replaceN`: before the N-th rename: segment json, segment array, manifest) or after the new
+    `replaceN`: before the N-th rename: segment json, array, vectors, manifest) or after the new
     manifest is in place (`gc`). Restarted, its side index equals a full rebuild and it answers
     as the writer does."""
     settings = server_settings(chroma_server, tmp_path / "writer")
