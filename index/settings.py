@@ -21,7 +21,7 @@ SECRET_FIELDS = frozenset({"llm_api_key", "discord_token"})
 # "none" and the keys of llm.LLM_BUILDERS (a test keeps them equal): llm.py imports LlamaIndex,
 # ~2.5 s, which every command that only reads its settings would otherwise pay.
 LLM_PROVIDERS = ("none", "openai", "ollama", "llamacpp")
-ANSWERERS = ("ranker", "reader")  # the built-in answerers (answer.py), without an LLM
+ANSWERERS = ("ranker", "reranked", "reader")  # the built-in answerers (answer.py), without an LLM
 
 
 def _default_store() -> str:
@@ -42,9 +42,10 @@ class Settings:
     dense_weight: float = 0.5
     # Answering. "none" is the built-in extractive answerer (no LLM, no network).
     llm: str = "none"
-    # Without an LLM: "ranker" (the sentence ranker's best sentence; the default, ~20 ms) or
-    # "reader" (the trained reader: short answers and two-part questions, ~0.5-1 s on 2 cores;
-    # docs/eval/reader.md says where it is better and where not yet).
+    # Without an LLM: "ranker" (the default: the sentence ranker alone, ~20 ms), "reranked" (the
+    # ranker's best sentences reordered by the trained reader's ranking column, ~0.1-0.3 s on 2
+    # cores; not the default until its weight is chosen and measured on news) or "reader" (the
+    # reader's short answer spans; docs/eval/reader.md says where it is better and where not yet).
     answerer: str = "ranker"
     llm_url: str = ""
     llm_model: str = ""

@@ -1,20 +1,23 @@
-"""Choose the reader's refusal threshold (index/models/reader.json) on the fit part of a news set.
+"""Choose how the reader is used (index/models/reader.json) on the fit part of a news set.
 
     python scripts/calibrate_reader.py --data ../shared/eval/covid19-qa-es/train.squad2.json \
         --store /tmp/evalcovid --out docs/eval/reader-threshold.md
 
 Every question of the data set's fit part (`newsbot eval --split fit`: all articles but every
 fifth, whose questions are the held-out news figure) is asked through `NewsIndex.ask` with a
-reader that never refuses, and the score of the answer it would give is kept. Two numbers are
-chosen, in this order:
+reader that never refuses, and the score of the answer it would give is kept. These numbers
+are chosen, in this order:
 
+0. `rerank_weight`, for the default answerer (the ranker's best sentences reordered by the
+   reader's ranking column): the one of RERANK_WEIGHTS whose answers hold the gold answer most
+   often (`--rerank-only` stops after it);
 1. `ranker_weight`, how much the sentence ranker's score counts next to the reader's when
    choosing the sentence: the one of RANKER_WEIGHTS whose answers hold the gold answer most often;
 2. `threshold`: the best refusal F1 among the thresholds that refuse at most
    MAX_FALSE_REFUSALS of the answerable questions (a user minds a refused answer more than a
    doubtful quote).
 
-The covid19-qa files state no licence, so they choose these two numbers and train nothing.
+The covid19-qa files state no licence, so they choose these numbers and train nothing.
 """
 
 from __future__ import annotations
@@ -26,15 +29,16 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from index import Settings
-from index.answer import ReaderAnswerer
+from index.answer import RankerAnswerer, ReaderAnswerer
 from index.measure.datasets import load_squad, split_questions
 from index.measure.evaluate import dataset_index, scored_answers
 from index.measure.metrics import at_threshold, choose_threshold, threshold_table
 from index.models import load_fitted, write_fitted
-from index.reader import Reading, SentenceReader, load_reader
+from index.reader import Reading, SentenceRanker, SentenceReader, load_reader
 
 MAX_FALSE_REFUSALS = 0.05
 RANKER_WEIGHTS = (0.0, 0.5, 1.0, 2.0)
+RERANK_WEIGHTS = (0.0, 0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 10.0)
 
 
 class CachingReader:
@@ -51,6 +55,36 @@ class CachingReader:
         return [self.cache[(question, *p)] for p in passages]
 
 
+class CachingRanker:
+    """The reader's ranking column, remembering its scores (each weight reorders the same)."""
+
+    def __init__(self, reader: SentenceRanker) -> None:
+        self.reader = reader
+        self.cache: dict[tuple[str, str, str, float], float] = {}
+
+    def rank(self, question: str, passages: Sequence[tuple[str, str]], cosines: Sequence[float]) -> list[float]:
+        keys = [(question, *p, c) for p, c in zip(passages, cosines, strict=True)]
+        if any(k not in self.cache for k in keys):  # the whole list: the nan-cosine fill depends on it
+            for key, score in zip(keys, self.reader.rank(question, passages, cosines), strict=True):
+                self.cache[key] = score
+        return [self.cache[k] for k in keys]
+
+
+def choose_rerank_weight(data: object, questions: list, store: Path, reader: SentenceRanker) -> tuple[float, dict]:
+    """The weight of RERANK_WEIGHTS whose answers (refusals as the default answerer makes them)
+    hold a gold answer for most answerable questions, and each weight's figure."""
+    caching = CachingRanker(reader)
+    by_weight = {}
+    for weight in RERANK_WEIGHTS:
+        answerers = [RankerAnswerer(reader=caching, reader_weight=weight)]
+        index, paths = dataset_index(data, Settings.from_env(), store, answerers=answerers)  # type: ignore[arg-type]
+        index.ingest(paths)
+        rows = scored_answers(index, questions, lambda answer: 0.0)
+        by_weight[weight] = at_threshold(rows, 0.0)  # refused: -inf, below it; answered: 0, not
+        print(f"rerank weight {weight}: {by_weight[weight]}", file=sys.stderr, flush=True)
+    return max(RERANK_WEIGHTS, key=lambda w: by_weight[w]["containment_all"]), by_weight
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, required=True, help="a SQuAD v2-format news set")
@@ -62,6 +96,7 @@ def main() -> int:
     )
     parser.add_argument("--out", type=Path, help="write the threshold table here (Markdown)")
     parser.add_argument("--limit", type=int, help="ask only this many fit questions (smoke runs)")
+    parser.add_argument("--rerank-only", action="store_true", help="choose rerank_weight only")
     args = parser.parse_args()
 
     data = load_squad(args.data)
@@ -69,6 +104,36 @@ def main() -> int:
     reader = load_reader()
     if reader is None:
         raise SystemExit("no reader weights (index/models/reader.npz): run scripts/train_reader.py first")
+    command = "python " + " ".join(sys.argv)
+    rerank_weight, by_rerank = choose_rerank_weight(data, questions, args.store, reader)
+    write_fitted(
+        "reader.json",
+        {
+            **load_fitted("reader.json"),
+            "rerank_weight": rerank_weight,
+            "rerank_chosen_by": command,
+            "rerank_fit": {str(w): round(v["containment_all"], 3) for w, v in by_rerank.items()},
+        },
+    )
+    rerank_lines = [
+        "Rerank weight (how much the reader's ranking column counts next to the sentence ranker's",
+        "score when it reorders the ranker's best sentences; the default answerer, its own refusals):",
+        "",
+        "| rerank weight | containment (answered) | containment (all answerable) | false refusals |",
+        "|---:|---:|---:|---:|",
+        *(
+            f"| {w}{' **(chosen)**' if w == rerank_weight else ''} | {v['containment_answered']:.3f} | "
+            f"{v['containment_all']:.3f} | {v['false_refusals']:.3f} |"
+            for w, v in by_rerank.items()
+        ),
+        "",
+    ]
+    if args.rerank_only:
+        print(f"rerank weight {rerank_weight}")
+        if args.out:
+            header = ["# How the reader is used, chosen on news", "", f"Command: `{command}`  ", ""]
+            args.out.write_text("\n".join(header + rerank_lines), encoding="utf-8")
+        return 0
     caching = CachingReader(reader)
     by_weight = {}
     for weight in RANKER_WEIGHTS:
@@ -83,7 +148,6 @@ def main() -> int:
     ranker_weight = max(RANKER_WEIGHTS, key=lambda w: at_threshold(by_weight[w], -math.inf)["containment_all"])
     rows = by_weight[ranker_weight]
     chosen, table = choose_threshold(rows, MAX_FALSE_REFUSALS)
-    command = "python " + " ".join(sys.argv)
     write_fitted(
         "reader.json",
         {
@@ -98,9 +162,10 @@ def main() -> int:
     print(f"threshold {chosen['threshold']:.3f}: {chosen}")
     if args.out:
         lines = [
-            "# The reader's refusal threshold",
+            "# How the reader is used, chosen on news",
             "",
             f"Command: `{command}`  ",
+            *rerank_lines,
             f"{len(questions)} questions of the fit part of {args.data.name} "
             f"({sum(r.answerable for r in rows)} answerable). Chosen: the best refusal F1 with at most "
             f"{MAX_FALSE_REFUSALS:.0%} of answerable questions refused.",

@@ -8,7 +8,7 @@ import re
 from collections.abc import Sequence
 
 from index import NewsIndex
-from index.answer import ReaderAnswerer
+from index.answer import RERANK_CANDIDATES, RankerAnswerer, ReaderAnswerer
 from index.reader import Reading
 
 
@@ -84,3 +84,47 @@ def test_no_sentence_above_the_threshold_is_a_refusal_with_the_closest_sources(s
     )
     assert answer.refused and not answer.citations and answer.see_also
     assert answer.text == "No encuentro esa información en los artículos indexados."
+
+
+class KeywordRanker:
+    """A ranking column that prefers the sentences holding `wanted` (score 10, else 0), and
+    remembers what it was asked and with which cosines."""
+
+    def __init__(self, wanted: str) -> None:
+        self.wanted = wanted
+        self.calls: list[tuple[str, list[str], list[float]]] = []
+
+    def rank(self, question: str, passages: Sequence[tuple[str, str]], cosines: Sequence[float]) -> list[float]:
+        self.calls.append((question, [s for _t, s in passages], list(cosines)))
+        return [10.0 if self.wanted in sentence else 0.0 for _title, sentence in passages]
+
+
+def _reranked(index: NewsIndex, ranker: KeywordRanker, weight: float) -> NewsIndex:
+    answerers = [RankerAnswerer(reader=ranker, reader_weight=weight)]
+    return NewsIndex(index.settings.store, settings=index.settings, answerers=answerers)
+
+
+def test_the_reader_reorders_the_rankers_best_sentences(sample_index: NewsIndex) -> None:
+    question = "¿Cuánto costó la obra de la Línea 3 del metro?"
+    watching = KeywordRanker("nothing of this")
+    alone = _reranked(sample_index, watching, 0.0).ask(question)
+    # Only the ranker's best few are read, with the question and their stored cosines.
+    asked, read, cosines = watching.calls[0]
+    assert asked == question and 2 <= len(read) <= RERANK_CANDIDATES
+    assert all(0.0 < c <= 1.0 for c in cosines)
+    assert read[0] in alone.text  # weight 0: the ranker's order
+    wanted = next(s for s in read[1:] if s not in alone.text)
+    reordered = _reranked(sample_index, KeywordRanker(wanted), 1.0).ask(question)
+    assert wanted in reordered.text and not reordered.refused
+    assert _numbers(reordered.text) == {c.number for c in reordered.citations}
+
+
+def test_each_part_of_a_two_part_question_is_reordered_with_its_own_words(sample_index: NewsIndex) -> None:
+    ranker = KeywordRanker("7 pesos")
+    answer = _reranked(sample_index, ranker, 1.0).ask("¿Cuándo abre la Línea 3 y cuánto costará el boleto?")
+    assert [call[0] for call in ranker.calls] == [
+        "¿Cuándo abre la Línea 3 y cuánto costará el boleto?",
+        "¿Cuándo abre la Línea 3?",
+        "¿cuánto costará el boleto?",
+    ]
+    assert "7 pesos" in answer.text

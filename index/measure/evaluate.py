@@ -187,7 +187,7 @@ def evaluate(dataset: EvalSet, settings: Settings, options: EvalOptions) -> dict
                 "chunk_size": settings.chunk_size,
                 "chunk_overlap": settings.chunk_overlap,
                 "dense_weight": settings.dense_weight,
-                "answerer": settings.answerer if settings.answerer != "reader" or reader_shipped() else "ranker",
+                "answerer": answerer_in_use(index),
             },
             "retrieval_only": retrieval_only,
             "date": dt.datetime.now().isoformat(timespec="seconds"),
@@ -229,7 +229,11 @@ def evaluate(dataset: EvalSet, settings: Settings, options: EvalOptions) -> dict
     return report
 
 
-def reader_shipped() -> bool:
-    from ..reader import READER_FILE
+def answerer_in_use(index: NewsIndex) -> str:
+    """What answered (ANSWERERS' names): the setting, less what the shipped files cannot do."""
+    from ..answer import RankerAnswerer, ReaderAnswerer
 
-    return READER_FILE.is_file()
+    last = index.answerers[-1]
+    if isinstance(last, ReaderAnswerer):
+        return "reader"
+    return "reranked" if isinstance(last, RankerAnswerer) and last.reader is not None else "ranker"
