@@ -271,15 +271,25 @@ def model_functions(mf: ModelFile, first: int):  # type: ignore[no-untyped-def]
 
 
 def padded(items: list[Encoded], states: list[np.ndarray], rows: list[int]) -> dict[str, np.ndarray]:
-    seq = -(-max(len(items[n].pair.ids) for n in rows) // 16) * 16  # few shapes, few compilations
-    size = len(rows)
-    batch = {
-        "states": np.zeros((BATCH, seq, states[rows[0]].shape[1]), np.float16),
-        "mask": np.zeros((BATCH, seq), np.float32),
-        "allowed": np.zeros((BATCH, seq), np.float32),
-        "start": np.zeros(BATCH, np.int32),
-        "end": np.zeros(BATCH, np.int32),
-        "weight": np.zeros(BATCH, np.float32),
+    """A batch of exactly BATCH rows (few shapes, few compilations); rows past `rows` weigh 0."""
+    batch = padded_rows(items, states, rows, size=BATCH)
+    batch["weight"] = (np.arange(BATCH) < len(rows)).astype(np.float32)
+    return batch
+
+
+def padded_rows(
+    items: list[Encoded], states: list[np.ndarray], rows: list[int], size: int = 0
+) -> dict[str, np.ndarray]:
+    """`rows` padded to one length (a multiple of 16), in `size` rows (default: as many as
+    `rows`; the rest stay zero)."""
+    seq = -(-max(len(items[n].pair.ids) for n in rows) // 16) * 16
+    size = max(size, len(rows))
+    batch: dict[str, np.ndarray] = {
+        "states": np.zeros((size, seq, states[rows[0]].shape[1]), np.float16),
+        "mask": np.zeros((size, seq), np.float32),
+        "allowed": np.zeros((size, seq), np.float32),
+        "start": np.zeros(size, np.int32),
+        "end": np.zeros(size, np.int32),
     }
     for row, n in enumerate(rows):
         item, length = items[n], len(items[n].pair.ids)
@@ -289,8 +299,28 @@ def padded(items: list[Encoded], states: list[np.ndarray], rows: list[int]) -> d
         first = item.pair.sentence_start
         batch["allowed"][row, first : first + len(item.pair.token_words)] = 1
         batch["start"][row], batch["end"][row] = item.start, item.end
-        batch["weight"][row] = 1.0 if row < size else 0.0
     return batch
+
+
+def run_steps(update, params, opt_state, step: int, steps: int, stream: Iterator[dict[str, np.ndarray]],
+              checkpoint: Path):  # type: ignore[no-untyped-def]  # fmt: skip
+    """AdamW steps `step`..`steps` on `stream`'s batches (already past the first `step`),
+    logging every 50 and checkpointing every 250 so that a rerun resumes. Returns the params."""
+    import jax
+
+    started, losses = time.time(), []
+    while step < steps:
+        params, opt_state, value = update(params, opt_state, next(stream))
+        losses.append(float(value))
+        step += 1
+        if step % 50 == 0 or step == steps:
+            rate = (time.time() - started) / len(losses)
+            print(f"step {step}/{steps} loss {np.mean(losses[-50:]):.3f} ({rate:.2f} s/step)", flush=True)
+        if step % 250 == 0 or step == steps:
+            host = jax.device_get({"params": params, "opt_state": opt_state, "step": step})
+            checkpoint.with_suffix(".tmp").write_bytes(pickle.dumps(host))
+            checkpoint.with_suffix(".tmp").replace(checkpoint)
+    return jax.device_get(params)
 
 
 def batches(items: list[Encoded], rng: random.Random) -> Iterator[list[int]]:
@@ -464,6 +494,16 @@ def rank_functions(mf: ModelFile, first: int):  # type: ignore[no-untyped-def]
     return jax.jit(jax.value_and_grad(loss))
 
 
+def group_batches(count: int, rng: random.Random) -> Iterator[list[int]]:
+    """RANK_QUESTIONS groups at a time, each of `count` once per shuffled pass."""
+    order: list[int] = []
+    while True:
+        if len(order) < RANK_QUESTIONS:
+            order = rng.sample(range(count), count)
+        chosen, order = order[:RANK_QUESTIONS], order[RANK_QUESTIONS:]
+        yield chosen
+
+
 def rank_batch(items: list[Encoded], states: list[np.ndarray], groups: list[RankGroup], chosen: list[int],
                offsets: np.ndarray) -> dict[str, np.ndarray]:  # fmt: skip
     rows, cosines, answers = [], [], []
@@ -475,27 +515,6 @@ def rank_batch(items: list[Encoded], states: list[np.ndarray], groups: list[Rank
     batch = padded_rows(items, states, rows)
     batch["cosine"] = np.asarray(cosines, np.float32)
     batch["answers"] = np.asarray(answers, np.float32)
-    return batch
-
-
-def padded_rows(items: list[Encoded], states: list[np.ndarray], rows: list[int]) -> dict[str, np.ndarray]:
-    """`padded` for any number of rows (no weight: every row is real)."""
-    seq = -(-max(len(items[n].pair.ids) for n in rows) // 16) * 16
-    batch: dict[str, np.ndarray] = {
-        "states": np.zeros((len(rows), seq, states[rows[0]].shape[1]), np.float16),
-        "mask": np.zeros((len(rows), seq), np.float32),
-        "allowed": np.zeros((len(rows), seq), np.float32),
-        "start": np.zeros(len(rows), np.int32),
-        "end": np.zeros(len(rows), np.int32),
-    }
-    for row, n in enumerate(rows):
-        item, length = items[n], len(items[n].pair.ids)
-        batch["states"][row, :length] = states[n]
-        batch["mask"][row, :length] = 1
-        batch["allowed"][row, 0] = 1
-        first = item.pair.sentence_start
-        batch["allowed"][row, first : first + len(item.pair.token_words)] = 1
-        batch["start"][row], batch["end"][row] = item.start, item.end
     return batch
 
 
@@ -578,25 +597,10 @@ def train_ranking(args: argparse.Namespace, docs: list[Document], val_docs: list
         return optax.apply_updates(params, changes), opt_state, value
 
     rng = random.Random(args.seed)
-    order: list[int] = []
+    stream = (rank_batch(items, states, groups, chosen, offsets) for chosen in group_batches(len(groups), rng))
     for _ in range(step):  # the same batch order after a resume
-        order = order or rng.sample(range(len(groups)), len(groups))
-        order = order[RANK_QUESTIONS:]
-    started, losses = time.time(), []
-    while step < steps:
-        order = order if len(order) >= RANK_QUESTIONS else rng.sample(range(len(groups)), len(groups))
-        chosen, order = order[:RANK_QUESTIONS], order[RANK_QUESTIONS:]
-        params, opt_state, value = update(params, opt_state, rank_batch(items, states, groups, chosen, offsets))
-        losses.append(float(value))
-        step += 1
-        if step % 50 == 0 or step == steps:
-            rate = (time.time() - started) / len(losses)
-            print(f"step {step}/{steps} loss {np.mean(losses[-50:]):.3f} ({rate:.2f} s/step)", flush=True)
-        if step % 250 == 0 or step == steps:
-            host = jax.device_get({"params": params, "opt_state": opt_state, "step": step})
-            checkpoint.with_suffix(".tmp").write_bytes(pickle.dumps(host))
-            checkpoint.with_suffix(".tmp").replace(checkpoint)
-    params = jax.device_get(params)
+        next(stream)
+    params = run_steps(update, params, opt_state, step, steps, stream, checkpoint)
     ranking = validate_ranking(logits_fn, params, docs, val_docs, cosines, tokenizer, shape, mf, args.work)
     spans = validate(logits_fn, params, docs, val_docs, tokenizer, shape, mf, args.work, args.validation_questions)
     print("held-out documents:", json.dumps({"ranking": ranking, "spans": spans}), flush=True)
@@ -692,23 +696,10 @@ def main() -> None:
         return optax.apply_updates(params, changes), opt_state, value
 
     rng = random.Random(args.seed)
-    stream = (b for _ in iter(int, 1) for b in batches(items, rng))
+    stream = (padded(items, states, b) for _ in iter(int, 1) for b in batches(items, rng))
     for _ in range(step):  # the same batch order after a resume
         next(stream)
-    started, losses = time.time(), []
-    while step < steps:
-        params, opt_state, value = update(params, opt_state, padded(items, states, next(stream)))
-        losses.append(float(value))
-        step += 1
-        if step % 50 == 0 or step == steps:
-            rate = (time.time() - started) / len(losses)
-            print(f"step {step}/{steps} loss {np.mean(losses[-50:]):.3f} ({rate:.2f} s/step)", flush=True)
-        if step % 250 == 0 or step == steps:
-            host = jax.device_get({"params": params, "opt_state": opt_state, "step": step})
-            checkpoint.with_suffix(".tmp").write_bytes(pickle.dumps(host))
-            checkpoint.with_suffix(".tmp").replace(checkpoint)
-
-    params = jax.device_get(params)
+    params = run_steps(update, params, opt_state, step, steps, stream, checkpoint)
     report = validate(logits_fn, params, docs, val_docs, tokenizer, shape, mf, args.work, args.validation_questions)
     print("held-out documents:", json.dumps(report), flush=True)
     commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
