@@ -6,8 +6,9 @@
 - `GenerativeAnswerer`: the configured LLM writes the answer from the numbered sources (llm.py).
 - `RankerAnswerer` (`NEWSBOT_ANSWERER=ranker`): the sentence ranker's (ranking.py) best sentence,
   for each part of a question that asks two things, and the logistic refusal model (refusal.py).
-  With a reader (`NEWSBOT_ANSWERER=reranked`, opt-in for now), the reader's ranking column reads
-  the ranker's best few sentences with the question and reorders them.
+  With a reader (`NEWSBOT_ANSWERER=reranked`, the default), the reader's ranking column reads
+  the ranker's best few sentences with the question and reorders them; the refusal still reads
+  the ranker's own order, on which it was fitted.
 - `ReaderAnswerer` (`NEWSBOT_ANSWERER=reader`): the sentence ranker pre-selects the sentences
   worth reading, the reader (reader.py) reads each with the question and marks the answer in
   it. The answer is that short span, then the sentence that holds it, quoted and cited, with
@@ -106,8 +107,12 @@ class RankerAnswerer:
     reader_weight: float = field(default_factory=lambda: float(load_fitted("reader.json")["rerank_weight"]))
 
     def _ranked(self, query: Query, question: str, hits: Sequence[Hit]) -> list[Candidate]:
-        """The ranker's candidates, the first `rerank` of them reordered by the reader."""
-        candidates = rank_sentences(query, hits)
+        return self._reordered(query, question, hits, rank_sentences(query, hits))
+
+    def _reordered(
+        self, query: Query, question: str, hits: Sequence[Hit], candidates: list[Candidate]
+    ) -> list[Candidate]:
+        """`candidates` (the ranker's order), the first `rerank` of them reordered by the reader."""
         if self.reader is None or len(candidates) < 2:
             return candidates
         head = candidates[: self.rerank]
@@ -122,19 +127,26 @@ class RankerAnswerer:
             return refusal(query, hits)
         if query.intent.latest:
             hits = newest_first(hits)
-        candidates = self._ranked(query, query.reading or query.asked, hits)
-        if not candidates:
+        by_ranker = rank_sentences(query, hits)
+        if not by_ranker:
             return refusal(query, hits)
-        best = _best(query, candidates)
-        if refuses([best, *(c for c in candidates if c is not best)], query, hits[best.hit_index]):
+        # The refusal model was fitted and its threshold chosen on the ranker's own order (its
+        # margin feature is the lead of the first over the second), so it reads that order; the
+        # reader only chooses which of the ranker's best sentences is quoted.
+        first = _best(query, by_ranker)
+        if refuses([first, *(c for c in by_ranker if c is not first)], query, hits[first.hit_index]):
             return refusal(query, hits)
         # "¿Cuándo abre la línea y cuánto costará el boleto?": each part's best sentence, one line
-        # each (one line when one sentence answers both). The refusal above read the whole question.
-        chosen = [best]
+        # each (one line when one sentence answers both). The refusal above read the whole question;
+        # the reader reads each part instead of the whole (the parts choose the quotes).
         parts = question_parts(query.reading or query.asked)
         if len(parts) > 1:
+            candidates = by_ranker
             picks = [_best(query, ranked) for part in parts if (ranked := self._ranked(query.part(part), part, hits))]
-            chosen = list({(c.hit_index, c.sentence): c for c in picks}.values()) or [best]
+            chosen = list({(c.hit_index, c.sentence): c for c in picks}.values()) or [first]
+        else:
+            candidates = self._reordered(query, query.reading or query.asked, hits, by_ranker)
+            chosen = [_best(query, candidates)]
         citations: list[Citation] = []
         lines = []
         for answer in chosen:

@@ -326,12 +326,12 @@ class NewsIndex:
 
     def warm_up(self) -> None:
         """Load now what the first question or ingest would otherwise load: the BM25 side index,
-        the language models and LlamaIndex. lingua loads its models holding the GIL (~1 s on 2
-        cores), which froze the caller's event loop (the bot's) under its first question
-        (measured by `newsbot loadtest`)."""
+        the language models, LlamaIndex and the reader. lingua loads its models holding the GIL
+        (~1 s on 2 cores), which froze the caller's event loop (the bot's) under its first
+        question (`newsbot loadtest`); so did building the reader's ONNX session."""
         self.lexical_index()
         detect_language("When will the new metro line open?")
-        _ = self.splitter
+        _ = self.splitter, self.answerers
 
     # -- search --------------------------------------------------------------------------
 

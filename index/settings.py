@@ -42,11 +42,11 @@ class Settings:
     dense_weight: float = 0.5
     # Answering. "none" is the built-in extractive answerer (no LLM, no network).
     llm: str = "none"
-    # Without an LLM: "ranker" (the default: the sentence ranker alone, ~20 ms), "reranked" (the
-    # ranker's best sentences reordered by the trained reader's ranking column, ~0.1-0.3 s on 2
-    # cores; not the default until its weight is chosen and measured on news) or "reader" (the
-    # reader's short answer spans; docs/eval/reader.md says where it is better and where not yet).
-    answerer: str = "ranker"
+    # Without an LLM: "reranked" (the default: the sentence ranker's best 8 sentences reordered
+    # by the trained reader's ranking column, ~0.2 s on 2 cores; the ranker alone when the reader's
+    # weights are missing), "ranker" (the sentence ranker alone, ~20 ms) or "reader" (the reader's
+    # short answer spans; docs/eval/reader.md says where it is better and where not yet).
+    answerer: str = "reranked"
     llm_url: str = ""
     llm_model: str = ""
     llm_api_key: str = ""

@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+import pytest
+
 from index import NewsIndex
 from index.answer import RERANK_CANDIDATES, RankerAnswerer, ReaderAnswerer
 from index.reader import Reading
@@ -122,9 +124,30 @@ def test_the_reader_reorders_the_rankers_best_sentences(sample_index: NewsIndex)
 def test_each_part_of_a_two_part_question_is_reordered_with_its_own_words(sample_index: NewsIndex) -> None:
     ranker = KeywordRanker("7 pesos")
     answer = _reranked(sample_index, ranker, 1.0).ask("¿Cuándo abre la Línea 3 y cuánto costará el boleto?")
+    # Each part is read on its own; the whole question is not read (its parts choose the quotes).
     assert [call[0] for call in ranker.calls] == [
-        "¿Cuándo abre la Línea 3 y cuánto costará el boleto?",
         "¿Cuándo abre la Línea 3?",
         "¿cuánto costará el boleto?",
     ]
     assert "7 pesos" in answer.text
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "¿Cuánto costó la obra de la Línea 3 del metro?",
+        "¿Quién ganó las elecciones municipales de Valle Alto?",
+        "¿Cuántos habitantes tiene Valle Alto?",
+        "Who won the last mayoral election?",
+    ],
+)
+def test_the_reader_refuses_nothing_the_ranker_answers_and_reads_nothing_it_refuses(
+    sample_index: NewsIndex, question: str
+) -> None:
+    # The refusal model was fitted on the ranker's order: reordering changes the quote, not whether
+    # there is one. A ranking column that prefers any sentence holding "de" reorders nearly everything.
+    by_ranker = _reranked(sample_index, KeywordRanker("nothing of this"), 0.0).ask(question)
+    watching = KeywordRanker(" de ")
+    reordered = _reranked(sample_index, watching, 10.0).ask(question)
+    assert reordered.refused == by_ranker.refused
+    assert bool(watching.calls) == (not by_ranker.refused)

@@ -149,4 +149,4 @@ def test_the_answerer_setting_chooses_how_the_reader_is_used(
         kind = "reordered"
         assert chosen.reader is file_reader
     assert kind == expected
-    assert Settings().answerer == "ranker"
+    assert Settings().answerer == "reranked"

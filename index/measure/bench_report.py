@@ -85,19 +85,22 @@ def _user_rows(sizes: list[dict[str, Any]]) -> list[str]:
         "",
         "What users do on each store (a fresh process per size; ask p50 / p95 in ms; one new one-chunk "
         "article ingested by that warm process, BM25 update included; catch-up: a second process on a "
-        "`chroma run` of the store brings its BM25 index up to date after another's one-article ingest):",
+        "`chroma run` of the store brings its BM25 index up to date after another's one-article ingest; "
+        "answered: the share of the undated questions answered, not refused, as only those are read "
+        "by the reader):",
         "",
-        "| chunks | ask, no dates | "
+        "| chunks | answered | ask, no dates | "
         + " | ".join(f"ask, {label}" for label in labels)
         + " | ask, \"latest\" | one-article ingest (s) | server: writer's ingest / follower's catch-up (s) |",
-        "|---:|" + "---:|" * (len(labels) + 4),
+        "|---:|" + "---:|" * (len(labels) + 5),
     ]
     for s in sizes:
         dated = " | ".join(f"{s['ask_dated_ms'][label]['p50']} / {s['ask_dated_ms'][label]['p95']}" for label in labels)
         server = s["catch_up"]
         catch = server.get("skipped") or f"{server['writer']['ingest_s']} / {server['follower']['catch_up_s']}"
         lines.append(
-            f"| {s['chunks']:,} | {s['ask_ms']['p50']} / {s['ask_ms']['p95']} | {dated} "
+            f"| {s['chunks']:,} | {s.get('ask_answered_share', '—')} "
+            f"| {s['ask_ms']['p50']} / {s['ask_ms']['p95']} | {dated} "
             f"| {s['ask_latest_ms']['p50']} / {s['ask_latest_ms']['p95']} | {s['one_article_ingest_s']} | {catch} |"
         )
     return lines

@@ -108,6 +108,9 @@ def serve(config: dict[str, Any]) -> dict[str, Any]:
         index.ask, [q.rstrip("?") + MONTH_SUFFIX + "?" for q in questions]
     )
     result["ask_latest_ms"] = _latencies(index.ask, latest)
+    # A refused question skips the reader (answer.py), so the latencies mean little without this.
+    timed = questions[WARMUP_QUERIES:]
+    result["ask_answered_share"] = round(sum(not index.ask(q).refused for q in timed) / len(timed), 3)
     result["serve_peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
     article = _new_article(store.parent / "new", "Zumbalquen", "2026-05-01")
