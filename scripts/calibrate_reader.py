@@ -164,7 +164,8 @@ def main() -> int:
         lines = [
             "# How the reader is used, chosen on news",
             "",
-            f"Command: `{command}`  ",
+            f"Command: `{command}`",
+            "",
             *rerank_lines,
             f"{len(questions)} questions of the fit part of {args.data.name} "
             f"({sum(r.answerable for r in rows)} answerable). Chosen: the best refusal F1 with at most "

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from index import models
 from index.answer import RankerAnswerer, ReaderAnswerer, around, default_answerers
 from index.embeddings import load_encoder
 from index.question import question_parts
@@ -150,3 +152,15 @@ def test_the_answerer_setting_chooses_how_the_reader_is_used(
         assert chosen.reader is file_reader
     assert kind == expected
     assert Settings().answerer == "reranked"
+
+
+def test_a_fitted_file_written_twice_in_one_process_keeps_the_first_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # calibrate_reader.py writes reader.json twice, the second time over what it reads back.
+    monkeypatch.setattr(models, "MODELS_DIR", tmp_path)
+    models.write_fitted("fit.json", {"rerank_weight": 1.0})
+    assert models.load_fitted("fit.json") == {"rerank_weight": 1.0}
+    models.write_fitted("fit.json", {**models.load_fitted("fit.json"), "rerank_weight": 4.0})
+    models.write_fitted("fit.json", {**models.load_fitted("fit.json"), "threshold": -8.0})
+    assert models.load_fitted("fit.json") == {"rerank_weight": 4.0, "threshold": -8.0}

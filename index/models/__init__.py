@@ -25,4 +25,6 @@ def write_fitted(name: str, data: dict[str, Any]) -> Path:
     """Write a fitted data file (used by the fit scripts)."""
     target = MODELS_DIR / name
     target.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    # A script that writes one file twice (calibrate_reader.py) reads it back in between.
+    load_fitted.cache_clear()
     return target
