@@ -153,6 +153,8 @@ def test_bench_size_counts_the_flops_of_each_chunk_and_its_sentences(tmp_path: P
     served = _serve_worker(tmp_path / "store", queries=3)
     assert set(served["ask_ms"]) == set(served["ask_latest_ms"]) == {"p50", "p95", "p99"}
     assert len(served["ask_dated_ms"]) == 3 and served["serve_peak_rss_mb"] > 100
+    # The share of the timed questions answered (the reader reads only those), in thirds here.
+    assert served["ask_answered_share"] in (0.0, 0.333, 0.667, 1.0)
     assert served["one_article_chunks"] == 1 and served["one_article_found"] and served["one_article_ingest_s"] > 0
     server = catch_up(tmp_path / "store", tmp_path / "server-mode")
     follower = server["follower"]
@@ -162,6 +164,7 @@ def test_bench_size_counts_the_flops_of_each_chunk_and_its_sentences(tmp_path: P
               "sizes": [{**asdict(result), **served, "catch_up": server}], "targets": TARGETS}  # fmt: skip
     page = markdown_report(report, "newsbot bench", "bench.png")
     assert "a month named in the question" in page and f"| {server['writer']['ingest_s']} / " in page
+    assert f"| {served['ask_answered_share']} | {served['ask_ms']['p50']} / " in page
     assert "Notes:" not in page
     report["sizes"][0]["note"] = "built by an earlier run"  # a size measured on a kept store says so
     assert f"- {report['sizes'][0]['chunks']:,} chunks: built by an earlier run" in markdown_report(report, "x", None)
