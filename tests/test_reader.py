@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index import models
+from index import NewsIndex, models, newsindex
 from index.answer import RankerAnswerer, ReaderAnswerer, around, default_answerers
 from index.embeddings import load_encoder
 from index.question import question_parts
@@ -164,3 +164,22 @@ def test_a_fitted_file_written_twice_in_one_process_keeps_the_first_write(
     models.write_fitted("fit.json", {**models.load_fitted("fit.json"), "rerank_weight": 4.0})
     models.write_fitted("fit.json", {**models.load_fitted("fit.json"), "threshold": -8.0})
     assert models.load_fitted("fit.json") == {"rerank_weight": 4.0, "threshold": -8.0}
+
+
+def test_warm_up_loads_the_reader_so_the_first_question_does_not(
+    sample_index: NewsIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Building the reader's ONNX session holds the GIL: under the bot's first question it froze
+    # the event loop (newsbot loadtest), so the bot's setup_hook loads it through warm_up.
+    loads: list[str] = []
+
+    def counting_load() -> object:
+        loads.append("reader")
+        return load_reader()
+
+    monkeypatch.setattr(newsindex, "load_reader", counting_load)
+    fresh = NewsIndex(sample_index.settings.store, settings=sample_index.settings)
+    fresh.warm_up()
+    assert loads == ["reader"]
+    fresh.ask("¿Cuánto costó la obra de la Línea 3 del metro?")
+    assert loads == ["reader"]
