@@ -406,10 +406,14 @@ RANK_HARD = 5
 class RankGroup:
     document: int
     question: str
-    sentences: tuple[int, ...]  # into the document's sentences, the answering one first
+    titles: tuple[str, ...]
+    sentences: tuple[str, ...]
     answers: tuple[float, ...]  # 1.0 where the sentence holds the answer
     cosines: tuple[float, ...]  # question-sentence cosine, as the product's stored vectors give it
-    span: tuple[int, int]  # the answer in the first sentence (characters)
+    # What the column is added to when it decides: the sentence ranker's score / rerank_weight
+    # for the product's own groups (answer.RankerAnswerer), 0 for a document's sentences.
+    priors: tuple[float, ...]
+    spans: tuple[tuple[int, int] | None, ...]  # the answer's characters in a sentence that holds it
 
 
 def document_cosines(docs: list[Document], work: Path) -> list[np.ndarray]:
@@ -449,26 +453,60 @@ def rank_groups(docs: list[Document], cosines: list[np.ndarray], seed: int) -> l
                 RankGroup(
                     number,
                     question,
-                    tuple(picks),
+                    (doc.title,) * len(picks),
+                    tuple(doc.sentences[n] for n in picks),
                     tuple(float(n in holds) for n in picks),
                     tuple(float(table[row, n]) for n in picks),
-                    span,
+                    (0.0,) * len(picks),
+                    (span, *[None] * (len(picks) - 1)),
                 )
             )
     return groups
 
 
-def rank_items(
-    tokenizer: Tokenizer, shape: ReaderShape, docs: list[Document], groups: list[RankGroup]
-) -> list[Encoded]:
-    """The pairs of every group in order; the answering sentence carries its span."""
-    items = []
-    for group in groups:
-        doc = docs[group.document]
-        for position, n in enumerate(group.sentences):
-            answer = group.span if position == 0 else None
-            items.append(encode(tokenizer, shape, Example(group.question, doc.title, doc.sentences[n], answer, 0, "")))
-    return items
+def product_groups(path: Path, rerank_weight: float) -> list[RankGroup]:
+    """The groups scripts/reader_groups.py recorded: the sentence ranker's best sentences of the
+    retrieved articles, as the default answerer reorders them. Only questions with both a
+    sentence that holds the answer and one that does not teach the order."""
+    groups = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        candidates = record["candidates"][:RANK_GROUP]
+        holds = [bool(c["holds"]) for c in candidates]
+        if all(holds) or not any(holds):
+            continue
+        known = [c["cosine"] for c in candidates if c["cosine"] == c["cosine"]]
+        fill = float(np.mean(known)) if known else 0.0  # as Reader.rank fills an unknown cosine
+
+        def span(sentence: str, answers: list[str]) -> tuple[int, int] | None:
+            at = next(((sentence.find(a), len(a)) for a in answers if a and a in sentence), None)
+            return (at[0], at[0] + at[1]) if at else None
+
+        groups.append(
+            RankGroup(
+                int(record["document"]),
+                record["reading"],
+                tuple(c["title"] for c in candidates),
+                tuple(c["sentence"] for c in candidates),
+                tuple(float(h) for h in holds),
+                tuple(c["cosine"] if c["cosine"] == c["cosine"] else fill for c in candidates),
+                tuple(c["score"] / rerank_weight for c in candidates),
+                tuple(
+                    span(c["sentence"], record["answers"]) if h else None
+                    for c, h in zip(candidates, holds, strict=True)
+                ),
+            )
+        )
+    return groups
+
+
+def rank_items(tokenizer: Tokenizer, shape: ReaderShape, groups: list[RankGroup]) -> list[Encoded]:
+    """The pairs of every group in order; a sentence that holds the answer carries its span."""
+    return [
+        encode(tokenizer, shape, Example(group.question, title, sentence, span, 0, ""))
+        for group in groups
+        for title, sentence, span in zip(group.titles, group.sentences, group.spans, strict=True)
+    ]
 
 
 def rank_functions(mf: ModelFile, first: int):  # type: ignore[no-untyped-def]
@@ -477,9 +515,9 @@ def rank_functions(mf: ModelFile, first: int):  # type: ignore[no-untyped-def]
 
     logits_fn, _ = model_functions(mf, first)
 
-    def loss(p, states, mask, allowed, start, end, cosine, answers):  # type: ignore[no-untyped-def]
+    def loss(p, states, mask, allowed, start, end, cosine, prior, answers, span_weight):  # type: ignore[no-untyped-def]
         out = logits_fn(p, states, mask)
-        rank = (out[:, 0, 2] + p["rank.alpha"] * RANK_COSINE_SCALE * cosine).reshape(-1, RANK_GROUP)
+        rank = (out[:, 0, 2] + p["rank.alpha"] * RANK_COSINE_SCALE * cosine + prior).reshape(-1, RANK_GROUP)
         present = answers.reshape(-1, RANK_GROUP) >= 0  # -1 pads a short group
         rank = jnp.where(present, rank, -1e9)
         holds = answers.reshape(-1, RANK_GROUP) > 0
@@ -488,8 +526,7 @@ def rank_functions(mf: ModelFile, first: int):  # type: ignore[no-untyped-def]
         logp = jax.nn.log_softmax(spans, axis=1)
         rows = jnp.arange(states.shape[0])
         span_nll = -(logp[rows, start, 0] + logp[rows, end, 1])
-        weight = (answers >= 0).astype(jnp.float32)
-        return listwise.mean() + (span_nll * weight).sum() / jnp.maximum(weight.sum(), 1.0)
+        return listwise.mean() + (span_nll * span_weight).sum() / jnp.maximum(span_weight.sum(), 1.0)
 
     return jax.jit(jax.value_and_grad(loss))
 
@@ -506,15 +543,21 @@ def group_batches(count: int, rng: random.Random) -> Iterator[list[int]]:
 
 def rank_batch(items: list[Encoded], states: list[np.ndarray], groups: list[RankGroup], chosen: list[int],
                offsets: np.ndarray) -> dict[str, np.ndarray]:  # fmt: skip
-    rows, cosines, answers = [], [], []
+    rows, cosines, priors, answers = [], [], [], []
     for g in chosen:
         size = len(groups[g].sentences)
         rows += [int(offsets[g]) + n for n in range(size)] + [int(offsets[g])] * (RANK_GROUP - size)
         cosines += [*groups[g].cosines, *[0.0] * (RANK_GROUP - size)]
+        priors += [*groups[g].priors, *[0.0] * (RANK_GROUP - size)]
         answers += [*groups[g].answers, *[-1.0] * (RANK_GROUP - size)]
     batch = padded_rows(items, states, rows)
     batch["cosine"] = np.asarray(cosines, np.float32)
     batch["answers"] = np.asarray(answers, np.float32)
+    batch["prior"] = np.asarray(priors, np.float32)
+    # The span loss reads every sentence but those that hold the answer where it was not found
+    # (no span to mark: "no answer" would be the wrong target) and the padding.
+    holds_unmarked = (batch["answers"] > 0) & (batch["start"] == 0)
+    batch["span_weight"] = ((batch["answers"] >= 0) & ~holds_unmarked).astype(np.float32)
     return batch
 
 
@@ -553,6 +596,31 @@ def validate_ranking(
     return {"questions": float(total), "top_sentence": ranked / total, "cosine_alone": cosine_only / total}
 
 
+def validate_reordering(
+    logits_fn, params, groups: list[RankGroup], tokenizer: Tokenizer, shape: ReaderShape, mf: ModelFile, work: Path
+) -> dict[str, float]:  # fmt: skip
+    """On the product's groups of the held-out documents: how often the sentence the default
+    answerer would quote (prior + column) holds the answer, against the ranker's own first
+    sentence and against any of the group."""
+    items = rank_items(tokenizer, shape, groups)
+    cache = work / f"reorder-states-{len(items)}.npz"
+    states = frozen_states(mf, shape.first_trained_layer, [i.pair for i in items], cache)
+    reordered, at = 0.0, 0
+    for group in groups:
+        rows = list(range(at, at + len(group.sentences)))
+        at += len(rows)
+        batch = padded_rows(items, states, rows)
+        column = np.asarray(logits_fn(params, batch["states"], batch["mask"]))[:, 0, 2]
+        rank = column + float(params["rank.alpha"]) * RANK_COSINE_SCALE * np.asarray(group.cosines) + group.priors
+        reordered += group.answers[int(np.argmax(rank))]
+    total = max(len(groups), 1)
+    return {
+        "questions": float(len(groups)),
+        "reordered": reordered / total,
+        "ranker_alone": sum(g.answers[0] for g in groups) / total,
+    }
+
+
 def train_ranking(args: argparse.Namespace, docs: list[Document], val_docs: list[int]) -> None:
     """The second stage (--rank-from FILE): the ranking column on top of a first-stage reader."""
     import jax
@@ -570,7 +638,9 @@ def train_ranking(args: argparse.Namespace, docs: list[Document], val_docs: list
     tokenizer = Tokenizer(mf)
     cosines = document_cosines(docs, args.work)
     groups = [g for g in rank_groups(docs, cosines, args.seed) if g.document not in set(val_docs)]
-    items = rank_items(tokenizer, shape, docs, groups)
+    product = product_groups(args.groups, args.rerank_weight) if args.groups else []
+    groups += [g for g in product if g.document not in set(val_docs)]
+    items = rank_items(tokenizer, shape, groups)
     offsets = np.cumsum([0] + [len(g.sentences) for g in groups])
     print(f"ranking stage: {len(groups)} questions, {len(items)} pairs", flush=True)
     states = frozen_states(
@@ -592,7 +662,8 @@ def train_ranking(args: argparse.Namespace, docs: list[Document], val_docs: list
     @jax.jit
     def update(params, opt_state, batch):  # type: ignore[no-untyped-def]
         value, grads = grad_fn(params, batch["states"], batch["mask"], batch["allowed"], batch["start"],
-                               batch["end"], batch["cosine"], batch["answers"])  # fmt: skip
+                               batch["end"], batch["cosine"], batch["prior"], batch["answers"],
+                               batch["span_weight"])  # fmt: skip
         changes, opt_state = optimizer.update(grads, opt_state, params)
         return optax.apply_updates(params, changes), opt_state, value
 
@@ -601,22 +672,34 @@ def train_ranking(args: argparse.Namespace, docs: list[Document], val_docs: list
     for _ in range(step):  # the same batch order after a resume
         next(stream)
     params = run_steps(update, params, opt_state, step, steps, stream, checkpoint)
-    ranking = validate_ranking(logits_fn, params, docs, val_docs, cosines, tokenizer, shape, mf, args.work)
+    ranking: dict[str, object] = {
+        **validate_ranking(logits_fn, params, docs, val_docs, cosines, tokenizer, shape, mf, args.work)
+    }
+    if product:
+        held_out = [g for g in product if g.document in set(val_docs)]
+        reordering = validate_reordering(logits_fn, params, held_out, tokenizer, shape, mf, args.work)
+        ranking["as_the_product_reorders"] = reordering
     spans = validate(logits_fn, params, docs, val_docs, tokenizer, shape, mf, args.work, args.validation_questions)
     print("held-out documents:", json.dumps({"ranking": ranking, "spans": spans}), flush=True)
     commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
-    note = {
-        **{k: v for k, v in meta.items() if k != "shape"},
-        "ranking_stage": {
-            "command": "python " + " ".join(sys.argv),
-            "commit": commit,
-            "questions": len(groups),
-            "pairs": len(items),
-            "steps": steps,
-            "validation": {"ranking": ranking, "spans": spans},
-        },
+    stage = {
+        "command": "python " + " ".join(sys.argv),
+        "commit": commit,
+        "questions": len(groups),
+        "product_groups": sum(1 for g in groups if any(g.priors)),
+        "pairs": len(items),
+        "steps": steps,
+        "validation": {"ranking": ranking, "spans": spans},
     }
-    export(params, shape, args.out, note)
+    export(params, shape, args.out, ranking_note(meta, stage))
+
+
+def ranking_note(meta: dict, stage: dict) -> dict:
+    """The file's note after a ranking stage: the first stage's note, this stage as
+    `ranking_stage`, and the ranking stages it started from (newest last) as `earlier_ranking_stages`."""
+    earlier = [*meta.get("earlier_ranking_stages", []), *([meta["ranking_stage"]] if "ranking_stage" in meta else [])]
+    kept = {k: v for k, v in meta.items() if k not in ("shape", "ranking_stage", "earlier_ranking_stages")}
+    return {**kept, **({"earlier_ranking_stages": earlier} if earlier else {}), "ranking_stage": stage}
 
 
 # -- main ---------------------------------------------------------------------------------------
@@ -644,6 +727,17 @@ def main() -> None:
     parser.add_argument("--validation-questions", type=int, default=VALIDATION_QUESTIONS)
     parser.add_argument(
         "--rank-from", type=Path, help="second stage: add the ranking column to this first-stage reader file"
+    )
+    parser.add_argument(
+        "--groups",
+        type=Path,
+        help="with --rank-from: also train the column on the groups scripts/reader_groups.py recorded",
+    )
+    parser.add_argument(
+        "--rerank-weight",
+        type=float,
+        default=4.0,
+        help="with --groups: the default answerer's rerank_weight (the ranker's score counts 1/this next to it)",
     )
     args = parser.parse_args()
 

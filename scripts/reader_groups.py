@@ -1,0 +1,142 @@
+"""The reader's third training signal: the sentences the product itself puts in front of it.
+
+    python scripts/reader_groups.py --train ../shared/eval/squad-es-v2.0-dev-small.json \
+        --exclude ../shared/eval/xquad.es.json --work /tmp/reader-groups
+
+The default answerer (answer.RankerAnswerer) reorders the sentence ranker's best
+RERANK_CANDIDATES sentences of the *retrieved* articles by ranker score + rerank_weight × the
+reader's ranking column. The second training stage (scripts/train_reader.py --rank-from) taught
+that column on groups of single sentences of one document; what it meets at question time is
+different: sentences of several articles, runs of two sentences, long sentences trimmed to
+clauses, all already ordered by the ranker. This script builds training groups of exactly
+that shape: train_reader.py's news-length documents (SQuAD-es v2 less XQuAD-es's paragraphs)
+are ingested into a real store, every answerable question is asked through `NewsIndex.ask`,
+and the ranker's best sentences are recorded with its score, the stored cosine and whether each
+holds a gold answer (as `newsbot eval` counts it). Writes WORK/groups.jsonl, one line per
+question (with its document number, so train_reader.py keeps its held-out documents out).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from index import Settings
+from index.answer import RERANK_CANDIDATES
+from index.compose import newest_first
+from index.measure.datasets import SYNTHETIC_DATE, EvalSet
+from index.measure.evaluate import dataset_index
+from index.measure.metrics import contains_answer
+from index.question import Query, question_parts
+from index.ranking import rank_sentences
+from index.schema import Answer, Article, Hit
+
+sys.path.insert(0, str(Path(__file__).parent))
+from train_reader import DOC_PARAGRAPHS  # (the same documents as the reader's training)
+
+
+class Recorder:
+    """An answerer that answers nothing: it keeps the ranker's best sentences of each question."""
+
+    name = "recorder"
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.last: dict[str, object] | None = None
+
+    def answer(self, query: Query, hits: Sequence[Hit]) -> Answer | None:
+        if query.intent.latest:
+            hits = newest_first(hits)
+        ranked = rank_sentences(query, hits)[: self.limit] if hits else []
+        self.last = {
+            "reading": query.reading or query.asked,
+            "parts": len(question_parts(query.reading or query.asked)),
+            "candidates": [
+                {
+                    "title": hits[c.hit_index].title,
+                    "sentence": c.sentence,
+                    "score": c.score,
+                    "cosine": c.similarity,
+                    "document": hits[c.hit_index].source,
+                }
+                for c in ranked
+            ],
+        }
+        return None
+
+
+def news_documents(squad: dict, excluded_ids: set[str]) -> tuple[EvalSet, list[tuple[int, str, tuple[str, ...]]]]:
+    """train_reader.documents()'s documents (same order, same paragraphs) as articles to ingest,
+    and each answerable question as (document number, question, gold answers)."""
+    articles: list[Article] = []
+    asked: list[tuple[int, str, tuple[str, ...]]] = []
+    for entry in squad["data"]:
+        paragraphs = entry["paragraphs"]
+        kept = [p for p in paragraphs if not any(qa["id"] in excluded_ids for qa in p["qas"])]
+        title = str(entry["title"]).replace("_", " ")
+        for first in range(0, len(kept), DOC_PARAGRAPHS):
+            group = kept[first : first + DOC_PARAGRAPHS]
+            number = len(articles)
+            source = f"squad-train://{entry['title']}/{first}"
+            text = "\n\n".join(p["context"].lstrip("\ufeff").strip() for p in group)
+            articles.append(
+                Article(
+                    source=source,
+                    origin="reader-groups",
+                    title=title,
+                    outlet="SQuAD-es",
+                    date=SYNTHETIC_DATE,
+                    text=text,
+                    language="es",
+                    url=source,
+                )
+            )
+            for paragraph in group:
+                for qa in paragraph["qas"]:
+                    answers = tuple(dict.fromkeys(a["text"] for a in qa.get("answers", [])))
+                    if not qa.get("is_impossible") and answers:
+                        asked.append((number, qa["question"].strip(), answers))
+    return EvalSet("reader-groups", articles, []), asked
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--train", type=Path, required=True)
+    parser.add_argument("--exclude", type=Path, help="a SQuAD-format test set whose paragraphs are left out")
+    parser.add_argument("--work", type=Path, default=Path("/tmp/reader-groups"))
+    parser.add_argument("--limit", type=int, default=0, help="ask this many questions only (smoke runs)")
+    args = parser.parse_args()
+
+    squad = json.loads(args.train.read_text(encoding="utf-8"))
+    excluded: set[str] = set()
+    if args.exclude:
+        test = json.loads(args.exclude.read_text(encoding="utf-8"))
+        excluded = {qa["id"] for e in test["data"] for p in e["paragraphs"] for qa in p["qas"]}
+    dataset, asked = news_documents(squad, excluded)
+    recorder = Recorder(RERANK_CANDIDATES)
+    index, paths = dataset_index(dataset, Settings.from_env(), args.work, answerers=[recorder])
+    index.ingest(paths)
+    out = args.work / "groups.jsonl"
+    kept = 0
+    with out.open("w", encoding="utf-8") as lines:
+        for number, (document, question, answers) in enumerate(asked[: args.limit or None], start=1):
+            recorder.last = None
+            index.ask(question)
+            if recorder.last is None or not recorder.last["candidates"]:
+                continue
+            for candidate in recorder.last["candidates"]:  # type: ignore[attr-defined]
+                candidate["holds"] = contains_answer(candidate["sentence"], answers)
+            record = {"document": document, "question": question, "answers": answers, **recorder.last}
+            lines.write(json.dumps(record, ensure_ascii=False) + "\n")
+            kept += 1
+            if number % 500 == 0:
+                print(f"  {number}/{len(asked)} questions", file=sys.stderr, flush=True)
+    print(f"wrote {out}: {kept} questions of {len(dataset.articles)} documents")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""The reader's training data (scripts/train_reader.py, scripts/reader_groups.py): the parts that
+need no JAX. The training itself runs only with the [train] extra, outside the test suite."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+
+
+def _script(name: str) -> ModuleType:
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # its dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def _paragraph(context: str, qas: list[dict]) -> dict:
+    return {"context": context, "qas": qas}
+
+
+def _qa(qid: str, question: str, answer: str | None, context: str) -> dict:
+    if answer is None:
+        return {"id": qid, "question": question, "answers": [], "is_impossible": True}
+    return {"id": qid, "question": question, "answers": [{"text": answer, "answer_start": context.index(answer)}]}
+
+
+@pytest.fixture
+def squad() -> dict:
+    contexts = [f"El párrafo {n} habla de Lima. La cifra {n} es {n * 100} pesos." for n in range(8)]
+    paragraphs = [
+        _paragraph(c, [_qa(f"q{n}", f"¿Cuál es la cifra {n}?", f"{n * 100} pesos", c)]) for n, c in enumerate(contexts)
+    ]
+    paragraphs[1]["qas"].append(_qa("gone", "¿Y la otra?", None, contexts[1]))
+    return {"data": [{"title": "Un_título", "paragraphs": paragraphs}]}
+
+
+def test_the_product_groups_are_built_on_the_readers_own_documents(squad: dict) -> None:
+    """reader_groups.py ingests the same documents train_reader.py trains on (same order, same
+    paragraphs, the test set's left out), so its held-out documents stay held out."""
+    train_reader, reader_groups = _script("train_reader"), _script("reader_groups")
+    excluded = {"q2"}
+    documents = train_reader.documents(squad, excluded)
+    dataset, asked = reader_groups.news_documents(squad, excluded)
+    assert len(dataset.articles) == len(documents) == 2  # 7 paragraphs kept, 6 to a document
+    for article, document in zip(dataset.articles, documents, strict=True):
+        assert article.title == document.title == "Un título"
+        assert " ".join(document.sentences) == " ".join(article.text.split())
+    assert "La cifra 2 es 200 pesos." not in dataset.articles[0].text
+    # Answerable questions only, each with its document's number.
+    assert [(d, q) for d, q, _ in asked] == [(0, f"¿Cuál es la cifra {n}?") for n in (0, 1, 3, 4, 5, 6)] + [
+        (1, "¿Cuál es la cifra 7?")
+    ]
+
+
+def test_product_groups_keep_what_teaches_the_order_with_the_rankers_score_as_prior(tmp_path: Path) -> None:
+    train_reader = _script("train_reader")
+
+    def candidate(sentence: str, holds: bool, score: float, cosine: float) -> dict:
+        return {"title": "T", "sentence": sentence, "holds": holds, "score": score, "cosine": cosine}
+
+    records = [
+        {  # the ranker's first does not hold the answer, the second does: kept
+            "document": 3,
+            "reading": "¿Cuánto costó?",
+            "answers": ["300 pesos"],
+            "candidates": [
+                candidate("Se inauguró ayer.", False, 12.0, 0.9),
+                candidate("Costó 300 pesos.", True, 10.0, float("nan")),
+            ],
+        },
+        {"document": 4, "reading": "¿Todo?", "answers": ["a"], "candidates": [candidate("a", True, 1.0, 0.5)] * 2},
+        {"document": 5, "reading": "¿Nada?", "answers": ["b"], "candidates": [candidate("c", False, 1.0, 0.5)] * 2},
+    ]
+    path = tmp_path / "groups.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in records), encoding="utf-8")
+    (group,) = train_reader.product_groups(path, rerank_weight=4.0)
+    assert (group.document, group.question, group.answers) == (3, "¿Cuánto costó?", (0.0, 1.0))
+    assert group.priors == (3.0, 2.5)  # the ranker's score over the rerank weight
+    assert group.cosines == (0.9, 0.9)  # an unknown cosine counts as the group's mean, as Reader.rank fills it
+    assert group.spans == (None, (6, 15)) and "Costó 300 pesos."[6:15] == "300 pesos"
+    assert not any(math.isnan(c) for c in group.cosines)
+
+
+def test_a_ranking_stage_keeps_the_note_of_the_stages_it_started_from() -> None:
+    """The shipped file's note says how every stage was made: a later ranking stage moves the
+    one it started from into `earlier_ranking_stages` instead of overwriting it."""
+    train_reader = _script("train_reader")
+    first = {"shape": {"first_trained_layer": 8}, "command": "python scripts/train_reader.py --epochs 1.2"}
+    second = train_reader.ranking_note(first, {"command": "second"})
+    assert second == {"command": first["command"], "ranking_stage": {"command": "second"}}
+    third = train_reader.ranking_note({**second, "shape": {}}, {"command": "third"})
+    assert third["earlier_ranking_stages"] == [{"command": "second"}] and third["ranking_stage"] == {"command": "third"}
+    fourth = train_reader.ranking_note(third, {"command": "fourth"})
+    assert [s["command"] for s in fourth["earlier_ranking_stages"]] == ["second", "third"]
+    assert fourth["command"] == first["command"] and "shape" not in fourth
