@@ -90,10 +90,6 @@ def _lead(query: Query, lead_hit: Hit, text: str, sentence_quoted: bool) -> str:
     return text
 
 
-def _markers(citations: Sequence[Citation]) -> str:
-    return "".join(f"[{c.number}]" for c in citations)
-
-
 @dataclass(frozen=True)
 class RankerAnswerer:
     """The sentence ranker's best sentence (one per part of a two-part question), and the
@@ -143,11 +139,20 @@ class RankerAnswerer:
         if len(parts) > 1:
             candidates = by_ranker
             picks = [_best(query, ranked) for part in parts if (ranked := self._ranked(query.part(part), part, hits))]
-            chosen = list({(c.hit_index, c.sentence): c for c in picks}.values()) or [first]
+            chosen = _without_repeats(picks) or [first]
         else:
             candidates = self._reordered(query, query.reading or query.asked, hits, by_ranker)
             chosen = [_best(query, candidates)]
         citations: list[Citation] = []
+        numbers: dict[tuple[int, str], int] = {}  # (hit, quote) -> its citation's number, one per source
+
+        def cite(candidate: Candidate) -> int:
+            key = (candidate.hit_index, candidate.quote or candidate.sentence)
+            if key not in numbers:
+                numbers[key] = len(citations) + 1
+                citations.append(citation(numbers[key], hits[candidate.hit_index], key[1]))
+            return numbers[key]
+
         lines = []
         for answer in chosen:
             lead_hit = hits[answer.hit_index]
@@ -157,12 +162,20 @@ class RankerAnswerer:
                 reported_by = [hits[c.hit_index] for c in cited]
                 if same_event(lead_hit, hits[other.hit_index], reported_by) and same_fact(answer, other, query.text):
                     cited.append(other)
-            numbered = [
-                citation(len(citations) + n, hits[c.hit_index], c.quote or c.sentence) for n, c in enumerate(cited, 1)
-            ]
-            citations.extend(numbered)
-            lines.append(f"{_lead(query, lead_hit, defuse_markers(answer.sentence), False)} {_markers(numbered)}")
+            markers = "".join(f"[{n}]" for n in dict.fromkeys(cite(c) for c in cited))
+            lines.append(f"{_lead(query, lead_hit, defuse_markers(answer.sentence), False)} {markers}")
         return Answer(query.asked, "\n".join(lines), citations, False, query.intent.language)
+
+
+def _without_repeats(picks: Sequence[Candidate]) -> list[Candidate]:
+    """Each part's pick once, less a pick whose text another part's pick already quotes (a run
+    of two sentences of the same article holds the other part's sentence)."""
+    unique = list({(c.hit_index, c.sentence): c for c in picks}.values())
+    return [
+        c
+        for c in unique
+        if not any(o is not c and o.hit_index == c.hit_index and c.sentence in o.sentence for o in unique)
+    ]
 
 
 def _best(query: Query, candidates: Sequence[Candidate]) -> Candidate:

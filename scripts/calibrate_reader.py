@@ -10,7 +10,7 @@ are chosen, in this order:
 
 0. `rerank_weight`, for the default answerer (the ranker's best sentences reordered by the
    reader's ranking column): the one of RERANK_WEIGHTS whose answers hold the gold answer most
-   often (`--rerank-only` stops after it);
+   often, the one in use on a tie (`--rerank-only` stops after it);
 1. `ranker_weight`, how much the sentence ranker's score counts next to the reader's when
    choosing the sentence: the one of RANKER_WEIGHTS whose answers hold the gold answer most often;
 2. `threshold`: the best refusal F1 among the thresholds that refuse at most
@@ -82,7 +82,10 @@ def choose_rerank_weight(data: object, questions: list, store: Path, reader: Sen
         rows = scored_answers(index, questions, lambda answer: 0.0)
         by_weight[weight] = at_threshold(rows, 0.0)  # refused: -inf, below it; answered: 0, not
         print(f"rerank weight {weight}: {by_weight[weight]}", file=sys.stderr, flush=True)
-    return max(RERANK_WEIGHTS, key=lambda w: by_weight[w]["containment_all"]), by_weight
+    # On a tie the weight in use stays: the fit part gives no reason to move it (and the
+    # ranking column was trained with the ranker's score scaled by it).
+    in_use = float(load_fitted("reader.json").get("rerank_weight", math.nan))
+    return max(RERANK_WEIGHTS, key=lambda w: (by_weight[w]["containment_all"], w == in_use)), by_weight
 
 
 def main() -> int:

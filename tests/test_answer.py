@@ -46,6 +46,29 @@ def test_factual_question_is_answered_with_a_cited_sentence(sample_index: NewsIn
     assert_citations_resolve(answer)
 
 
+GOLD_SET = Path(__file__).resolve().parents[1] / "examples" / "goldset.json"
+
+
+def test_a_two_part_answer_quotes_each_sentence_once_and_cites_each_source_once(sample_index: NewsIndex) -> None:
+    """When one part's pick is a run of two sentences that holds the other part's sentence, that
+    sentence is not quoted again on a second line, and a source is one citation however many
+    lines cite it (a reader change once made both happen)."""
+    import json
+
+    two_part = [
+        q["question"] for q in json.loads(GOLD_SET.read_text(encoding="utf-8"))["questions"] if q["type"] == "two_part"
+    ]
+    assert len(two_part) >= 4
+    for question in two_part:
+        answer = sample_index.ask(question)
+        lines = [re.sub(r"(\[\d+\])+$", "", line).strip() for line in answer.text.splitlines()]
+        assert not any(a != b and a in b for a in lines for b in lines), (question, lines)
+        assert len(set(lines)) == len(lines), (question, lines)
+        sources = [(c.source, c.quote) for c in answer.citations]
+        assert len(set(sources)) == len(sources), (question, sources)
+        assert_citations_resolve(answer)
+
+
 def test_same_fact_from_two_outlets_is_one_sentence_citing_both(sample_index: NewsIndex) -> None:
     answer = sample_index.ask("¿Desde cuándo habrá tandeos y en cuántas colonias?")
     assert not answer.refused
