@@ -141,25 +141,28 @@ def run_size(config: dict[str, Any]) -> SizeResult:
     embedded = articles
     if target > int(config["embed_up_to"]):
         embedded = min(articles, math.ceil(int(config.get("embed_head", 0)) / per_article))
-    feeds = []
-    for name, part in (("embedded", records[:embedded]), ("precomputed", records[embedded:])):
+    real = load_encoder(settings.embed_model)
+    feeds: list[tuple[Path, Encoder]] = []  # (folder, what embeds its passages), in ingest order
+    for name, part, encoder in (
+        ("embedded", records[:embedded], real),
+        ("precomputed", records[embedded:], PrecomputedPassages(real)),
+    ):
         if part:
-            feeds.append((name, workdir / "articles" / name))
-            feeds[-1][1].mkdir(parents=True, exist_ok=True)
-            with (feeds[-1][1] / "corpus.jsonl").open("w", encoding="utf-8") as handle:
+            folder = workdir / "articles" / name
+            folder.mkdir(parents=True, exist_ok=True)
+            with (folder / "corpus.jsonl").open("w", encoding="utf-8") as handle:
                 handle.writelines(json.dumps(record, ensure_ascii=False) + "\n" for record in part)
+            feeds.append((folder, encoder))
 
     result = SizeResult(target_chunks=target, articles=articles)
-    real = load_encoder(settings.embed_model)
     if embedded < articles:
         result.vectors = "precomputed (random unit vectors)"
         if embedded:
             result.vectors = f"{settings.embed_model} for the first {embedded:,} articles, then precomputed (random)"
     start = time.perf_counter()
-    for name, feed in feeds:
-        encoder = real if name == "embedded" else PrecomputedPassages(real)
+    for folder, encoder in feeds:
         index = NewsIndex(workdir / "store", settings=settings, encoder=encoder)
-        result.chunks += index.ingest([feed]).chunks
+        result.chunks += index.ingest([folder]).chunks
     result.ingest_seconds = round(time.perf_counter() - start, 1)
     result.ingest_chunks_per_s = round(result.chunks / result.ingest_seconds, 2)
 
