@@ -143,16 +143,7 @@ class RankerAnswerer:
         else:
             candidates = self._reordered(query, query.reading or query.asked, hits, by_ranker)
             chosen = [_best(query, candidates)]
-        citations: list[Citation] = []
-        numbers: dict[tuple[int, str], int] = {}  # (hit, quote) -> its citation's number, one per source
-
-        def cite(candidate: Candidate) -> int:
-            key = (candidate.hit_index, candidate.quote or candidate.sentence)
-            if key not in numbers:
-                numbers[key] = len(citations) + 1
-                citations.append(citation(numbers[key], hits[candidate.hit_index], key[1]))
-            return numbers[key]
-
+        sources = _Sources(hits)
         lines = []
         for answer in chosen:
             lead_hit = hits[answer.hit_index]
@@ -162,9 +153,27 @@ class RankerAnswerer:
                 reported_by = [hits[c.hit_index] for c in cited]
                 if same_event(lead_hit, hits[other.hit_index], reported_by) and same_fact(answer, other, query.text):
                     cited.append(other)
-            markers = "".join(f"[{n}]" for n in dict.fromkeys(cite(c) for c in cited))
+            markers = "".join(
+                f"[{n}]" for n in dict.fromkeys(sources.cite(c.hit_index, c.quote or c.sentence) for c in cited)
+            )
             lines.append(f"{_lead(query, lead_hit, defuse_markers(answer.sentence), False)} {markers}")
-        return Answer(query.asked, "\n".join(lines), citations, False, query.intent.language)
+        return Answer(query.asked, "\n".join(lines), sources.citations, False, query.intent.language)
+
+
+class _Sources:
+    """The numbered citations of one answer: one per (article, quote), however many lines cite it."""
+
+    def __init__(self, hits: Sequence[Hit]) -> None:
+        self.hits = hits
+        self.citations: list[Citation] = []
+        self._numbers: dict[tuple[int, str], int] = {}
+
+    def cite(self, hit_index: int, quote: str) -> int:
+        """The citation number of `quote` from `hits[hit_index]`, numbered on first use."""
+        if (hit_index, quote) not in self._numbers:
+            self._numbers[(hit_index, quote)] = len(self.citations) + 1
+            self.citations.append(citation(len(self.citations) + 1, self.hits[hit_index], quote))
+        return self._numbers[(hit_index, quote)]
 
 
 def _without_repeats(picks: Sequence[Candidate]) -> list[Candidate]:
@@ -267,15 +276,10 @@ class ReaderAnswerer:
         """One line per answering sentence: the short answer(s), the sentence quoted around
         them, and the citations of every outlet that reports the same. Two parts answered by
         one sentence share its line."""
-        citations: list[Citation] = []
-        numbers: dict[tuple[int, str], int] = {}  # (hit, sentence) -> citation number
+        sources = _Sources(hits)
 
         def cite(found: _Found) -> int:
-            key = (found.hit_index, found.sentence)
-            if key not in numbers:
-                numbers[key] = len(citations) + 1
-                citations.append(citation(numbers[key], hits[found.hit_index], found.sentence))
-            return numbers[key]
+            return sources.cite(found.hit_index, found.sentence)
 
         lines: dict[tuple[int, str], tuple[list[_Found], list[int]]] = {}  # in the order of the parts
         for best, others in answered:
@@ -302,7 +306,7 @@ class ReaderAnswerer:
             text = f"{defuse_markers('; '.join(shorts))} — «{quote}»"
             pieces.append(f"{_lead(query, hits[hit_index], text, True)} {markers}")
         score = min(best.score for best, _ in answered)
-        return Answer(query.asked, "\n".join(pieces), citations, False, query.intent.language, score=score)
+        return Answer(query.asked, "\n".join(pieces), sources.citations, False, query.intent.language, score=score)
 
 
 def _reporting(best: _Found, hits: Sequence[Hit]) -> list[_Found]:
