@@ -464,6 +464,12 @@ def rank_groups(docs: list[Document], cosines: list[np.ndarray], seed: int) -> l
     return groups
 
 
+def _verbatim_span(sentence: str, answers: list[str]) -> tuple[int, int] | None:
+    """Where the first gold answer found verbatim in `sentence` lies (characters), if one is."""
+    at = next(((sentence.find(a), len(a)) for a in answers if a and a in sentence), None)
+    return (at[0], at[0] + at[1]) if at else None
+
+
 def product_groups(path: Path, rerank_weight: float) -> list[RankGroup]:
     """The groups scripts/reader_groups.py recorded: the sentence ranker's best sentences of the
     retrieved articles, as the default answerer reorders them. Only questions with both a
@@ -477,11 +483,6 @@ def product_groups(path: Path, rerank_weight: float) -> list[RankGroup]:
             continue
         known = [c["cosine"] for c in candidates if c["cosine"] == c["cosine"]]
         fill = float(np.mean(known)) if known else 0.0  # as Reader.rank fills an unknown cosine
-
-        def span(sentence: str, answers: list[str]) -> tuple[int, int] | None:
-            at = next(((sentence.find(a), len(a)) for a in answers if a and a in sentence), None)
-            return (at[0], at[0] + at[1]) if at else None
-
         groups.append(
             RankGroup(
                 int(record["document"]),
@@ -492,7 +493,7 @@ def product_groups(path: Path, rerank_weight: float) -> list[RankGroup]:
                 tuple(c["cosine"] if c["cosine"] == c["cosine"] else fill for c in candidates),
                 tuple(c["score"] / rerank_weight for c in candidates),
                 tuple(
-                    span(c["sentence"], record["answers"]) if h else None
+                    _verbatim_span(c["sentence"], record["answers"]) if h else None
                     for c, h in zip(candidates, holds, strict=True)
                 ),
             )
