@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -153,9 +153,7 @@ class RankerAnswerer:
                 reported_by = [hits[c.hit_index] for c in cited]
                 if same_event(lead_hit, hits[other.hit_index], reported_by) and same_fact(answer, other, query.text):
                     cited.append(other)
-            markers = "".join(
-                f"[{n}]" for n in dict.fromkeys(sources.cite(c.hit_index, c.quote or c.sentence) for c in cited)
-            )
+            markers = _markers(sources.cite(c.hit_index, c.quote or c.sentence) for c in cited)
             lines.append(f"{_lead(query, lead_hit, defuse_markers(answer.sentence), False)} {markers}")
         return Answer(query.asked, "\n".join(lines), sources.citations, False, query.intent.language)
 
@@ -174,6 +172,11 @@ class _Sources:
             self._numbers[(hit_index, quote)] = len(self.citations) + 1
             self.citations.append(citation(len(self.citations) + 1, self.hits[hit_index], quote))
         return self._numbers[(hit_index, quote)]
+
+
+def _markers(numbers: Iterable[int]) -> str:
+    """The citation markers of one line, "[1][3]", each number once and in first-cited order."""
+    return "".join(f"[{n}]" for n in dict.fromkeys(numbers))
 
 
 def _without_repeats(picks: Sequence[Candidate]) -> list[Candidate]:
@@ -295,7 +298,7 @@ class ReaderAnswerer:
                     reported_by.append(hits[other.hit_index])
         pieces = []
         for (hit_index, sentence), (parts, cited) in lines.items():
-            markers = "".join(f"[{n}]" for n in dict.fromkeys(cited))
+            markers = _markers(cited)
             shorts = list(dict.fromkeys(p.reading.answer for p in parts if p.reading.answer))
             if not shorts or sum(map(len, shorts)) >= MAX_SPAN_SHARE * len(sentence):
                 pieces.append(f"{_lead(query, hits[hit_index], defuse_markers(sentence), False)} {markers}")
