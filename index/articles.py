@@ -49,10 +49,13 @@ _GLUED_SENTENCES = re.compile(
     r"|(?<=[a-záéíóúüñ0-9\"”»')][.!?])(?=[A-ZÁÉÍÓÚÑ]{2})"  # "actual.SARS", not "EE.UU"
 )
 # A subheading run into the paragraph after it, with no period: "…ante el coronavirusHasta el
-# jueves…", "…del compromisoLos trabajadores…". A capitalised function word glued to a lowercase
-# word is such a joint ("WhatsApp", "AstraZeneca", "GeneXus" are not: their second part is no
-# function word); it becomes a line break.
-_JOINED_HEADING = re.compile(r"(?<=[a-záéíóúüñ]{3}[a-záéíóúüñ)\"”»])(?=([A-ZÁÉÍÓÚÑ][a-záéíóúüñ]+)\b)")
+# jueves…", "…del compromisoLos trabajadores…", "…son casi 65.000El estudio…". A capitalised
+# function word glued to a lowercase word or a figure is such a joint ("WhatsApp", "AstraZeneca",
+# "24Ore" are not: their second part is no function word); it becomes a line break.
+_JOINED_HEADING = re.compile(r"(?:(?<=[a-záéíóúüñ]{3}[a-záéíóúüñ)\"”»])|(?<=\d))(?=([A-ZÁÉÍÓÚÑ][a-záéíóúüñ]+)\b)")
+# A subheading run into a paragraph that opens with a quotation: "Libros a domicilio“Hay que…".
+# Spanish never glues an opening quote to the word before it, so this joint needs no word list.
+_HEADING_BEFORE_QUOTE = re.compile(r"(?<=[a-záéíóúüñ]{4})(?=[“«][¿¡]?[A-ZÁÉÍÓÚÑ])")
 
 _SPANISH_DATE = re.compile(r"^(\d{1,2})\s+de\s+([a-záéíóú]+)\s+(?:de|del)\s+(\d{4})$", re.IGNORECASE)
 
@@ -109,6 +112,7 @@ def _clean_body(text: str, title: str = "") -> str:
     lines = [line.rstrip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
     body = _GLUED_SENTENCES.sub(" ", re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip())
     body = _JOINED_HEADING.sub(lambda m: "\n" if m.group(1).lower() in STOPWORDS_SPANISH else "", body)
+    body = _HEADING_BEFORE_QUOTE.sub("\n", body)
     if title and body.startswith(title) and body[len(title) : len(title) + 1] in (" ", "\t"):
         body = f"{title}\n\n{body[len(title) :].lstrip()}"
     return body

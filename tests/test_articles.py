@@ -130,13 +130,17 @@ def test_text_run_together_upstream_is_mended(tmp_path: Path) -> None:
         "date": "2020-03-18",
         "text": " Brasil supera los 525 casos Brasil registró 57 casos nuevos.En San Pablo hubo cuatro muertes "
         "hasta las 23.59.Un comité de EE.UU. evaluará 3.5 millones en www.gub.uy el 1.º de abril.Lo anunció por "
-        "WhatsApp.Las variantes del coronavirusHasta el jueves, la realidad actual.SARS-CoV-2 sigue.",
+        "WhatsApp.Las variantes del coronavirusHasta el jueves, la realidad actual.SARS-CoV-2 sigue. Las "
+        "solicitudes son casi 65.000El estudio lo dice en Il Sole 24Ore. Libros a domicilio“Hay que leer”, "
+        "dijo sobre el llamado “plan”.",
     }
     article = read_file(write(tmp_path / "glued.json", json.dumps(record))).articles[0]
     assert article.text == (
         "Brasil supera los 525 casos\n\nBrasil registró 57 casos nuevos. En San Pablo hubo cuatro muertes "
         "hasta las 23.59. Un comité de EE.UU. evaluará 3.5 millones en www.gub.uy el 1.º de abril. Lo anunció por "
-        "WhatsApp. Las variantes del coronavirus\nHasta el jueves, la realidad actual. SARS-CoV-2 sigue."
+        "WhatsApp. Las variantes del coronavirus\nHasta el jueves, la realidad actual. SARS-CoV-2 sigue. Las "
+        "solicitudes son casi 65.000\nEl estudio lo dice en Il Sole 24Ore. Libros a domicilio\n“Hay que leer”, "
+        "dijo sobre el llamado “plan”."
     )
     assert split_sentences(article.text)[:3] == [
         "Brasil supera los 525 casos",
