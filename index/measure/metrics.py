@@ -84,6 +84,16 @@ def refusal_prf(refused: Sequence[bool], unanswerable: Sequence[bool]) -> PRF:
     return PRF(precision, recall, f1)
 
 
+def separation_auc(positives: Sequence[float], negatives: Sequence[float]) -> float:
+    """How often a positive scores above a negative, over every pair (a tie counts half): the
+    area under the ROC curve. 0.5 is a score that cannot tell them apart, 1.0 one that never errs."""
+    if not positives or not negatives:
+        return math.nan
+    pos, neg = np.asarray(positives, float), np.asarray(negatives, float)
+    above = (pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
+    return float(above / (len(pos) * len(neg)))
+
+
 @dataclass(frozen=True)
 class Scored:
     """One question as a refusal threshold sees it: the answer's score (-inf: refused whatever
