@@ -76,7 +76,7 @@ class Recorder:
     name: str = "recorder"
 
     def answer(self, query: Query, hits: Sequence[Hit]) -> Answer | None:
-        row = self.asked[-1]
+        row = self.asked[-1]  # `record` adds the question's row before it asks
         if query.intent.latest:  # as RankerAnswerer reads a "latest" question
             hits = newest_first(hits)
         head = rank_sentences(query, hits)[:MAX_CANDIDATES] if hits else []
