@@ -11,7 +11,9 @@ set's fit part (`newsbot eval --split fit`: all articles but every fifth, whose 
 held-out news figure) is asked through `NewsIndex.ask` with the model's verdict recorded instead
 of applied (the rules of refusal.rules_refuse still apply: what they refuse counts as refused at
 every threshold). The threshold kept is the best refusal F1 among those that refuse at most
-MAX_FALSE_REFUSALS of the answerable questions, as for the reader (scripts/calibrate_reader.py).
+MAX_FALSE_REFUSALS of the answerable questions and whose refusals are mostly right (most of the
+questions they refuse are unanswerable; `metrics.choose_threshold`), as for the reader
+(scripts/calibrate_reader.py). When none is, the model refuses nothing and the rules alone do.
 
 The covid19-qa files state no licence, so they choose this one number and train nothing.
 """
@@ -86,10 +88,11 @@ def main() -> int:
             f"Command: `python {' '.join(sys.argv)}`  ",
             f"{len(questions)} questions of the fit part of {args.data.name} "
             f"({sum(r.answerable for r in rows)} answerable). Chosen: the best refusal F1 with at most "
-            f"{MAX_FALSE_REFUSALS:.0%} of answerable questions refused. Refused by rule at every threshold: "
+            f"{MAX_FALSE_REFUSALS:.0%} of answerable questions refused, among the thresholds whose refusals "
+            "are mostly unanswerable questions (else the lowest). Refused by rule at every threshold: "
             f"{sum(r.score == -math.inf for r in rows)} questions.",
             "",
-            f"The threshold chosen on SQuAD-es v2, {before['threshold']}, gave here: refusal F1 "
+            f"The threshold in use before this run, {before['threshold']}, gave here: refusal F1 "
             f"{before['refusal_f1']:.3f}, false refusals {before['false_refusals']:.3f}, containment "
             f"{before['containment_answered']:.3f} of answered / {before['containment_all']:.3f} of all answerable.",
             "",

@@ -154,8 +154,8 @@ def refusal_figures(rows: Sequence[Asked], score: Callable[[Asked], float], weig
         return first is not None and row.holds[first]
 
     scored = [Scored(score(r), holds(r), r.answerable) for r in rows]
-    within, _ = choose_threshold(scored, MAX_FALSE_REFUSALS)
-    anywhere, _ = choose_threshold(scored, 1.0)
+    within, _ = choose_threshold(scored, MAX_FALSE_REFUSALS, mostly_right=False)
+    anywhere, _ = choose_threshold(scored, 1.0, mostly_right=False)
     return {
         "auc": separation_auc([s.score for s in scored if s.answerable], [s.score for s in scored if not s.answerable]),
         "f1_within": within["refusal_f1"],

@@ -108,6 +108,21 @@ def test_a_refusal_threshold_is_the_best_f1_within_the_false_refusal_budget() ->
     assert loose["refusal_f1"] == max(row["refusal_f1"] for row in table)
 
 
+def test_a_threshold_whose_refusals_are_mostly_wrong_is_not_chosen() -> None:
+    """Some threshold gets F1 > 0 within the budget, but most questions it refuses are
+    answerable: refuse by rule only. Refusals right more often than wrong are kept."""
+    answerable = [Scored(score, True, True) for score in (0.1, 0.2, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2)]
+    unanswerable = [Scored(score, False, False) for score in (0.25, 0.95, 1.05, 1.15, 1.25)]
+    rows = answerable + unanswerable
+    blind, _ = choose_threshold(rows, max_false_refusals=0.2, mostly_right=False)
+    assert blind["refusal_f1"] > 0 and blind["refusal_precision"] == pytest.approx(1 / 3)
+    chosen, table = choose_threshold(rows, max_false_refusals=0.2)
+    assert chosen is table[0] and chosen["false_refusals"] == 0.0 and chosen["refusal_f1"] == 0.0
+    rows[0] = Scored(0.1, False, False)  # now two of the three lowest are unanswerable
+    kept, _ = choose_threshold(rows, max_false_refusals=0.2)
+    assert kept["refusal_precision"] == pytest.approx(2 / 3) and kept["refusal_recall"] == pytest.approx(2 / 6)
+
+
 def test_dangling_citations_counts_markers_without_a_citation() -> None:
     answer = Answer("q", "Uno [1], dos [2] y tres [1, 3]. Otro [4].", [_citation(1), _citation(2)], False, "es")
     assert dangling_citations(answer) == 2  # 3 and 4

@@ -123,16 +123,30 @@ def at_threshold(rows: Sequence[Scored], threshold: float) -> dict[str, float]:
 
 
 def choose_threshold(
-    rows: Sequence[Scored], max_false_refusals: float, steps: int = 200
+    rows: Sequence[Scored], max_false_refusals: float, steps: int = 200, mostly_right: bool = True
 ) -> tuple[dict[str, float], list[dict[str, float]]]:
     """The best refusal F1 among thresholds that refuse at most `max_false_refusals` of the
     answerable questions (a user minds a refused answer more than a doubtful quote); ties go to
-    the lower threshold. Returns it and the table of every threshold tried."""
+    the lower threshold. With `mostly_right`, a threshold is kept only when most of the questions
+    it refuses (beyond those refused by rule at any) are unanswerable: a "not in the articles"
+    that is wrong more often than right does the user more harm than a doubtful quote, and
+    refusing by rule only (the lowest threshold) is better. Returns the chosen threshold's row
+    and the table of every threshold tried."""
     finite = sorted({r.score for r in rows if math.isfinite(r.score)})
     candidates = [float(t) for t in np.linspace(finite[0], finite[-1], steps)] if finite else [0.0]
     table = [at_threshold(rows, t) for t in candidates]
-    allowed = [r for r in table if r["false_refusals"] <= max_false_refusals] or table[:1]
+    allowed = [
+        row
+        for row in table
+        if row["false_refusals"] <= max_false_refusals and (not mostly_right or _mostly_right(rows, row["threshold"]))
+    ] or table[:1]
     return max(allowed, key=lambda r: (r["refusal_f1"], -r["threshold"])), table
+
+
+def _mostly_right(rows: Sequence[Scored], threshold: float) -> bool:
+    """Are most questions scored below `threshold` (and not refused by rule) unanswerable?"""
+    refused = [r for r in rows if math.isfinite(r.score) and r.score < threshold]
+    return not refused or sum(not r.answerable for r in refused) > len(refused) / 2
 
 
 def threshold_table(table: Sequence[dict[str, float]], chosen: dict[str, float], rows: int = 25) -> list[str]:
