@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -13,17 +11,12 @@ import pytest
 
 from index.measure.metrics import separation_auc
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "reader_ceiling.py"
+from .scripts import load_script
 
 
 @pytest.fixture(scope="module")
 def ceiling() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("reader_ceiling", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["reader_ceiling"] = module  # its dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+    return load_script("reader_ceiling")
 
 
 def test_separation_auc_counts_pairs_in_order_and_ties_as_half() -> None:

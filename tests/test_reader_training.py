@@ -3,27 +3,13 @@ need no JAX. The training itself runs only with the [train] extra, outside the t
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
-SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
-
-
-def _script(name: str) -> ModuleType:
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # its dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+from .scripts import load_script
 
 
 def _paragraph(context: str, qas: list[dict]) -> dict:
@@ -49,7 +35,7 @@ def squad() -> dict:
 def test_the_product_groups_are_built_on_the_readers_own_documents(squad: dict) -> None:
     """reader_groups.py ingests the same documents train_reader.py trains on (same order, same
     paragraphs, the test set's left out), so its held-out documents stay held out."""
-    train_reader, reader_groups = _script("train_reader"), _script("reader_groups")
+    train_reader, reader_groups = load_script("train_reader"), load_script("reader_groups")
     excluded = {"q2"}
     documents = train_reader.documents(squad, excluded)
     dataset, asked = reader_groups.news_documents(squad, excluded)
@@ -65,7 +51,7 @@ def test_the_product_groups_are_built_on_the_readers_own_documents(squad: dict) 
 
 
 def test_product_groups_keep_what_teaches_the_order_with_the_rankers_score_as_prior(tmp_path: Path) -> None:
-    train_reader = _script("train_reader")
+    train_reader = load_script("train_reader")
 
     def candidate(sentence: str, holds: bool, score: float, cosine: float) -> dict:
         return {"title": "T", "sentence": sentence, "holds": holds, "score": score, "cosine": cosine}
@@ -96,7 +82,7 @@ def test_product_groups_keep_what_teaches_the_order_with_the_rankers_score_as_pr
 def test_a_ranking_stage_keeps_the_note_of_the_stages_it_started_from() -> None:
     """The shipped file's note says how every stage was made: a later ranking stage moves the
     one it started from into `earlier_ranking_stages` instead of overwriting it."""
-    train_reader = _script("train_reader")
+    train_reader = load_script("train_reader")
     first = {"shape": {"first_trained_layer": 8}, "command": "python scripts/train_reader.py --epochs 1.2"}
     second = train_reader.ranking_note(first, {"command": "second"})
     assert second == {"command": first["command"], "ranking_stage": {"command": "second"}}
@@ -110,7 +96,7 @@ def test_a_ranking_stage_keeps_the_note_of_the_stages_it_started_from() -> None:
 def test_lists_where_the_ranker_put_a_wrong_sentence_first_are_shown_more_often() -> None:
     """--hard-copies weighs the product lists where the column must overrule the ranker; a
     document group (no ranker, zero priors) and a list the ranker already got right count once."""
-    train_reader = _script("train_reader")
+    train_reader = load_script("train_reader")
 
     def group(answers: tuple[float, ...], priors: tuple[float, ...]):  # type: ignore[no-untyped-def]
         n = len(answers)

@@ -21,8 +21,9 @@ from typing import Any
 import pytest
 
 from index import NewsIndex, watch
-from tests.conftest import REPO, SHARED, make_settings
+from tests.conftest import SHARED, make_settings
 from tests.loopback_site import Site
+from tests.scripts import load_script
 
 # Short pages (fast to embed) whose publication dates the evaluation data records.
 PAGES = ["minuto30-lasierra", "elcomercio.pe-kenjifujimori", "biobiochile.cl-gremios", "ultimasnoticias.com.ve-ucraina"]
@@ -182,13 +183,7 @@ def test_command_line_ingest_json_and_watch_sigterm(news_site: tuple[Site, dict[
 def test_extraction_figures_on_real_pages(shared_dir: Path) -> None:
     """scripts/eval_extraction.py's end-to-end run (feed and sitemap over loopback HTTP): the
     figures in docs/fetch.md, as a floor."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("eval_extraction", REPO / "scripts" / "eval_extraction.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up there
-    spec.loader.exec_module(module)
+    module = load_script("eval_extraction")
     by_feed, by_sitemap, score, _seconds, _rows = module.measure(EVAL_DIR, sets=[])
     assert (len(by_feed.articles), len(by_sitemap.articles), by_feed.skipped) == (40, 40, [])
     assert score.kept >= 116 and score.excluded >= 113 and score.titles >= 31 and score.dates >= 26
