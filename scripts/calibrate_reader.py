@@ -15,7 +15,8 @@ are chosen, in this order:
    choosing the sentence: the one of RANKER_WEIGHTS whose answers hold the gold answer most often;
 2. `threshold`: the best refusal F1 among the thresholds that refuse at most
    MAX_FALSE_REFUSALS of the answerable questions (a user minds a refused answer more than a
-   doubtful quote).
+   doubtful quote) and whose refusals are mostly of unanswerable questions
+   (`metrics.choose_threshold`); the lowest where none is.
 
 The covid19-qa files state no licence, so they choose these numbers and train nothing.
 """
@@ -25,7 +26,6 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 
 from index import Settings
@@ -33,50 +33,21 @@ from index.answer import RankerAnswerer, ReaderAnswerer
 from index.measure.datasets import load_squad, split_questions
 from index.measure.evaluate import dataset_index, scored_answers
 from index.measure.metrics import at_threshold, choose_threshold, threshold_table
+from index.measure.remembering import RememberingReader
 from index.models import load_fitted, write_fitted
-from index.reader import Reading, SentenceRanker, SentenceReader, load_reader
+from index.reader import READER_FILE, SentenceRanker
 
 MAX_FALSE_REFUSALS = 0.05
 RANKER_WEIGHTS = (0.0, 0.5, 1.0, 2.0)
 RERANK_WEIGHTS = (0.0, 0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 10.0)
 
 
-class CachingReader:
-    """The reader, remembering what it read: the weights are tried on the same readings."""
-
-    def __init__(self, reader: SentenceReader) -> None:
-        self.reader = reader
-        self.cache: dict[tuple[str, str, str], Reading] = {}
-
-    def read(self, question: str, passages: Sequence[tuple[str, str]]) -> list[Reading]:
-        missing = [p for p in passages if (question, *p) not in self.cache]
-        for passage, reading in zip(missing, self.reader.read(question, missing) if missing else [], strict=True):
-            self.cache[(question, *passage)] = reading
-        return [self.cache[(question, *p)] for p in passages]
-
-
-class CachingRanker:
-    """The reader's ranking column, remembering its scores (each weight reorders the same)."""
-
-    def __init__(self, reader: SentenceRanker) -> None:
-        self.reader = reader
-        self.cache: dict[tuple[str, str, str, float], float] = {}
-
-    def rank(self, question: str, passages: Sequence[tuple[str, str]], cosines: Sequence[float]) -> list[float]:
-        keys = [(question, *p, c) for p, c in zip(passages, cosines, strict=True)]
-        if any(k not in self.cache for k in keys):  # the whole list: the nan-cosine fill depends on it
-            for key, score in zip(keys, self.reader.rank(question, passages, cosines), strict=True):
-                self.cache[key] = score
-        return [self.cache[k] for k in keys]
-
-
 def choose_rerank_weight(data: object, questions: list, store: Path, reader: SentenceRanker) -> tuple[float, dict]:
     """The weight of RERANK_WEIGHTS whose answers (refusals as the default answerer makes them)
     hold a gold answer for most answerable questions, and each weight's figure."""
-    caching = CachingRanker(reader)
     by_weight = {}
     for weight in RERANK_WEIGHTS:
-        answerers = [RankerAnswerer(reader=caching, reader_weight=weight)]
+        answerers = [RankerAnswerer(reader=reader, reader_weight=weight)]
         index, paths = dataset_index(data, Settings.from_env(), store, answerers=answerers)  # type: ignore[arg-type]
         index.ingest(paths)
         rows = scored_answers(index, questions, lambda answer: 0.0)
@@ -104,9 +75,9 @@ def main() -> int:
 
     data = load_squad(args.data)
     questions = split_questions(data.questions, "fit")[: args.limit]
-    reader = load_reader()
-    if reader is None:
+    if not READER_FILE.is_file():
         raise SystemExit("no reader weights (index/models/reader.npz): run scripts/train_reader.py first")
+    reader = RememberingReader()  # every weight is tried on the same readings
     command = "python " + " ".join(sys.argv)
     rerank_weight, by_rerank = choose_rerank_weight(data, questions, args.store, reader)
     write_fitted(
@@ -137,11 +108,10 @@ def main() -> int:
             header = ["# How the reader is used, chosen on news", "", f"Command: `{command}`  ", ""]
             args.out.write_text("\n".join(header + rerank_lines), encoding="utf-8")
         return 0
-    caching = CachingReader(reader)
     by_weight = {}
     for weight in RANKER_WEIGHTS:
         # The store `newsbot eval --store STORE` builds for the same file; a reader that never refuses.
-        never_refuses = [ReaderAnswerer(caching, threshold=-math.inf, ranker_weight=weight)]
+        never_refuses = [ReaderAnswerer(reader, threshold=-math.inf, ranker_weight=weight)]
         index, paths = dataset_index(data, Settings.from_env(), args.store, answerers=never_refuses)
         index.ingest(paths)
         by_weight[weight] = scored_answers(
@@ -172,7 +142,8 @@ def main() -> int:
             *rerank_lines,
             f"{len(questions)} questions of the fit part of {args.data.name} "
             f"({sum(r.answerable for r in rows)} answerable). Chosen: the best refusal F1 with at most "
-            f"{MAX_FALSE_REFUSALS:.0%} of answerable questions refused.",
+            f"{MAX_FALSE_REFUSALS:.0%} of answerable questions refused, among the thresholds whose "
+            "refusals are mostly of unanswerable questions (the lowest where none is).",
             "",
             "Ranker weight (how much the sentence ranker counts next to the reader), all questions answered:",
             "",

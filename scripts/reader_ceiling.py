@@ -38,10 +38,11 @@ from index.compose import newest_first
 from index.measure.datasets import load_dataset, split_questions
 from index.measure.evaluate import dataset_index
 from index.measure.metrics import Scored, at_threshold, choose_threshold, separation_auc
+from index.measure.remembering import RememberingReader
 from index.models import load_fitted
 from index.question import Query
 from index.ranking import rank_sentences
-from index.reader import Reader, load_reader
+from index.reader import READER_FILE, Reader
 from index.schema import Answer, Hit
 from index.settings import Settings
 
@@ -204,9 +205,11 @@ def main() -> None:
     parser.add_argument("--weight", type=float, help="rerank weight (default: the shipped reader.json's)")
     parser.add_argument("--out", type=Path, help="write every record here (JSON Lines)")
     options = parser.parse_args()
-    reader = Reader(options.reader) if options.reader else load_reader()
-    if reader is None:
-        raise SystemExit("no reader weights (index/models/reader.npz): run scripts/train_reader.py first")
+    reader_file = options.reader or READER_FILE
+    if not reader_file.is_file():
+        raise SystemExit(f"no reader weights ({reader_file}): run scripts/train_reader.py first")
+    # The recorder reads each question's pairs for two scores and the product reads them again.
+    reader = RememberingReader(reader_file)
     weight = options.weight if options.weight is not None else float(load_fitted("reader.json")["rerank_weight"])
     rows = record(options.dataset, options.split, options.store, options.documents, reader, weight)
     if options.out:

@@ -11,6 +11,7 @@ import pytest
 from index import NewsIndex, models, newsindex
 from index.answer import RankerAnswerer, ReaderAnswerer, around, default_answerers
 from index.embeddings import load_encoder
+from index.measure.remembering import RememberingReader
 from index.question import question_parts
 from index.reader import READER_FILE, PairEncoding, best_span, load_reader
 from index.settings import Settings
@@ -183,3 +184,27 @@ def test_warm_up_loads_the_reader_so_the_first_question_does_not(
     assert loads == ["reader"]
     fresh.ask("¿Cuánto costó la obra de la Línea 3 del metro?")
     assert loads == ["reader"]
+
+
+@pytest.mark.slow
+def test_the_remembering_reader_gives_what_the_plain_reader_gives_and_reads_each_pair_once() -> None:
+    plain = load_reader()
+    assert plain is not None
+    remembering = RememberingReader()
+    question = "¿Cuánto costó la obra de la Línea 3 del metro?"
+    title = "La Línea 3 del metro de Valle Alto abrirá el 1 de junio con 14 estaciones"
+    sentences = [
+        "La Línea 3 del metro de Valle Alto comenzará a operar el 1 de junio de 2026.",
+        "La obra costó 9,800 millones de pesos, 15 % más de lo presupuestado en 2022.",
+        "Tendrá 14 estaciones entre el centro y el aeropuerto.",
+    ]
+    passages = [(title, s) for s in sentences]
+    cosines = [0.84, float("nan"), 0.80]
+    # A shorter list after the long one: the same pairs, but the nan cosine's fill (the list's
+    # mean) differs, so its score must too; only the logits may come from memory.
+    for asked, known in ((passages, cosines), (passages[:2], cosines[:2])):
+        assert remembering.rank(question, asked, known) == pytest.approx(plain.rank(question, asked, known), abs=1e-4)
+        assert [r.score for r in remembering.read(question, asked)] == pytest.approx(
+            [r.score for r in plain.read(question, asked)], abs=1e-4
+        )
+    assert remembering.pairs_read == len(passages)
