@@ -508,6 +508,52 @@ def product_groups(path: Path, rerank_weight: float) -> list[RankGroup]:
     return groups
 
 
+# An answer cut out of its sentence leaves a sentence about the same thing that no longer says it:
+# the shape of news, where the lede and many other sentences share the question's words. Only
+# where the answer is a small part of the sentence, so most of it stays.
+MAX_ANSWER_SHARE = 0.4
+
+
+def without_answer(sentence: str, span: tuple[int, int]) -> str | None:
+    """`sentence` with the answer at `span` cut out (spacing mended), or None where the answer is
+    too much of it or appears in it again."""
+    answer = sentence[span[0] : span[1]]
+    if not answer.strip() or len(answer) > MAX_ANSWER_SHARE * len(sentence):
+        return None
+    cut = re.sub(r"\s+([,.;:)])", r"\1", re.sub(r"\s{2,}", " ", sentence[: span[0]] + sentence[span[1] :])).strip()
+    return None if answer in cut else cut
+
+
+def with_answerless(group: RankGroup) -> RankGroup:
+    """`group` with its first answering sentence also present with the answer cut out, as a
+    sentence that does not answer (in the place of its last one when the group is full). It keeps
+    the cosine and the prior of the sentence it came from, so only the reading can tell them apart."""
+    marked = [(n, span) for n, span in enumerate(group.spans) if span is not None and group.answers[n] > 0]
+    if not marked:
+        return group
+    source, span = marked[0]
+    cut = without_answer(group.sentences[source], span)
+    if cut is None:
+        return group
+    keep = list(range(len(group.sentences)))
+    if len(keep) >= RANK_GROUP:
+        keep = [n for n in keep if n != max(n for n in keep if group.answers[n] == 0)][: RANK_GROUP - 1]
+
+    def extended(values: tuple, added: object) -> tuple:  # type: ignore[type-arg]
+        return (*[values[n] for n in keep], added)
+
+    return RankGroup(
+        group.document,
+        group.question,
+        extended(group.titles, group.titles[source]),
+        extended(group.sentences, cut),
+        extended(group.answers, 0.0),
+        extended(group.cosines, group.cosines[source]),
+        extended(group.priors, group.priors[source]),
+        extended(group.spans, None),
+    )
+
+
 def sampling_pool(groups: list[RankGroup], hard_copies: int) -> list[int]:
     """Each group's index once, and a product group whose ranker put a sentence that does not
     hold the answer first `hard_copies` times: those lists are where the column must overrule
@@ -670,6 +716,8 @@ def train_ranking(args: argparse.Namespace, docs: list[Document], val_docs: list
     groups = [g for g in rank_groups(docs, cosines, args.seed) if g.document not in set(val_docs)]
     product = product_groups(args.groups, args.rerank_weight) if args.groups else []
     groups += [g for g in product if g.document not in set(val_docs)]
+    if args.answerless:
+        groups = [with_answerless(g) for g in groups]
     pool = sampling_pool(groups, args.hard_copies)
     items = rank_items(tokenizer, shape, groups)
     offsets = np.cumsum([0] + [len(g.sentences) for g in groups])
@@ -685,7 +733,8 @@ def train_ranking(args: argparse.Namespace, docs: list[Document], val_docs: list
     steps = int(args.epochs * len(pool) / RANK_QUESTIONS)
     schedule = optax.warmup_cosine_decay_schedule(0.0, args.lr, max(1, steps // 10), steps, args.lr * 0.05)
     optimizer = optax.chain(optax.clip_by_global_norm(1.0), optax.adamw(schedule, weight_decay=0.01))
-    checkpoint = args.work / f"rank-checkpoint-{states_tag(shape, items)}-h{args.hard_copies}-s{args.seed}.pkl"
+    variant = f"h{args.hard_copies}{'-a' if args.answerless else ''}-s{args.seed}"
+    checkpoint = args.work / f"rank-checkpoint-{states_tag(shape, items)}-{variant}.pkl"
     if checkpoint.exists():
         saved = pickle.loads(checkpoint.read_bytes())
         params, opt_state, step = saved["params"], saved["opt_state"], saved["step"]
@@ -722,6 +771,7 @@ def train_ranking(args: argparse.Namespace, docs: list[Document], val_docs: list
         "questions": len(groups),
         "product_groups": sum(1 for g in groups if any(g.priors)),
         "hard_copies": args.hard_copies,
+        "answerless": args.answerless,
         "trained_layers": f"{shape.first_trained_layer}-{mf.layers - 1}",
         "pairs": len(items),
         "steps": steps,
@@ -780,6 +830,12 @@ def main() -> None:
         type=int,
         default=1,
         help="with --groups: how many times a pass shows a product group whose ranker put a wrong sentence first",
+    )
+    parser.add_argument(
+        "--answerless",
+        action="store_true",
+        help="with --rank-from: each group's answering sentence also appears, as one that does not answer, "
+        "with its answer cut out",
     )
     args = parser.parse_args()
 

@@ -109,3 +109,33 @@ def test_lists_where_the_ranker_put_a_wrong_sentence_first_are_shown_more_often(
     ]
     assert train_reader.sampling_pool(groups, hard_copies=3) == [0, 0, 0, 1, 2]
     assert train_reader.sampling_pool(groups, hard_copies=1) == [0, 1, 2]
+
+
+def test_an_answer_cut_out_of_its_sentence_is_a_sentence_that_does_not_answer() -> None:
+    train_reader = load_script("train_reader")
+    sentence = "El informe se hizo con base en la consulta a 629 empresas del país."
+    at = sentence.index("629")
+    assert train_reader.without_answer(sentence, (at, at + 3)) == (
+        "El informe se hizo con base en la consulta a empresas del país."
+    )
+    # Where the answer is most of the sentence, or appears in it again, there is nothing to cut.
+    assert train_reader.without_answer("Costó 9,800 millones.", (6, 20)) is None
+    assert train_reader.without_answer("Son 629, sí, 629 empresas en total hoy.", (4, 7)) is None
+
+    def group(size: int) -> object:
+        answers = (0.0, 1.0, *[0.0] * (size - 2))
+        spans = (None, (sentence.index("629"), sentence.index("629") + 3), *[None] * (size - 2))
+        sentences = ("Lede.", sentence, *[f"Otra {n}." for n in range(size - 2)])
+        cosines = tuple(0.8 + n / 100 for n in range(size))
+        priors = tuple(float(n) for n in range(size))
+        titles = ("T",) * size
+        return train_reader.RankGroup(0, "¿Cuántas empresas?", titles, sentences, answers, cosines, priors, spans)
+
+    short = train_reader.with_answerless(group(3))
+    assert short.sentences[-1] == "El informe se hizo con base en la consulta a empresas del país."
+    assert short.answers == (0.0, 1.0, 0.0, 0.0) and short.spans[-1] is None
+    # It keeps the cosine and the prior of its sentence: only reading it tells them apart.
+    assert (short.cosines[-1], short.priors[-1]) == (short.cosines[1], short.priors[1])
+    full = train_reader.with_answerless(group(train_reader.RANK_GROUP))
+    assert len(full.sentences) == train_reader.RANK_GROUP  # the last sentence that does not answer made room
+    assert full.sentences[:-1] == group(train_reader.RANK_GROUP).sentences[:-1]  # type: ignore[attr-defined]
