@@ -49,6 +49,7 @@ from index.settings import Settings
 MAX_CANDIDATES = 16
 CEILING_KS = (1, 4, 8, 12, 16)
 REORDER_KS = (4, 6, 8, 10, 12, 16)
+TWO_QUOTE_MARGINS = (1.0, 2.0, 4.0, math.inf)
 MAX_FALSE_REFUSALS = 0.05  # as scripts/calibrate_reader.py chooses the product's threshold
 
 
@@ -117,12 +118,36 @@ def ceiling(rows: Sequence[Asked], k: int) -> float:
     return sum(any(r.holds[:k]) for r in answerable) / max(len(answerable), 1)
 
 
+def _reorder_score(row: Asked, n: int, weight: float) -> float:
+    return row.ranker[n] + weight * row.column[n]
+
+
+def reordered(row: Asked, k: int, weight: float) -> list[int]:
+    """The indices of the ranker's best k sentences in the product's reordering (ties keep the
+    ranker's order)."""
+    return sorted(range(min(k, len(row.sentences))), key=lambda n: (-_reorder_score(row, n, weight), n))
+
+
 def reordered_first(row: Asked, k: int, weight: float) -> int | None:
     """The index of the sentence the product's reordering of the ranker's best k puts first."""
-    if not row.sentences:
-        return None
-    head = range(min(k, len(row.sentences)))
-    return max(head, key=lambda n: (row.ranker[n] + weight * row.column[n], -n))
+    order = reordered(row, k, weight)
+    return order[0] if order else None
+
+
+def two_quoted(rows: Sequence[Asked], weight: float, margin: float) -> tuple[float, float]:
+    """If the answer also quoted the reordered second sentence wherever its score is within
+    `margin` of the first's (the reader unsure between them): the share of answerable questions
+    whose quoted sentences hold a gold answer, and their mean length in characters."""
+    answerable = [r for r in rows if r.answerable]
+    held = characters = 0
+    for row in answerable:
+        order = reordered(row, RERANK_CANDIDATES, weight)
+        scores = [_reorder_score(row, n, weight) for n in order[:2]]
+        unsure = len(scores) == 2 and scores[0] - scores[1] < margin
+        quoted = order[:2] if unsure else order[:1]
+        held += any(row.holds[n] for n in quoted)
+        characters += sum(len(row.sentences[n]) for n in quoted)
+    return held / max(len(answerable), 1), characters / max(len(answerable), 1)
 
 
 def reorder(rows: Sequence[Asked], k: int, weight: float) -> float:
@@ -180,6 +205,13 @@ def report(rows: Sequence[Asked], weight: float) -> list[str]:
         f"the product's answers (k={RERANK_CANDIDATES}, parts read apart, its refusals): "
         f"containment {product['containment_all']:.3f} of all answerable, {product['containment_answered']:.3f} "
         f"of answered; refusal F1 {product['refusal_f1']:.3f}, false refusals {product['false_refusals']:.3f}",
+        f"the reordered second sentence quoted too (k={RERANK_CANDIDATES}, all answered) when its score is "
+        "within a margin of the first's: "
+        + ", ".join(
+            f"margin {m:g} {held:.3f} at {chars:.0f} chars"
+            for m in (0.0, *TWO_QUOTE_MARGINS)
+            for held, chars in [two_quoted(rows, weight, m)]
+        ),
     ]
     if len(answerable) < len(rows):
         lines.append(

@@ -127,3 +127,15 @@ def test_the_records_are_what_the_product_reads(ceiling: ModuleType, tmp_path: P
     lines = ceiling.report(rows, weight)
     assert lines[0] == f"5 questions, 4 answerable; rerank weight {weight:g}"
     assert any("AUC" in line for line in lines)
+
+
+def test_quoting_the_second_sentence_when_unsure(ceiling: ModuleType) -> None:
+    asked = ceiling.Asked
+    # Reordered at weight 1: "b" (6) first, "a" (5) second, 1 apart; the gold is "a".
+    close = asked("q1", True, ["a", "bb", "c"], [True, False, False], [5.0, 4.0, 1.0], [0.0, 2.0, 0.0])
+    # The gold first, far ahead: quoting a second adds characters, not answers.
+    sure = asked("q2", True, ["dddd", "e"], [True, False], [9.0, 1.0], [0.0, 0.0])
+    rows = [close, sure, asked("q3", True), asked("q4", False, ["x"], [False], [1.0], [0.0])]
+    assert ceiling.two_quoted(rows, 1.0, 0.0) == pytest.approx((1 / 3, (2 + 4) / 3))  # never: the product
+    assert ceiling.two_quoted(rows, 1.0, 1.5) == pytest.approx((2 / 3, (2 + 1 + 4) / 3))
+    assert ceiling.two_quoted(rows, 1.0, math.inf) == pytest.approx((2 / 3, (2 + 1 + 4 + 1) / 3))
