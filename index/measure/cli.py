@@ -45,9 +45,10 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--split",
-        choices=("all", "fit", "held-out"),
+        choices=("all", "fit", "held-out", "dev"),
         default="all",
-        help=f"every {HELD_OUT_EVERY}th article's questions (held-out) or the others (fit)",
+        help=f"every {HELD_OUT_EVERY}th article's questions (held-out) or the others (fit); the news QA "
+        "set (a folder) is split by event: held-out, dev (where thresholds are chosen), fit (all but held-out)",
     )
     p.add_argument("--no-baseline", action="store_true", help="skip the baseline (for parameter sweeps)")
     p.set_defaults(handler=cmd_eval)

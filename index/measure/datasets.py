@@ -1,4 +1,5 @@
-"""Gold data for `newsbot eval`: SQuAD-format files and the project's own gold set.
+"""Gold data for `newsbot eval`: SQuAD-format files, the project's own gold set, and (a folder)
+the project's news QA set (newsqa.py).
 
 - SQuAD-format files (XQuAD, SQuAD-es v2, covid19-qa-es). Every paragraph becomes one article whose
   source is a stable synthetic id (`squad://<title>/<paragraph>`), or with `documents`, every
@@ -37,6 +38,8 @@ class EvalQuestion:
     asked_about: str = ""  # the SQuAD paragraph the question was written for (unanswerable ones too)
     article_number: int = 0  # position of its article in the data set (SQuAD: its `data` entry), for splits
     parts: tuple[tuple[str, ...], ...] = ()  # a two-part question: acceptable answers of each part, all needed
+    split: str = ""  # a set that names its own split (the news QA set: "train", "dev", "held-out")
+    language: str = ""  # the question's language where the set states it
 
     def answered_by(self, text: str) -> bool:
         """Does `text` hold the answer (every part's, for a two-part question)?"""
@@ -135,9 +138,13 @@ def question_kinds(question: EvalQuestion, article_languages: dict[str, str]) ->
 
 
 def split_questions(questions: Sequence[EvalQuestion], split: str) -> list[EvalQuestion]:
-    """`held-out`: the questions of every HELD_OUT_EVERY-th article; `fit`: the others; `all`."""
+    """`held-out`: the questions of every HELD_OUT_EVERY-th article; `fit`: the others; `all`.
+    A set whose questions name their split (the news QA set) also has `dev`; its `fit` is all
+    but `held-out`."""
     if split == "all":
         return list(questions)
+    if any(q.split for q in questions):  # "fit" is everything not held out
+        return [q for q in questions if q.split == split or (split == "fit" and q.split != "held-out")]
     held = [q.article_number % HELD_OUT_EVERY == HELD_OUT_EVERY - 1 for q in questions]
     return [q for q, h in zip(questions, held, strict=True) if h == (split == "held-out")]
 
@@ -191,6 +198,10 @@ def load_goldset(path: Path) -> EvalSet:
 
 
 def load_dataset(path: Path, documents: bool = False) -> EvalSet:
+    if path.is_dir():
+        from .newsqa import load_newsqa
+
+        return load_newsqa(path)
     if not path.is_file():
         raise ConfigError(f"no such data set: {path}")
     try:
