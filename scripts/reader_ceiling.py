@@ -33,7 +33,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from index.answer import RERANK_CANDIDATES, RankerAnswerer, column_scores
+from index.answer import RERANK_CANDIDATES, RankerAnswerer, judge_candidates
 from index.compose import newest_first
 from index.measure.datasets import load_dataset, split_questions
 from index.measure.evaluate import dataset_index
@@ -88,7 +88,7 @@ class Recorder:
             row.sentences = [c.sentence for c in head]
             row.ranker = [c.score for c in head]
             row.cosine = [c.similarity for c in head]
-            row.column = column_scores(self.reader, query, question, hits, head)
+            row.column = [j.rank for j in judge_candidates(self.reader, query, question, hits, head)]
             row.span = [reading.score for reading in self.reader.read(question, passages)]
         return None
 

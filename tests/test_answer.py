@@ -103,6 +103,23 @@ def test_shared_seed_articles_merge_the_meeting_date(shared_dir: Path, tmp_path:
     assert_citations_resolve(answer)
 
 
+@pytest.mark.slow
+def test_an_english_question_on_the_seeds_gets_the_english_quote_not_a_refusal(
+    shared_dir: Path, tmp_path: Path
+) -> None:
+    # Refused from the first answer issue until the reader learned English questions on Spanish
+    # articles: "State Department" is "Departamento de Estado" in the article, so the key-term rule
+    # had nothing to match.
+    store = tmp_path / "seeds"
+    index = NewsIndex(store, settings=make_settings(store))
+    index.ingest([shared_dir / "corpus" / "seeds"])
+    answer = index.ask("What did the State Department say about incremental progress?")
+    assert not answer.refused and answer.language == "en"
+    assert "incremental progress in facing border security challenges is unacceptable" in answer.text
+    assert answer.citations[0].outlet == "SinEmbargo"
+    assert_citations_resolve(answer)
+
+
 @pytest.mark.parametrize(
     ("question", "language", "refusal"),
     [
@@ -291,3 +308,27 @@ def test_sentence_cosines_are_used_only_when_they_line_up_with_the_sentences() -
     assert similarities((0.31, 0.87)) == [pytest.approx(0.87)]
     # Stored by a splitter that cut the passage differently: no cosine rather than the wrong one.
     assert all(math.isnan(s) for s in similarities((0.31, 0.87, 0.5)))
+
+
+def test_a_hit_in_another_language_than_the_question_is_scored_by_meaning_not_words() -> None:
+    # A cluster told in English and in Spanish, asked in English: the English article's words
+    # match, the Spanish one's cannot, so its sentences are scored by their cosine instead, and
+    # the Spanish sentence that says it (cosine 0.9) is not buried under English word matches.
+    from index.question import Intent, Query
+    from index.ranking import span_table
+    from index.schema import Hit
+
+    english = "The dam opened on Monday. The dam was built near the river."
+    spanish = "La obra costó 48 millones de pesos. El río creció en la noche."
+    query = Query("How much did the dam cost?", "How much did the dam cost?", Intent("number", False, "en"),
+                  {"dam": 1.0, "cost": 1.0})  # fmt: skip
+    hits = [
+        Hit("en.txt", "Dam opens", "Wire", "2026-02-04", english, 1.0, language="en", passages=(english,),
+            sentence_similarities=((0.80, 0.78),)),
+        Hit("es.txt", "Abre la presa", "Diario", "2026-02-04", spanish, 0.9, language="es", passages=(spanish,),
+            sentence_similarities=((0.90, 0.70),)),
+    ]  # fmt: skip
+    match = {span.text: span.features[0] for span in span_table(query, hits)}
+    assert match["La obra costó 48 millones de pesos."] == pytest.approx(1.0)  # the best cosine of the list
+    assert match["El río creció en la noche."] == pytest.approx(0.0)  # the worst
+    assert match["The dam opened on Monday."] == pytest.approx(0.5)  # word match: "dam", not "cost"

@@ -105,9 +105,13 @@ def test_loadtest_command_in_process_and_through_the_bot(tmp_path: Path) -> None
     assert by_mode["inprocess"]["ingest"]["summary"].startswith("added 8")
     assert by_mode["bot"]["ingest"]["summary"].startswith("added 0, updated 0, unchanged 8")
     assert report["chunks_after"] == report["chunks_before"] + by_mode["inprocess"]["ingest"]["chunks"] > 0
-    assert report["ok"] and result.returncode == 0, result.stderr
+    # The verdict uses the product's strict 100 ms bound; under CPU pressure the block may pass it
+    # within the allowance above, and then the report must say "missed" (and exit non-zero).
+    within_target = all(run["loop_block_max_ms"] <= LOOP_BLOCK_TARGET_MS for run in by_mode.values())
+    assert report["ok"] == within_target and (result.returncode == 0) == within_target, result.stderr
     table = (tmp_path / "load.md").read_text(encoding="utf-8")
-    assert "| inprocess | 16 | 16 " in table and "| bot | 16 | 16 " in table and "**met**" in table
+    assert "| inprocess | 16 | 16 " in table and "| bot | 16 | 16 " in table
+    assert ("**met**" if within_target else "**missed**") in table
     idx = NewsIndex(store, settings=make_settings(store))
     assert idx.search(f"barrio {barrio_name(503)}", k=1)[0].title.endswith(barrio_name(503))
 

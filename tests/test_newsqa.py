@@ -9,19 +9,20 @@ from pathlib import Path
 import pytest
 
 from index.measure.datasets import load_dataset, split_questions
-from index.measure.newsqa import check_set, load_batches, split_of
+from index.measure.newsqa import load_batches, split_of
+from index.measure.newsqa_check import check_set
 
 from .conftest import REPO
 
-BODY = """VALLE ALTO, 3 de febrero (Diario de Prueba).- El ayuntamiento de Valle Alto aprobó ayer un plan de obras para el mercado central.
+LEDE = "El ayuntamiento de Valle Alto aprobó ayer un plan de obras para el mercado central."
+FACT = "La obra costará 48 millones de pesos y durará once meses, según el proyecto del arquitecto Tomás Beltrán."
+BODY = f"""VALLE ALTO, 3 de febrero (Diario de Prueba).- {LEDE}
 
-La obra costará 48 millones de pesos y durará once meses, según el proyecto que presentó el arquitecto Tomás Beltrán.
+{FACT}
 
 "Es una inversión que esperábamos desde hace años", dijo la regidora Marta Solís.
 """
-LEDE = "El ayuntamiento de Valle Alto aprobó ayer un plan de obras para el mercado central."
-FACT = "La obra costará 48 millones de pesos y durará once meses, según el proyecto que presentó el arquitecto Tomás Beltrán."
-FOLLOW_UP = """VALLE ALTO, 20 de marzo (Diario de Prueba).- Las obras del mercado central de Valle Alto avanzan con retraso.
+FOLLOW_UP = """VALLE ALTO, 20 de marzo (Diario de Prueba).- Las obras del mercado de Valle Alto avanzan con retraso.
 
 El presupuesto subió a 55 millones de pesos por el alza del acero, informó el ayuntamiento.
 """

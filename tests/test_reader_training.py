@@ -139,3 +139,56 @@ def test_an_answer_cut_out_of_its_sentence_is_a_sentence_that_does_not_answer() 
     full = train_reader.with_answerless(group(train_reader.RANK_GROUP))
     assert len(full.sentences) == train_reader.RANK_GROUP  # the last sentence that does not answer made room
     assert full.sentences[:-1] == group(train_reader.RANK_GROUP).sentences[:-1]  # type: ignore[attr-defined]
+
+
+def test_the_news_set_becomes_documents_whose_questions_point_at_their_sentence(tmp_path: Path) -> None:
+    from .test_newsqa import FACT, UPDATE, _batch, _single
+
+    train_reader = load_script("train_reader")
+    two_part = {
+        "id": "q2", "kind": "multi", "language": "en", "question": "How much will it cost and what is the budget now?",
+        "parts": [
+            {"question": "How much will it cost?", "article": "prueba-001", "answers": ["48 millones de pesos"],
+             "sentence": FACT},
+            {"question": "What is the budget now?", "article": "prueba-002", "answers": ["55 millones de pesos"],
+             "sentence": UPDATE},
+        ],
+    }  # fmt: skip
+    unanswerable = {"id": "q3", "kind": "unanswerable", "language": "es", "question": "¿Qué edad tiene Marta Solís?",
+                    "about": ["prueba-001"], "parts": []}  # fmt: skip
+    root = _batch(tmp_path, [_single("q1", ["48 millones de pesos"]), two_part, unanswerable])
+    first, second = train_reader.news_documents(root)
+    assert (first.key, second.key) == ("prueba-001", "prueba-002") and first.title == "Aprueban obras del mercado"
+    fact = first.sentences.index(FACT)
+    at = FACT.index("48 millones de pesos")
+    assert first.questions == [
+        ("q1-0", "¿Cuánto va a costar la obra del mercado?", fact, (at, at + len("48 millones de pesos"))),
+        ("q2-0", "How much will it cost?", fact, (at, at + len("48 millones de pesos"))),  # each part on its own
+        ("q3", "¿Qué edad tiene Marta Solís?", None, None),
+    ]
+    assert second.questions[0][1] == "What is the budget now?"
+
+
+def test_news_lists_offer_the_none_of_these_choice_and_keep_unanswerable_questions(tmp_path: Path) -> None:
+    train_reader = load_script("train_reader")
+
+    def candidate(sentence: str, holds: bool) -> dict:
+        return {"title": "T", "sentence": sentence, "holds": holds, "score": 8.0, "cosine": 0.8}
+
+    records = [
+        {"article": "a-001", "reading": "¿Cuánto?", "answers": ["48"], "answerable": True,
+         "candidates": [candidate("Costó 48.", True), candidate("Otra.", False)]},
+        {"article": "a-001", "reading": "¿Qué edad?", "answers": [], "answerable": False,
+         "candidates": [candidate("Costó 48.", False), candidate("Otra.", False)]},
+        {"article": "a-009", "reading": "¿De otro?", "answers": ["x"], "answerable": True,  # not a document here
+         "candidates": [candidate("x.", True), candidate("y.", False)]},
+        {"document": 3, "reading": "¿SQuAD?", "answers": ["x"],
+         "candidates": [candidate("x.", True), candidate("y.", False)]},
+    ]  # fmt: skip
+    path = tmp_path / "groups.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in records), encoding="utf-8")
+    answerable, unanswerable, squad_list = train_reader.product_groups(path, 4.0, {"a-001": 7})
+    assert answerable.document == unanswerable.document == 7 and squad_list.document == 3
+    assert answerable.null_slot and unanswerable.null_slot and not squad_list.null_slot
+    assert unanswerable.answers == (0.0, 0.0) and answerable.answers == (1.0, 0.0)
+    assert answerable.priors == (2.0, 2.0)  # the ranker's score over the rerank weight

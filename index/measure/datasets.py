@@ -130,7 +130,7 @@ def question_kinds(question: EvalQuestion, article_languages: dict[str, str]) ->
     article_language = next(
         (article_languages[s] for s in sorted(question.gold_sources) if s in article_languages), "es"
     )
-    if detect_language(question.question) != article_language:
+    if (question.language or detect_language(question.question)) != article_language:
         kinds.append("cross-lingual")
     if intent.latest:
         kinds.append("latest")
