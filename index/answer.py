@@ -25,7 +25,7 @@ import math
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from .analysis import analyze
 from .compose import (
@@ -98,8 +98,8 @@ class _Pick:
     judgement: Judgement | None = None
 
 
-def _fitted(key: str, default: float | None = None) -> float | None:
-    return None if (value := load_fitted("reader.json").get(key, default)) is None else float(value)
+def _reader_json(key: str, default: object = None) -> Any:  # (scripts/calibrate_reader.py writes it)
+    return load_fitted("reader.json").get(key, default)
 
 
 @dataclass(frozen=True)
@@ -115,14 +115,15 @@ class RankerAnswerer:
     reader: SentenceRanker | None = None
     rerank: int = RERANK_CANDIDATES
     # Chosen by scripts/calibrate_reader.py on the dev part of the news QA set (models/reader.json).
-    reader_weight: float = field(default_factory=lambda: _fitted("rerank_weight") or 4.0)
+    reader_weight: float = field(default_factory=lambda: float(_reader_json("rerank_weight")))
     # On the training scale (ranker score / reader_weight + the reader's score); None: the reader
     # does not refuse, the ranker's refusal model does.
-    answer_threshold: float | None = field(default_factory=lambda: _fitted("answer_threshold"))
-    span_threshold: float | None = field(default_factory=lambda: _fitted("span_threshold"))
+    answer_threshold: float | None = field(default_factory=lambda: _reader_json("answer_threshold"))
+    span_threshold: float | None = field(default_factory=lambda: _reader_json("span_threshold"))
     # Whether the key-term rules also refuse a question in another language than its article
-    # (refusal.rules_refuse); a reader trained on such questions decides them itself.
-    cross_lingual_rules: bool = field(default_factory=lambda: bool(_fitted("cross_lingual_rules", 1.0)))
+    # (refusal.rules_refuse): names are often translated there, and on the news QA set the rule
+    # refused more answerable questions than unanswerable ones (models/reader.json: false).
+    cross_lingual_rules: bool = field(default_factory=lambda: bool(_reader_json("cross_lingual_rules", True)))
 
     def _judged(self, query: Query, question: str, hits: Sequence[Hit], candidates: list[Candidate]) -> list[_Pick]:
         """`candidates` (the ranker's order) as picks, the first `rerank` reordered and judged by the reader."""
@@ -152,16 +153,14 @@ class RankerAnswerer:
         by_ranker = rank_sentences(query, hits)
         if not by_ranker:
             return refusal(query, hits)
-        first = _best(query, [_Pick(c) for c in by_ranker])
+        first = _best(query, [_Pick(c) for c in by_ranker]).candidate
         reader_refuses = self.reader is not None and self.answer_threshold is not None
         # The refusal model was fitted and its threshold chosen on the ranker's own order (its
         # margin feature is the lead of the first over the second), so it reads that order.
-        ranker_order = [first.candidate, *(c for c in by_ranker if c is not first.candidate)]
-        first_hit = hits[first.candidate.hit_index]
-        if not reader_refuses and refuses(ranker_order, query, first_hit, self.cross_lingual_rules):
+        ranker_order = [first, *(c for c in by_ranker if c is not first)]
+        if not reader_refuses and refuses(ranker_order, query, hits[first.hit_index], self.cross_lingual_rules):
             return refusal(query, hits)
-        # "¿Cuándo abre la línea y cuánto costará el boleto?": each part's best sentence, one line
-        # each (one line when one sentence answers both); each part is read with its own words.
+        # A question that asks two things: each part read with its own words, its best sentence a line.
         parts = question_parts(query.reading or query.asked)
         if len(parts) > 1:
             lists = [self._judged(query.part(p), p, hits, rank_sentences(query.part(p), hits)) for p in parts]
@@ -170,9 +169,10 @@ class RankerAnswerer:
             lists = [self._judged(query, query.reading or query.asked, hits, by_ranker)]
             candidates = [p.candidate for p in lists[0]]
         answered = [picks for picks in lists if picks and self.answerable(picks)]
-        chosen = _without_repeats([_best(query, picks) for picks in answered]) or ([] if reader_refuses else [first])
-        lead = hits[chosen[0].candidate.hit_index] if chosen else None
-        if lead is None or (reader_refuses and rules_refuse(query, lead, self.cross_lingual_rules)):
+        chosen = _without_repeats([_best(query, picks) for picks in answered])
+        if not reader_refuses:  # (the refusal model above has decided)
+            chosen = chosen or [_Pick(first)]
+        elif not chosen or rules_refuse(query, hits[chosen[0].candidate.hit_index], self.cross_lingual_rules):
             return refusal(query, hits)
         sources = _Sources(hits)
         lines = []

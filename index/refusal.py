@@ -105,9 +105,9 @@ def rules_refuse(query: Query, hit: Hit, across_languages: bool = True) -> bool 
     most of the question's words are in no article, or, across languages, when the article is
     not close in meaning or lacks a name or number the question asks about; None: no rule
     applies and the answerer's own model decides. `across_languages=False` leaves a question in
-    another language than its article to a model that has read such questions (the reader
-    trained on the news QA set): names and titles are translated ("State Department",
-    "Departamento de Estado"), so the key-term rule refuses what the article does answer."""
+    another language than its article to the answerer's own model: names and titles are
+    translated there ("State Department", "Departamento de Estado"), and the key-term rule
+    refused what the article does answer (docs/eval/newsqa.md)."""
     if query.unseen > MAX_UNSEEN and (hit.language or "es") == query.intent.language:
         return True
     if query.needs_meaning([hit]):

@@ -119,8 +119,7 @@ def news_questions(path: Path) -> list[dict[str, object]]:
         for q in batch.questions:
             split = question_split(batch, q)
             for part in q.parts:
-                question = part.question if q.kind == "multi" and part.question else q.question
-                asked.append({"article": part.article, "question": question, "answers": list(part.answers),
+                asked.append({"article": part.article, "question": q.asked_for(part), "answers": list(part.answers),
                               "answerable": True, "kind": q.kind, "split": split})  # fmt: skip
             if not q.answerable and q.about:
                 asked.append({"article": q.about[0], "question": q.question, "answers": [],

@@ -157,8 +157,7 @@ def news_documents(path: Path) -> list[Document]:
                 if not answer:
                     continue
                 at = part.sentence.index(answer)
-                asked = part.question if q.kind == "multi" and part.question else q.question
-                doc.questions.append((f"{q.id}-{n}", asked, sentence, (at, at + len(answer))))
+                doc.questions.append((f"{q.id}-{n}", q.asked_for(part), sentence, (at, at + len(answer))))
             if not q.answerable:
                 for article_id in q.about:
                     if article_id in by_id:
@@ -643,7 +642,7 @@ def rank_functions(mf: ModelFile, first: int):  # type: ignore[no-untyped-def]
         holds = answers.reshape(-1, RANK_GROUP) > 0
         # The null choice: one learned score, offered where the group has it; it is the right
         # choice where no sentence of the group holds the answer.
-        null = jnp.where(null_slot > 0, p["rank.null"], -1e9)[:, None]
+        null = jnp.where(null_slot > 0, p.get("rank.null", -1e9), -1e9)[:, None]  # (no lists offer it: absent)
         choices = jnp.concatenate([rank, null], axis=1)
         right = jnp.concatenate([holds, ((null_slot > 0) & ~holds.any(axis=1))[:, None]], axis=1)
         listwise = jax.nn.logsumexp(choices, axis=1) - jax.nn.logsumexp(jnp.where(right, choices, -1e9), axis=1)
@@ -792,8 +791,6 @@ def train_ranking(args: argparse.Namespace, docs: list[Document], val_docs: list
         params["head.w"] = np.concatenate([params["head.w"], np.zeros((params["head.w"].shape[0], 1), np.float32)], 1)
         params["head.b"] = np.concatenate([params["head.b"], np.zeros(1, np.float32)])
         params["rank.alpha"] = np.ones((), np.float32)
-    if "rank.null" not in params:
-        params["rank.null"] = np.asarray(args.null_init, np.float32)
     tokenizer = Tokenizer(mf)
     cosines = document_cosines(docs, args.work)
     groups = [g for g in rank_groups(docs, cosines, args.seed) if g.document not in set(val_docs)]
@@ -809,6 +806,9 @@ def train_ranking(args: argparse.Namespace, docs: list[Document], val_docs: list
         news_groups = sampler.sample(news_groups, args.news_document_groups)
     groups = squad_groups + news_groups
     product = [g for path in args.groups for g in product_groups(path, args.rerank_weight, keys)]
+    if any(g.null_slot for g in product) and "rank.null" not in params:
+        # Only lists that offer the null choice train it; a file without it has no score to refuse on.
+        params["rank.null"] = np.asarray(args.null_init, np.float32)
     groups += [g for g in product if g.document not in set(val_docs)]
     if args.answerless:
         groups = [with_answerless(g) for g in groups]
@@ -892,7 +892,7 @@ def train_ranking(args: argparse.Namespace, docs: list[Document], val_docs: list
         "questions": len(groups),
         "product_groups": sum(1 for g in groups if any(g.priors)),
         "news_groups": sum(1 for g in groups if g.null_slot),
-        "null": float(params["rank.null"]),
+        "null": float(params["rank.null"]) if "rank.null" in params else None,
         "hard_copies": args.hard_copies,
         "answerless": args.answerless,
         "trained_layers": f"{shape.first_trained_layer}-{mf.layers - 1}",

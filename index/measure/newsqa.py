@@ -68,6 +68,10 @@ class Question:
     def answerable(self) -> bool:
         return self.kind != "unanswerable"
 
+    def asked_for(self, part: Part) -> str:
+        """What to ask for one part alone: a two-part question's own question for it."""
+        return part.question if self.kind == "multi" and part.question else self.question
+
     @property
     def articles(self) -> tuple[str, ...]:
         """The articles it was written on: its parts', or for an unanswerable one, `about`."""
