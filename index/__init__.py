@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .articles import SUPPORTED_SUFFIXES
 from .errors import ArticleError, ConfigError, LLMError, NewsbotError, QuestionError, StoreError
+from .ingest.articles import SUPPORTED_SUFFIXES
+from .ingest.watch import Round, parse_duration, watch
 from .schema import CITATION_MARKER, Answer, Article, ArticleInfo, Citation, Hit, IngestReport
 from .settings import Settings
-from .watch import Round, parse_duration, watch
 
 if TYPE_CHECKING:
     from .newsindex import NewsIndex

@@ -46,7 +46,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
     import signal
     import threading
 
-    from .watch import Round, parse_duration, watch
+    from .ingest.watch import Round, parse_duration, watch
 
     every = parse_duration(args.every)
     index = open_index(args)

@@ -16,18 +16,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from tqdm import tqdm
 
-from .answer import LATEST_K, SEARCH_K, Answerer, answer_in_order, default_answerers
-from .articles import read_sources
-from .compose import newest_first
-from .embeddings import Encoder, load_encoder
-from .errors import QuestionError, StoreError
-from .fetch import Fetcher, FetchPolicy
-from .language import detect_language
-from .ledger import Ledger
-from .lexical import LexicalIndex
-from .lexical_sync import LexicalSync
-from .malloc import limit_arenas, release_free_memory
-from .question import (
+from .answer.answerers import LATEST_K, SEARCH_K, Answerer, answer_in_order, default_answerers
+from .answer.compose import newest_first
+from .answer.question import (
     Query,
     clean_query,
     follow_up_query,
@@ -36,20 +27,29 @@ from .question import (
     usable_question,
     without_date_phrase,
 )
-from .reader import load_reader
-from .records import LAYOUT
-from .retrieval import DateRange, HybridSearch, merge_by_article
+from .answer.reader import load_reader
+from .errors import QuestionError, StoreError
+from .ingest.articles import read_sources
+from .ingest.fetch import Fetcher, FetchPolicy
+from .ingest.ledger import Ledger
+from .ingest.web import WebReader, is_url
+from .language import detect_language
+from .lexical.bm25 import LexicalIndex
+from .lexical.sync import LexicalSync
+from .malloc import limit_arenas, release_free_memory
 from .schema import Answer, Article, ArticleInfo, Hit, IngestReport
-from .sentences import embedded_sentences
+from .search.embeddings import Encoder, load_encoder
+from .search.retrieval import DateRange, HybridSearch, merge_by_article
+from .search.sentences import embedded_sentences
 from .settings import Settings
-from .store import ChunkStore, StoredArticle
-from .web import WebReader, is_url
+from .storage.records import LAYOUT
+from .storage.store import ChunkStore, StoredArticle
 
 if TYPE_CHECKING:
     from llama_index.core.node_parser import SentenceSplitter
     from llama_index.core.schema import TextNode
 
-    from .llama_adapters import NewsRetriever
+    from .search.llama_adapters import NewsRetriever
 
 log = logging.getLogger(__name__)
 
@@ -343,7 +343,7 @@ class NewsIndex:
         self, k: int = 5, since: str | dt.date | None = None, until: str | dt.date | None = None
     ) -> NewsRetriever:
         """The hybrid search as a LlamaIndex `BaseRetriever` (for LlamaIndex query engines)."""
-        from .llama_adapters import NewsRetriever
+        from .search.llama_adapters import NewsRetriever
 
         return NewsRetriever(self._hybrid, top_k=k, dates=DateRange(to_date_int(since), to_date_int(until)))
 

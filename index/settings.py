@@ -14,8 +14,8 @@ from typing import Any
 
 from dotenv import load_dotenv
 
-from .embeddings import EMBED_MODELS
 from .errors import ConfigError
+from .search.embeddings import EMBED_MODELS
 
 SECRET_FIELDS = frozenset({"llm_api_key", "discord_token"})
 # "none" and the keys of llm.LLM_BUILDERS (a test keeps them equal): llm.py imports LlamaIndex,

@@ -23,12 +23,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from index import retrieval
-from index.embeddings import load_encoder
 from index.measure.bench import SENTENCES_PER_ARTICLE, PrecomputedPassages, _chunks_per_article
 from index.measure.metrics import latency_summary_ms
 from index.measure.synthetic import synthetic_articles, synthetic_questions
 from index.newsindex import NewsIndex
+from index.search import retrieval
+from index.search.embeddings import load_encoder
 from index.settings import Settings
 
 WARMUP = 3

@@ -64,10 +64,10 @@ def role_build(store: Path, chunks: int) -> dict[str, Any]:
     """An embedded store of about `chunks` chunks, built by the code under test."""
     import math
 
-    from index.embeddings import load_encoder
     from index.measure.bench import SENTENCES_PER_ARTICLE, PrecomputedPassages, _chunks_per_article
     from index.measure.synthetic import synthetic_articles
     from index.newsindex import NewsIndex
+    from index.search.embeddings import load_encoder
     from index.settings import Settings
 
     settings = Settings.from_env(env_file=None).with_overrides(store=str(store))

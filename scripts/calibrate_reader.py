@@ -47,13 +47,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from index import Settings
-from index.answer import RankerAnswerer, ReaderAnswerer
+from index.answer.answerers import RankerAnswerer, ReaderAnswerer
+from index.answer.reader import READER_FILE, Reading, SentenceRanker
 from index.measure.datasets import EvalQuestion, EvalSet, load_dataset, load_squad, split_questions
 from index.measure.evaluate import dataset_index, scored_answers
 from index.measure.metrics import Scored, at_threshold, choose_threshold, contains_answer, threshold_table
 from index.measure.remembering import RememberingReader
 from index.models import load_fitted, write_fitted
-from index.reader import READER_FILE, Reading, SentenceRanker
 
 MAX_FALSE_REFUSALS = 0.05
 SPAN_PRECISION = 0.8

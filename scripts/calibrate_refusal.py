@@ -26,14 +26,15 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from index import Settings, answer
+from index import Settings
+from index.answer import answerers as answer
+from index.answer.question import Query
+from index.answer.ranking import Candidate
+from index.answer.refusal import answer_score
 from index.measure.datasets import load_squad, split_questions
 from index.measure.evaluate import dataset_index, scored_answers
 from index.measure.metrics import at_threshold, choose_threshold, threshold_table
 from index.models import load_fitted, write_fitted
-from index.question import Query
-from index.ranking import Candidate
-from index.refusal import answer_score
 from index.schema import Hit
 
 MAX_FALSE_REFUSALS = 0.05

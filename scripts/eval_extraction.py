@@ -32,10 +32,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from index.errors import ArticleError  # noqa: E402
-from index.fetch import Fetcher, FetchPolicy  # noqa: E402
-from index.html_extract import DEFAULT_EXTRACTION, ExtractionOptions, extract_html  # noqa: E402
-from index.ledger import Ledger  # noqa: E402
-from index.web import WebReader  # noqa: E402
+from index.ingest.fetch import Fetcher, FetchPolicy  # noqa: E402
+from index.ingest.html_extract import DEFAULT_EXTRACTION, ExtractionOptions, extract_html  # noqa: E402
+from index.ingest.ledger import Ledger  # noqa: E402
+from index.ingest.web import WebReader  # noqa: E402
 
 DEFAULT_DATA = REPO.parent / "shared" / "eval" / "trafilatura-es-news"
 GOAL = 0.95

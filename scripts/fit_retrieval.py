@@ -24,10 +24,10 @@ from pathlib import Path
 import numpy as np
 from train_answerer import dataset_index  # scripts/ is on the path when a script in it runs
 
-from index import retrieval as R
+from index.answer.question import clean_query
 from index.measure.datasets import EvalQuestion, EvalSet, held_out, load_squad
 from index.measure.metrics import MAX_RANK
-from index.question import clean_query
+from index.search import retrieval as R
 
 WEIGHTS = (0.0, 2.0, 4.0, 6.0, 8.0, 10.0, 12.0, 14.0, 18.0, 24.0, 32.0)
 # (gold sources, source of each candidate chunk, fused score, best sentence cosine) per question

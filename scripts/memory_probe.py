@@ -57,9 +57,9 @@ def build(chunks: int, work: Path) -> None:
     import math
 
     from index import newsindex
-    from index.embeddings import load_encoder
     from index.measure.bench import SENTENCES_PER_ARTICLE, PrecomputedPassages, _chunks_per_article
     from index.measure.synthetic import synthetic_articles
+    from index.search.embeddings import load_encoder
     from index.settings import Settings
 
     def say(step: str) -> None:

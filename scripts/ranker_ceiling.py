@@ -19,11 +19,11 @@ from typing import Any
 
 import numpy as np
 
-from index import answer
+from index.answer import answerers as answer
+from index.answer.ranking import SPAN_FEATURES, SPAN_WEIGHTS, span_table
 from index.measure.datasets import load_dataset, split_questions
 from index.measure.evaluate import dataset_index
 from index.measure.metrics import contains_answer
-from index.ranking import SPAN_FEATURES, SPAN_WEIGHTS, span_table
 from index.settings import Settings
 
 TOP = (1, 2, 3, 5, 8, 12)

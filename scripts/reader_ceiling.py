@@ -33,16 +33,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from index.answer import RERANK_CANDIDATES, RankerAnswerer, judge_candidates
-from index.compose import newest_first
+from index.answer.answerers import RERANK_CANDIDATES, RankerAnswerer, judge_candidates
+from index.answer.compose import newest_first
+from index.answer.question import Query
+from index.answer.ranking import rank_sentences
+from index.answer.reader import READER_FILE, Reader
 from index.measure.datasets import load_dataset, split_questions
 from index.measure.evaluate import dataset_index
 from index.measure.metrics import Scored, at_threshold, choose_threshold, separation_auc
 from index.measure.remembering import RememberingReader
 from index.models import load_fitted
-from index.question import Query
-from index.ranking import rank_sentences
-from index.reader import READER_FILE, Reader
 from index.schema import Answer, Hit
 from index.settings import Settings
 

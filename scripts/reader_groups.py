@@ -32,13 +32,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from index import Settings
-from index.answer import RERANK_CANDIDATES
-from index.compose import newest_first
+from index.answer.answerers import RERANK_CANDIDATES
+from index.answer.compose import newest_first
+from index.answer.question import Query, question_parts
+from index.answer.ranking import rank_sentences
 from index.measure.datasets import SYNTHETIC_DATE, EvalSet
 from index.measure.evaluate import dataset_index
 from index.measure.metrics import contains_answer
-from index.question import Query, question_parts
-from index.ranking import rank_sentences
 from index.schema import Answer, Article, Hit
 
 sys.path.insert(0, str(Path(__file__).parent))

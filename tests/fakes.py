@@ -24,10 +24,10 @@ from bot.client import NewsBot
 from bot.limits import BotLimits
 from bot.storage import Storage
 from index import NewsIndex, Settings
-from index.analysis import analyze
-from index.embeddings import Encoder
 from index.errors import LLMError
+from index.lexical.analysis import analyze
 from index.schema import Hit
+from index.search.embeddings import Encoder
 
 NO_COOLDOWN = BotLimits(cooldown_seconds=0)
 

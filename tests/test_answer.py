@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 
 from index import NewsIndex
-from index.analysis import analyze
-from index.compose import same_fact
-from index.question import explicit_dates, read_intent
-from index.ranking import MAX_SPAN_CHARS, trim
+from index.answer.compose import same_fact
+from index.answer.question import explicit_dates, read_intent
+from index.answer.ranking import MAX_SPAN_CHARS, trim
+from index.lexical.analysis import analyze
 from index.schema import Answer
-from index.sentences import split_sentences
+from index.search.sentences import split_sentences
 
 from .fakes import make_settings
 
@@ -236,8 +236,8 @@ def test_trim_keeps_the_clauses_beside_the_question_words() -> None:
 
 
 def test_same_fact_needs_the_same_figures() -> None:
-    from index.analysis import analyze
-    from index.ranking import Candidate
+    from index.answer.ranking import Candidate
+    from index.lexical.analysis import analyze
 
     def candidate(sentence: str) -> Candidate:
         return Candidate(0, sentence, 1.0, frozenset(analyze(sentence)))
@@ -251,7 +251,7 @@ def test_same_fact_needs_the_same_figures() -> None:
 @pytest.mark.slow
 def test_llm_setting_without_server_falls_back_to_extractive(sample_index: NewsIndex) -> None:
     """A configured LLM that is down never costs the user the answer."""
-    pytest.importorskip("index.llm")
+    pytest.importorskip("index.answer.llm")
     settings = sample_index.settings.with_overrides(
         llm="openai", llm_url="http://127.0.0.1:9/v1", llm_model="none", llm_timeout=2.0
     )
@@ -293,8 +293,8 @@ def test_bracketed_numbers_in_article_text_never_become_markers(fresh_index: New
 
 
 def test_sentence_cosines_are_used_only_when_they_line_up_with_the_sentences() -> None:
-    from index.question import Intent, Query
-    from index.ranking import span_table
+    from index.answer.question import Intent, Query
+    from index.answer.ranking import span_table
     from index.schema import Hit
 
     passage = "La presa está al 41 % de su capacidad. El municipio rentará 150 pipas para las escuelas."
@@ -314,8 +314,8 @@ def test_a_hit_in_another_language_than_the_question_is_scored_by_meaning_not_wo
     # A cluster told in English and in Spanish, asked in English: the English article's words
     # match, the Spanish one's cannot, so its sentences are scored by their cosine instead, and
     # the Spanish sentence that says it (cosine 0.9) is not buried under English word matches.
-    from index.question import Intent, Query
-    from index.ranking import span_table
+    from index.answer.question import Intent, Query
+    from index.answer.ranking import span_table
     from index.schema import Hit
 
     english = "The dam opened on Monday. The dam was built near the river."

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import pytest
 
 from index import NewsIndex
-from index.answer import RERANK_CANDIDATES, RankerAnswerer, ReaderAnswerer
-from index.reader import Judgement, Reading
+from index.answer.answerers import RERANK_CANDIDATES, RankerAnswerer, ReaderAnswerer
+from index.answer.reader import Judgement, Reading
 
 
 class KeywordReader:

@@ -7,16 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from index.articles import parse_date, parse_html, read_file, read_sources
 from index.errors import ArticleError
-from index.html_extract import (
+from index.ingest.articles import parse_date, parse_html, read_file, read_sources
+from index.ingest.html_extract import (
     boilerplate_block,
     published_in_own_zone,
     standfirst,
     strip_site_name,
     visible_headline,
 )
-from index.sentences import split_sentences
+from index.search.sentences import split_sentences
 
 from .conftest import SAMPLE_ARTICLES
 
@@ -188,7 +188,7 @@ def test_a_bad_file_does_not_stop_the_batch(tmp_path: Path) -> None:
 
 
 def test_oversized_file_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import index.articles as articles
+    import index.ingest.articles as articles
 
     monkeypatch.setattr(articles, "MAX_FILE_BYTES", 1000)
     path = write(tmp_path / "big.txt", " date 2026-01-01 Grande\n\n" + "palabra " * 500)

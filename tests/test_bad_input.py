@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from bot.views import answer_messages
 from index import NewsIndex, QuestionError
-from index.articles import SUPPORTED_SUFFIXES, read_file
+from index.ingest.articles import SUPPORTED_SUFFIXES, read_file
 
 from .conftest import SAMPLE_ARTICLES
 from .fakes import make_settings

@@ -8,8 +8,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from index import NewsIndex, retrieval
-from index.retrieval import CANDIDATES, DateRange
+from index import NewsIndex
+from index.search import retrieval
+from index.search.retrieval import CANDIDATES, DateRange
 
 from .fakes import HashingEncoder, make_settings
 from .synthetic import write_articles

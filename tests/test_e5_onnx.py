@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index import e5_onnx
-from index.e5_onnx import E5Onnx
+from index.search import e5_onnx
+from index.search.e5_onnx import E5Onnx
 
 from .conftest import SAMPLE_ARTICLES
 

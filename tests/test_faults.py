@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from index import Answer, NewsIndex, Settings, StoreError
-from index.articles import read_sources
+from index.ingest.articles import read_sources
 
 from .chroma_server import ChromaServer, free_port
 from .conftest import SAMPLE_ARTICLES

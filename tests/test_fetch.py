@@ -1,4 +1,4 @@
-"""index.fetch and index.web against a real HTTP server on 127.0.0.1 (no model, no store: fast)."""
+"""index.ingest.fetch and index.web against a real HTTP server on 127.0.0.1 (no model, no store: fast)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from index import ConfigError, Round, Settings, parse_duration
-from index.fetch import USER_AGENT, Fetcher, FetchError, FetchPolicy
-from index.ledger import Ledger, Seen
-from index.web import WebReader, classify, feed_links, keep_links, sitemap_links
+from index.ingest.fetch import USER_AGENT, Fetcher, FetchError, FetchPolicy
+from index.ingest.ledger import Ledger, Seen
+from index.ingest.web import WebReader, classify, feed_links, keep_links, sitemap_links
 from tests.loopback_site import Site
 
 PAGE = (

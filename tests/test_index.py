@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 
 from index import NewsIndex, QuestionError, StoreError
-from index.analysis import analyze
-from index.records import LAYOUT, SENTENCE_VECTORS_KEY
-from index.retrieval import best_sentence_similarity
-from index.sentences import embedded_sentences, pack, split_sentences
-from index.store import HNSW_SYNC_THRESHOLD, ChunkStore, open_client
+from index.lexical.analysis import analyze
+from index.search.retrieval import best_sentence_similarity
+from index.search.sentences import embedded_sentences, pack, split_sentences
+from index.storage.records import LAYOUT, SENTENCE_VECTORS_KEY
+from index.storage.store import HNSW_SYNC_THRESHOLD, ChunkStore, open_client
 
 from .conftest import SAMPLE_ARTICLES
 from .fakes import make_settings
@@ -268,7 +268,7 @@ def test_llamaindex_reads_the_collection_and_uses_the_retriever(sample_index: Ne
     from llama_index.core import VectorStoreIndex
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
-    from index.embeddings import load_embedding
+    from index.search.embeddings import load_embedding
 
     nodes = sample_index.retriever(k=2).retrieve("¿Cuántas pipas rentará el municipio?")
     assert len(nodes) == 2 and nodes[0].score is not None and nodes[0].score >= nodes[1].score

@@ -15,10 +15,11 @@ import bm25s
 import numpy as np
 import pytest
 
-from index import lexical, segments
-from index.analysis import analyze
-from index.lexical import SegmentIndex, SideIndex
-from index.segments import ChunkText
+from index.lexical import bm25 as lexical
+from index.lexical import segments
+from index.lexical.analysis import analyze
+from index.lexical.bm25 import SegmentIndex, SideIndex
+from index.lexical.segments import ChunkText
 
 SAMPLES = Path(__file__).resolve().parents[1] / "examples" / "articles"
 WORDS = sorted({w for p in SAMPLES.glob("*.txt") for w in re.findall(r"\w+", p.read_text(encoding="utf-8"))})

@@ -21,12 +21,12 @@ import numpy as np
 import pytest
 
 from index import NewsIndex, StoreError
-from index import changelog as changelog_module
-from index import lexical as lexical_module
 from index import newsindex as newsindex_module
-from index.lexical import SegmentIndex
-from index.lexical_sync import READ, chunk_texts
-from index.retrieval import DateRange
+from index.lexical import bm25 as lexical_module
+from index.lexical.bm25 import SegmentIndex
+from index.lexical.sync import READ, chunk_texts
+from index.search.retrieval import DateRange
+from index.storage import changelog as changelog_module
 
 from .chroma_server import ChromaServer
 from .conftest import SAMPLE_ARTICLES
@@ -245,7 +245,7 @@ WRITER_VICTIM = textwrap.dedent(
     """
     import os, signal, sys
     from index import NewsIndex, Settings
-    from index import changelog
+    from index.storage import changelog
 
     url, collection, local, folder = sys.argv[1:5]
     index = NewsIndex(settings=Settings(store=local, chroma_url=url, collection=collection))
@@ -287,7 +287,8 @@ VICTIM = textwrap.dedent(
     import os, signal, sys
     from pathlib import Path
     from index import NewsIndex, Settings
-    from index import lexical, segments
+    from index.lexical import bm25 as lexical
+    from index.lexical import segments
 
     url, collection, local, kill_at = sys.argv[1:5]
     index = NewsIndex(settings=Settings(store=local, chroma_url=url, collection=collection))

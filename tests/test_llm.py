@@ -28,9 +28,7 @@ from typing import Any
 
 import pytest
 
-from index.articles import read_sources
-from index.errors import ConfigError, LLMError
-from index.llm import (
+from index.answer.llm import (
     MAX_SOURCE_CHARS,
     MAX_SOURCES,
     LLMAnswerer,
@@ -39,7 +37,9 @@ from index.llm import (
     neutralise,
     source_text,
 )
-from index.llm_reply import REFUSAL_TOKEN, check_language, validate_reply
+from index.answer.llm_reply import REFUSAL_TOKEN, check_language, validate_reply
+from index.errors import ConfigError, LLMError
+from index.ingest.articles import read_sources
 from index.schema import Hit, marker_numbers
 from index.settings import Settings
 

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 
 from index import NewsbotError, NewsIndex
-from index.answer import GenerativeAnswerer, RankerAnswerer
+from index.answer.answerers import GenerativeAnswerer, RankerAnswerer
+from index.answer.llm import LLM_BUILDERS
+from index.answer.refusal import REFUSAL_MODELS
 from index.cli import build_parser
-from index.embeddings import EMBED_MODELS, ENCODERS
-from index.llm import LLM_BUILDERS
-from index.refusal import REFUSAL_MODELS
-from index.retrieval import SENTENCE_WEIGHTS
+from index.search.embeddings import EMBED_MODELS, ENCODERS
+from index.search.retrieval import SENTENCE_WEIGHTS
 from index.settings import LLM_PROVIDERS
 
 from .conftest import SAMPLE_ARTICLES

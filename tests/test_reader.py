@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from index import NewsIndex, models, newsindex
-from index.answer import RankerAnswerer, ReaderAnswerer, around, default_answerers
-from index.embeddings import load_encoder
+from index.answer.answerers import RankerAnswerer, ReaderAnswerer, around, default_answerers
+from index.answer.question import question_parts
+from index.answer.reader import READER_FILE, PairEncoding, best_span, load_reader
 from index.measure.remembering import RememberingReader
-from index.question import question_parts
-from index.reader import READER_FILE, PairEncoding, best_span, load_reader
+from index.search.embeddings import load_encoder
 from index.settings import Settings
 
 MAX_WEIGHTS_BYTES = 25 * 1024 * 1024

@@ -105,8 +105,8 @@ def test_the_records_are_what_the_product_reads(ceiling: ModuleType, tmp_path: P
     """Through the real index and reader: each question's records hold the ranker's best
     sentences with all four scores, and the first after the reordering at the product's k is
     the sentence the product quotes (one-part questions it answers)."""
-    from index.answer import RERANK_CANDIDATES
-    from index.reader import load_reader
+    from index.answer.answerers import RERANK_CANDIDATES
+    from index.answer.reader import load_reader
 
     reader = load_reader()
     assert reader is not None

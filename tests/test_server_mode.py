@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from index import NewsIndex, Settings, StoreError
-from index.records import SENTENCE_VECTORS_KEY
+from index.storage.records import SENTENCE_VECTORS_KEY
 
 from .chroma_server import ChromaServer
 from .conftest import SAMPLE_ARTICLES

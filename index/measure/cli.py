@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..embeddings import EMBED_MODELS
 from ..errors import ConfigError
+from ..search.embeddings import EMBED_MODELS
 from ..settings import ANSWERERS
 
 

@@ -120,8 +120,8 @@ QUESTION_KINDS = ("who", "when", "number", "where", "other", "two-part", "cross-
 def question_kinds(question: EvalQuestion, article_languages: dict[str, str]) -> list[str]:
     """What the question asks for (who / when / number / where / other), and whether it asks two
     things, is in another language than its article, or asks for the latest news."""
+    from ..answer.question import question_parts, read_intent
     from ..language import detect_language
-    from ..question import question_parts, read_intent
 
     intent = read_intent(question.question)
     kinds = [intent.kind or "other"]
@@ -163,7 +163,7 @@ def held_out(train: EvalSet, test: EvalSet) -> list[EvalQuestion]:
 
 def load_goldset(path: Path) -> EvalSet:
     """The project's gold-set format (docs/eval/README.md): articles folder + questions."""
-    from ..articles import read_sources
+    from ..ingest.articles import read_sources
 
     data = json.loads(path.read_text(encoding="utf-8"))
     folder = (path.parent / data["articles"]).resolve()

@@ -18,10 +18,10 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..articles import read_file
 from ..errors import ArticleError, ConfigError
+from ..ingest.articles import read_file
 from ..schema import Article
-from ..sentences import split_sentences
+from ..search.sentences import split_sentences
 from .datasets import EvalQuestion, EvalSet
 
 KINDS = ("single", "multi", "latest", "unanswerable")

@@ -9,8 +9,8 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..analysis import analyze
-from ..sentences import split_sentences
+from ..lexical.analysis import analyze
+from ..search.sentences import split_sentences
 from .newsqa import KINDS, LANGUAGES, Batch, NewsArticle, Part, Question, split_of
 
 SENTENCES_PER_ARTICLE = (15, 40)  # the spec's body length; outside it is a warning

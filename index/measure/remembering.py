@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..reader import READER_FILE, PairEncoding, Reader
+from ..answer.reader import READER_FILE, PairEncoding, Reader
 
 
 class RememberingReader(Reader):

@@ -76,8 +76,8 @@ class BaselineSystem:
         from llama_index.core import Document, StorageContext, VectorStoreIndex
         from llama_index.vector_stores.chroma import ChromaVectorStore
 
-        from ..embeddings import load_embedding
-        from ..store import CHROMA_SETTINGS
+        from ..search.embeddings import load_embedding
+        from ..storage.store import CHROMA_SETTINGS
 
         embedding = load_embedding(embed_model)
         keys = ["source", "title", "date"]

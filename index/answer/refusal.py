@@ -16,11 +16,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .analysis import analyze
-from .models import load_fitted
+from ..lexical.analysis import analyze
+from ..models import load_fitted
+from ..schema import Hit
 from .question import Query, carries, coverage, fold, key_terms, strip_words
 from .ranking import Candidate
-from .schema import Hit
 
 REFUSAL_FEATURES = (
     "span_score",  # the ranker's score of the best span

@@ -8,10 +8,10 @@ import datetime as dt
 import re
 from collections.abc import Sequence
 
-from .months import month_name
+from ..months import month_name
+from ..schema import CITATION_MARKER, Answer, Citation, Hit
 from .question import Query
 from .ranking import Candidate, rank_sentences
-from .schema import CITATION_MARKER, Answer, Citation, Hit
 
 MAX_QUOTE_CHARS = 600
 SAME_EVENT_DAYS = 3  # two outlets' reports of one event appear within a few days of each other

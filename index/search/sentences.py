@@ -19,7 +19,7 @@ import re
 
 import numpy as np
 
-from .articles import DATELINE_OUTLET
+from ..ingest.articles import DATELINE_OUTLET
 
 MAX_SENTENCES = 32  # per chunk; a 256-token chunk rarely has more than 15
 

@@ -20,11 +20,11 @@ from typing import Any
 
 import numpy as np
 
+from ..lexical.bm25 import LexicalIndex
+from ..schema import Hit
+from ..storage.records import SENTENCE_VECTORS_KEY
+from ..storage.store import ChunkStore, DenseMatch
 from .embeddings import Encoder
-from .lexical import LexicalIndex
-from .records import SENTENCE_VECTORS_KEY
-from .schema import Hit
-from .store import ChunkStore, DenseMatch
 
 CANDIDATES = 40  # per retriever; recall@40 of each side is ~1.0 on XQuAD-es
 # Weight of the best sentence's raw cosine next to the fused score (in [0, 1]), per embedding

@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .analysis import STOPWORDS_SPANISH
-from .errors import ArticleError
+from ..errors import ArticleError
+from ..language import detect_language
+from ..lexical.analysis import STOPWORDS_SPANISH
+from ..months import MONTH_NUMBERS
+from ..schema import Article
 from .html_extract import extract_html
-from .language import detect_language
-from .months import MONTH_NUMBERS
-from .schema import Article
 
 TEXT_SUFFIXES = {".txt"}
 MARKDOWN_SUFFIXES = {".md", ".markdown"}

@@ -20,7 +20,7 @@ from typing import Any
 from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
 
-from .errors import StoreError
+from ..errors import StoreError
 
 log = logging.getLogger(__name__)
 

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..search.sentences import quantize
 from .analysis import analyze
-from .sentences import quantize
 
 SIMILARITY_BLOCK = 16384  # rows per float32 block: 24 MB at 384 dimensions
 MERGE_BLOCK = 1 << 20  # postings a merge renumbers at a time: ~40 MB of temporaries

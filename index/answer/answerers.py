@@ -27,7 +27,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from .analysis import analyze
+from ..errors import LLMError
+from ..lexical.analysis import analyze
+from ..models import load_fitted
+from ..schema import Answer, Citation, Hit
+from ..search.sentences import split_sentences
+from ..settings import Settings
 from .compose import (
     FOREIGN_LEAD,
     LATEST_LEAD,
@@ -40,15 +45,10 @@ from .compose import (
     same_event,
     same_fact,
 )
-from .errors import LLMError
-from .models import load_fitted
 from .question import Query, fold, question_parts
 from .ranking import Candidate, rank_sentences, reading_list
 from .reader import Judgement, Reader, Reading, SentenceRanker, SentenceReader
 from .refusal import refuses, rules_refuse
-from .schema import Answer, Citation, Hit
-from .sentences import split_sentences
-from .settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -9,12 +9,12 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from .analysis import analyze, strip_accents
-from .errors import QuestionError
-from .language import detect_language
-from .lexical import LexicalIndex
-from .months import MONTH_NUMBERS
-from .schema import Hit
+from ..errors import QuestionError
+from ..language import detect_language
+from ..lexical.analysis import analyze, strip_accents
+from ..lexical.bm25 import LexicalIndex
+from ..months import MONTH_NUMBERS
+from ..schema import Hit
 
 CONTEXT_WEIGHT = 0.3  # weight of words that come only from earlier questions of a conversation
 

@@ -14,11 +14,11 @@ from collections import deque
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
+from ..errors import ArticleError
+from ..schema import Article
 from .articles import parse_web_page
-from .errors import ArticleError
 from .fetch import Fetcher, FetchError, Response
 from .ledger import Ledger, Seen
-from .schema import Article
 
 log = logging.getLogger(__name__)
 

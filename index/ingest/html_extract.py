@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import ArticleError
+from ..errors import ArticleError
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,11 @@ from itertools import pairwise
 
 import numpy as np
 
-from .analysis import analyze
-from .models import load_fitted
+from ..lexical.analysis import analyze
+from ..models import load_fitted
+from ..schema import Hit
+from ..search.sentences import lines_up, split_sentences
 from .question import Query, carries, coverage, fold, strip_words
-from .schema import Hit
-from .sentences import lines_up, split_sentences
 
 MAX_SPAN_CHARS = 320  # a sentence longer than this is trimmed to the clauses that answer
 

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import StoreError
-from .sentences import dequantize, quantize
+from ..errors import StoreError
+from ..search.sentences import dequantize, quantize
 
 # 16 KB pages hold seven rows of ~2 KB; at SQLite's default 4 KB one row would take a page.
 PAGE_SIZE = 16384

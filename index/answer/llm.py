@@ -38,10 +38,10 @@ from urllib.parse import urlparse
 from llama_index.core.llms import LLM, ChatMessage, MessageRole
 from llama_index.core.prompts import PromptTemplate
 
-from .errors import ConfigError, LLMError
+from ..errors import ConfigError, LLMError
+from ..schema import Hit
+from ..settings import Settings
 from .llm_reply import LANGUAGE_NAMES, REFUSAL_TOKEN, check_language, validate_reply
-from .schema import Hit
-from .settings import Settings
 
 log = logging.getLogger(__name__)
 

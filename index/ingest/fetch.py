@@ -26,7 +26,7 @@ from urllib.parse import urljoin, urlsplit
 
 import urllib3
 
-from .errors import NewsbotError
+from ..errors import NewsbotError
 
 USER_AGENT = "newsbot/0.1 (news question-answering bot; python-urllib3)"
 ROBOTS_TTL_SECONDS = 3600.0

@@ -30,13 +30,13 @@ from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
 from chromadb.config import Settings as ChromaSettings
 
+from ..errors import StoreError
+from ..ingest.web import is_url
+from ..search.sentences import pack, unpack
+from ..settings import Settings
 from .changelog import LOG_ARTICLES_PER_RECORD, ChangeLog, IntentJournal, changes_collection_name
-from .errors import StoreError
 from .records import LAYOUT, SENTENCE_VECTORS_KEY, ChunkPage, record_metadata
 from .sentence_file import SentenceVectorFile
-from .sentences import pack, unpack
-from .settings import Settings
-from .web import is_url
 
 if TYPE_CHECKING:
     from llama_index.core.schema import TextNode

@@ -9,9 +9,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .errors import LLMError
-from .language import detect_language
-from .schema import CITATION_MARKER, strip_markers
+from ..errors import LLMError
+from ..language import detect_language
+from ..schema import CITATION_MARKER, strip_markers
 
 REFUSAL_TOKEN = "NO_ANSWER"
 MAX_REPLY_CHARS = 800  # an LLM reply longer than this is cut at a sentence end

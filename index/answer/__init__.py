@@ -1,0 +1,1 @@
+"""Answering: the question understood, candidate sentences ranked, read, refused or composed."""

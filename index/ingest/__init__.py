@@ -1,0 +1,1 @@
+"""Reading articles in: files, web pages, feeds and sitemaps, and the ingest pipeline."""

@@ -1,0 +1,1 @@
+"""The BM25 side index: text analysis, segments, and keeping it current with the store."""

@@ -1,0 +1,1 @@
+"""The Chroma store and what is kept beside it."""
