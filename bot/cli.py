@@ -47,7 +47,7 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
 
 
 def cmd_bot(args: argparse.Namespace) -> int:
-    from index.cli import print_json
+    from index.console import print_json
 
     from .views import answer_messages
 

@@ -13,22 +13,12 @@ import sys
 import textwrap
 from collections.abc import Callable, Sequence
 from importlib.metadata import entry_points
-from typing import Any
 
+from .console import open_index, print_json
 from .errors import NewsbotError
 from .settings import Settings
 
 Handler = Callable[[argparse.Namespace], int]
-
-
-def print_json(data: Any) -> None:
-    print(json.dumps(data, ensure_ascii=False, indent=2, default=str))
-
-
-def open_index(args: argparse.Namespace) -> Any:
-    from .newsindex import NewsIndex  # imported late: `newsbot --help` stays instant
-
-    return NewsIndex(getattr(args, "store", None), settings=args.settings)
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:

@@ -52,7 +52,7 @@ class Settings:
     llm_api_key: str = ""
     llm_timeout: float = 30.0
     llm_model_path: str = ""
-    # Ingesting from the web (index/fetch.py): refuse URLs that resolve to loopback, private or
+    # Ingesting from the web (index/ingest/fetch.py): refuse URLs that resolve to loopback, private or
     # link-local addresses unless allowed; seconds between two requests to one host; seconds
     # before a request is abandoned; the largest response read.
     allow_private_urls: bool = False

@@ -1,5 +1,6 @@
 """Date filters on a `newsbot bench` store: Chroma's `where` on the HNSW walk against the
-candidates filtered by date in the side index (index/retrieval.py, HybridSearch._in_range), in
+candidates filtered by date in the side index (index/search/retrieval.py;
+`HybridSearch.chroma_date_filter` sends them to Chroma instead), in
 one run.
 
     python scripts/bench_dates.py CHUNKS WORKDIR
@@ -9,7 +10,7 @@ Builds (once; reused when WORKDIR/store holds chunks) a store of ~CHUNKS chunks 
 synthetic corpus with pre-computed passage vectors (queries use the real model), then times
 `search` and `ask` (40 synthetic questions after 3 warm-ups) with no dates, a year, a month and an
 open-ended range, each both ways. With `--limits`, the filtered way only, once per value of
-`retrieval.EXACT_DATE_CHUNKS` (how many in-range chunks are compared exactly before the
+`HybridSearch.exact_date_chunks` (how many in-range chunks are compared exactly before the
 neighbours are filtered instead). Results: docs/bench/README.md ("Date filters").
 """
 
@@ -23,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from index.measure.bench import SENTENCES_PER_ARTICLE, PrecomputedPassages, _chunks_per_article
+from index.measure.bench import SENTENCES_PER_ARTICLE, PrecomputedPassages, chunks_per_article
 from index.measure.metrics import latency_summary_ms
 from index.measure.synthetic import synthetic_articles, synthetic_questions
 from index.newsindex import NewsIndex
@@ -40,15 +41,10 @@ RANGES: dict[str, dict[str, str]] = {
 }
 # "where": every date range goes to Chroma's filter, as for a lexical index without vectors.
 MODES = ("where", "filtered")
-REAL_IN_RANGE = retrieval.HybridSearch._in_range
-
-
-def _chroma_filters(*_: object) -> None:
-    return None  # what a lexical index without vectors answers: Chroma's `where` runs
 
 
 def build(index: NewsIndex, settings: Settings, target: int, work: Path) -> None:
-    articles = max(1, math.ceil(target / _chunks_per_article(settings.chunk_size, SENTENCES_PER_ARTICLE)))
+    articles = max(1, math.ceil(target / chunks_per_article(settings.chunk_size, SENTENCES_PER_ARTICLE)))
     feed = work / "articles"
     feed.mkdir(parents=True, exist_ok=True)
     with (feed / "corpus.jsonl").open("w", encoding="utf-8") as handle:
@@ -83,8 +79,8 @@ def main(target: int, work: Path, limits: list[int]) -> None:
         for mode, limit in zip(modes, limits or [retrieval.EXACT_DATE_CHUNKS] * len(modes), strict=True):
             if not dates and mode == "where":
                 continue
-            retrieval.EXACT_DATE_CHUNKS = limit
-            retrieval.HybridSearch._in_range = _chroma_filters if mode == "where" else REAL_IN_RANGE  # type: ignore[method-assign,assignment]
+            index.hybrid.exact_date_chunks = limit
+            index.hybrid.chroma_date_filter = mode == "where"
             search = timed(lambda q, d=dates: index.search(q, k=5, **d), questions)  # type: ignore[misc]
             ask = timed(lambda q, d=dates: index.ask(q, **d), questions)  # type: ignore[misc]
             print(f"{index.store.count()} chunks | {label} | {mode} | search {search} | ask {ask}", flush=True)

@@ -64,14 +64,14 @@ def role_build(store: Path, chunks: int) -> dict[str, Any]:
     """An embedded store of about `chunks` chunks, built by the code under test."""
     import math
 
-    from index.measure.bench import SENTENCES_PER_ARTICLE, PrecomputedPassages, _chunks_per_article
+    from index.measure.bench import SENTENCES_PER_ARTICLE, PrecomputedPassages, chunks_per_article
     from index.measure.synthetic import synthetic_articles
     from index.newsindex import NewsIndex
     from index.search.embeddings import load_encoder
     from index.settings import Settings
 
     settings = Settings.from_env(env_file=None).with_overrides(store=str(store))
-    articles = max(1, math.ceil(chunks / _chunks_per_article(settings.chunk_size, SENTENCES_PER_ARTICLE)))
+    articles = max(1, math.ceil(chunks / chunks_per_article(settings.chunk_size, SENTENCES_PER_ARTICLE)))
     feed = store.parent / "feed"
     feed.mkdir(parents=True, exist_ok=True)
     with (feed / "corpus.jsonl").open("w", encoding="utf-8") as handle:
@@ -98,24 +98,21 @@ def role_warm(local: Path) -> dict[str, Any]:
 
 
 def role_writer(local: Path, article: Path) -> dict[str, Any]:
+    from index.ingest.pipeline import IngestStep
+
     index = _open(local)
     # What a long-running process (the bot) has loaded before its first ingest: the side index,
     # LlamaIndex, the language detector (`warm_up`) and the embedding model.
     index.warm_up()
     index.embedding.encode(["calentar el modelo"])
-    refresh = index._refresh_lexical
-    bm25 = []
+    bm25: list[float] = []
 
-    def timed_refresh() -> Any:
-        started = time.perf_counter()
-        try:
-            return refresh()
-        finally:
-            bm25.append(time.perf_counter() - started)
+    def timed(step: IngestStep) -> None:
+        if step.name == "lexical":
+            bm25.append(step.seconds)
 
-    index._refresh_lexical = timed_refresh  # type: ignore[method-assign]
     start = time.perf_counter()
-    report = index.ingest([article])
+    report = index.ingest([article], on_step=timed)
     ingest_s = time.perf_counter() - start
     assert len(report.added) == 1, report
     start = time.perf_counter()

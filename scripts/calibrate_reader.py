@@ -47,13 +47,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from index import Settings
-from index.answer.answerers import RankerAnswerer, ReaderAnswerer
+from index.answer.answerers import RankerAnswerer, Trace
 from index.answer.reader import READER_FILE, Reading, SentenceRanker
+from index.answer.reader_answerer import ReaderAnswerer
 from index.measure.datasets import EvalQuestion, EvalSet, load_dataset, load_squad, split_questions
 from index.measure.evaluate import dataset_index, scored_answers
 from index.measure.metrics import Scored, at_threshold, choose_threshold, contains_answer, threshold_table
 from index.measure.remembering import RememberingReader
-from index.models import load_fitted, write_fitted
+from index.models import load_fitted, load_models, write_fitted
 
 MAX_FALSE_REFUSALS = 0.05
 SPAN_PRECISION = 0.8
@@ -66,7 +67,7 @@ def choose_rerank_weight(data: object, questions: list, store: Path, reader: Sen
     hold a gold answer for most answerable questions, and each weight's figure."""
     by_weight = {}
     for weight in RERANK_WEIGHTS:
-        answerers = [RankerAnswerer(reader=reader, reader_weight=weight)]
+        answerers = [RankerAnswerer(models=load_models().with_reader(rerank_weight=weight), reader=reader)]
         index, paths = dataset_index(data, Settings.from_env(), store, answerers=answerers)  # type: ignore[arg-type]
         index.ingest(paths)
         rows = scored_answers(index, questions, lambda answer: 0.0)
@@ -74,28 +75,28 @@ def choose_rerank_weight(data: object, questions: list, store: Path, reader: Sen
         print(f"rerank weight {weight}: {by_weight[weight]}", file=sys.stderr, flush=True)
     # On a tie the weight in use stays: the fit part gives no reason to move it (and the
     # ranking column was trained with the ranker's score scaled by it).
-    in_use = float(load_fitted("reader.json").get("rerank_weight", math.nan))
+    in_use = load_models().reader.rerank_weight
     return max(RERANK_WEIGHTS, key=lambda w: (by_weight[w]["containment_all"], w == in_use)), by_weight
 
 
-@dataclass(frozen=True)
-class SpanRecorder(RankerAnswerer):
-    """The default answerer that never refuses by score and keeps the span reading of each
-    sentence it quotes (the calibration reads them)."""
+@dataclass
+class SpanRecorder:
+    """The default answerer's trace: the span readings of the sentences it quoted last."""
 
     readings: list[Reading] = field(default_factory=list)
 
-    def _text(self, pick):  # type: ignore[no-untyped-def]
-        if pick.judgement is not None:
-            self.readings.append(pick.judgement.reading)
-        return super()._text(pick)
+    def __call__(self, trace: Trace) -> None:
+        self.readings[:] = [pick.judgement.reading for pick in trace.chosen if pick.judgement is not None]
 
 
 def news_rows(data: EvalSet, questions: list[EvalQuestion], store: Path, reader: SentenceRanker):  # type: ignore[no-untyped-def]
     """Each question asked once with no score threshold: its answer's score rows, and the
     (span score, span holds the gold answer) of each one-part answer whose sentence holds it."""
-    recorder = SpanRecorder(reader=reader, answer_threshold=-math.inf, span_threshold=None)
-    index, paths = dataset_index(data, Settings.from_env(), store, answerers=[recorder])
+    recorder = SpanRecorder()
+    # Never refusing by score, no short answer first: what the thresholds are chosen from.
+    models = load_models().with_reader(answer_threshold=-math.inf, span_threshold=None)
+    answerer = RankerAnswerer(models=models, reader=reader, trace=recorder)
+    index, paths = dataset_index(data, Settings.from_env(), store, answerers=[answerer])
     index.ingest(paths)
     rows, spans = [], []
     for number, question in enumerate(questions, start=1):
@@ -230,7 +231,8 @@ def main() -> int:
     by_weight = {}
     for weight in RANKER_WEIGHTS:
         # The store `newsbot eval --store STORE` builds for the same file; a reader that never refuses.
-        never_refuses = [ReaderAnswerer(reader, threshold=-math.inf, ranker_weight=weight)]
+        models = load_models().with_reader(threshold=-math.inf, ranker_weight=weight)
+        never_refuses = [ReaderAnswerer(reader, models=models)]
         index, paths = dataset_index(data, Settings.from_env(), args.store, answerers=never_refuses)
         index.ingest(paths)
         by_weight[weight] = scored_answers(

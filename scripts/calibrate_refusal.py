@@ -23,32 +23,26 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 
 from index import Settings
-from index.answer import answerers as answer
-from index.answer.question import Query
-from index.answer.ranking import Candidate
-from index.answer.refusal import answer_score
+from index.answer.answerers import RankerAnswerer, Trace
 from index.measure.datasets import load_squad, split_questions
 from index.measure.evaluate import dataset_index, scored_answers
 from index.measure.metrics import at_threshold, choose_threshold, threshold_table
-from index.models import load_fitted, write_fitted
-from index.schema import Hit
+from index.models import load_fitted, load_models, write_fitted
 
 MAX_FALSE_REFUSALS = 0.05
 
 
 class Recorder:
-    """Stands in for refusal.refuses: notes the answer score, refuses only by rule."""
+    """The ranker's answerer's trace: the refusal model's score of the last question asked."""
 
     def __init__(self) -> None:
-        self.last = -math.inf  # the score of the last question asked
+        self.last = -math.inf
 
-    def __call__(self, candidates: Sequence[Candidate], query: Query, hit: Hit) -> bool:
-        self.last = answer_score(candidates, query, hit)
-        return self.last == -math.inf
+    def __call__(self, trace: Trace) -> None:
+        self.last = trace.refusal_score
 
 
 def main() -> int:
@@ -64,10 +58,12 @@ def main() -> int:
     settings = Settings.from_env().with_overrides(answerer="ranker")
     data = load_squad(args.data)
     questions = split_questions(data.questions, "fit")[: args.limit]
-    index, paths = dataset_index(data, settings, args.store)
-    index.ingest(paths)
     recorder = Recorder()
-    answer.refuses = recorder  # type: ignore[assignment]  # the one place the ranker's answerer asks
+    # Refusing only by rule (-inf): the lowest finite threshold lets every score through.
+    models = load_models().with_refusal_threshold(settings.embed_model, -sys.float_info.max)
+    answerers = [RankerAnswerer(models=models, trace=recorder)]
+    index, paths = dataset_index(data, settings, args.store, answerers=answerers)
+    index.ingest(paths)
     rows = scored_answers(index, questions, lambda _: recorder.last)
     chosen, table = choose_threshold(rows, MAX_FALSE_REFUSALS)
     fitted = load_fitted("refusal.json")

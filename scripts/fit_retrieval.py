@@ -42,11 +42,11 @@ def candidates(data: EvalSet, questions: list[EvalQuestion], work: Path, limit: 
         return pickle.loads(cache.read_bytes())  # type: ignore[no-any-return]
     index = dataset_index(data, work, embed_model)
     random.Random(0).shuffle(questions)
-    saved, R.SENTENCE_WEIGHTS = R.SENTENCE_WEIGHTS, {}  # the fused score alone
+    saved, index.hybrid.sentence_weight = index.hybrid.sentence_weight, 0.0  # the fused score alone
     try:
         rows: Rows = []
         for question in questions[:limit]:
-            chunks = index._hybrid.retrieve_chunks(clean_query(question.question), R.DateRange())
+            chunks = index.hybrid.retrieve_chunks(clean_query(question.question), R.DateRange())
             rows.append(
                 (
                     question.gold_sources,
@@ -56,7 +56,7 @@ def candidates(data: EvalSet, questions: list[EvalQuestion], work: Path, limit: 
                 )
             )
     finally:
-        R.SENTENCE_WEIGHTS = saved
+        index.hybrid.sentence_weight = saved
     cache.write_bytes(pickle.dumps(rows))
     return rows
 
@@ -106,7 +106,7 @@ def main() -> int:
         "",
         "A chunk's score = its fused dense + BM25 score (in [0, 1]) + weight × the cosine of its",
         "sentence closest to the question. The weight with the best MRR@10 on the training set is",
-        f"kept: **{best}** (`SENTENCE_WEIGHTS` in `index/retrieval.py`). Weight 0 is search without",
+        f"kept: **{best}** (`SENTENCE_WEIGHTS` in `index/search/retrieval.py`). Weight 0 is search without",
         f"sentence vectors. Gold paragraph ranks over {len(train)} answerable questions of "
         f"{args.train.name} (none about a paragraph that {args.test.name} asks about) and "
         f"{len(test)} of {args.test.name}.",

@@ -18,7 +18,6 @@ from __future__ import annotations
 import resource
 import sys
 from pathlib import Path
-from typing import Any
 
 
 def rss_mb() -> int:
@@ -57,7 +56,8 @@ def build(chunks: int, work: Path) -> None:
     import math
 
     from index import newsindex
-    from index.measure.bench import SENTENCES_PER_ARTICLE, PrecomputedPassages, _chunks_per_article
+    from index.ingest.pipeline import IngestStep
+    from index.measure.bench import SENTENCES_PER_ARTICLE, PrecomputedPassages, chunks_per_article
     from index.measure.synthetic import synthetic_articles
     from index.search.embeddings import load_encoder
     from index.settings import Settings
@@ -68,44 +68,26 @@ def build(chunks: int, work: Path) -> None:
     settings = Settings.from_env(env_file=None).with_overrides(llm="none", collection="bench")
     feed = work / "articles"
     feed.mkdir(parents=True, exist_ok=True)
-    articles = max(1, math.ceil(chunks / _chunks_per_article(settings.chunk_size, SENTENCES_PER_ARTICLE)))
+    articles = max(1, math.ceil(chunks / chunks_per_article(settings.chunk_size, SENTENCES_PER_ARTICLE)))
     with (feed / "corpus.jsonl").open("w", encoding="utf-8") as handle:
         for record in synthetic_articles(articles, SENTENCES_PER_ARTICLE, seed=0):
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
     encoder = PrecomputedPassages(load_encoder(settings.embed_model))
     index = newsindex.NewsIndex(work / "store", settings=settings, encoder=encoder)
     say("index open")
-    cls, writes = newsindex.NewsIndex, [0]
-    read, write_all, write_one, refresh = (
-        newsindex.read_sources,
-        cls._write_articles,
-        cls._embed_and_write,
-        cls._refresh_lexical,
-    )
+    writes = 0
 
-    def reading(*args: Any, **kwargs: Any) -> Any:
-        result = read(*args, **kwargs)
-        say(f"read {len(result.articles)} articles")
-        return result
+    def step(done: IngestStep) -> None:
+        nonlocal writes
+        if done.name == "batch":
+            writes += 1
+            if writes % 200 == 0:
+                say(f"{writes} writes")
+        else:
+            said = {"read": f"read {done.count} articles", "written": "all written", "lexical": "BM25 index up to date"}
+            say(said[done.name])
 
-    def writing_one(self: Any, *args: Any) -> None:
-        write_one(self, *args)
-        writes[0] += 1
-        if writes[0] % 200 == 0:
-            say(f"{writes[0]} writes")
-
-    def writing_all(self: Any, *args: Any, **kwargs: Any) -> None:
-        write_all(self, *args, **kwargs)
-        say("all written")
-
-    def refreshing(self: Any) -> Any:
-        result = refresh(self)
-        say("BM25 index up to date")
-        return result
-
-    newsindex.read_sources = reading
-    cls._embed_and_write, cls._write_articles, cls._refresh_lexical = writing_one, writing_all, refreshing  # type: ignore[method-assign,assignment]
-    report = index.ingest([feed])
+    report = index.ingest([feed], on_step=step)
     say(f"done: {report.chunks} chunks")
 
 

@@ -14,35 +14,44 @@ held-out split's figure for anything adopted).
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from index.answer import answerers as answer
-from index.answer.ranking import SPAN_FEATURES, SPAN_WEIGHTS, span_table
+from index.answer.question import Query
+from index.answer.ranking import SPAN_FEATURES, span_table
 from index.measure.datasets import load_dataset, split_questions
 from index.measure.evaluate import dataset_index
 from index.measure.metrics import contains_answer
+from index.models import load_models
+from index.schema import Answer, Hit
 from index.settings import Settings
 
 TOP = (1, 2, 3, 5, 8, 12)
 DELTAS = np.linspace(-3, 3, 13)
 
 
+class Recorder:
+    """An answerer that answers nothing: it keeps the query and hits the ranker would read."""
+
+    name = "recorder"
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[Query, list[Hit]]] = []
+
+    def answer(self, query: Query, hits: Sequence[Hit]) -> Answer | None:
+        self.seen.append((query, list(hits)))
+        return None
+
+
 def spans_per_question(path: Path, split: str, store: Path) -> list[tuple[np.ndarray, np.ndarray]]:
     """(features [spans, F], holds-a-gold-answer [spans]) for each answerable question."""
     dataset = load_dataset(path)
-    index, paths = dataset_index(dataset, Settings.from_env(env_file=None), store)
+    recorder = Recorder()
+    index, paths = dataset_index(dataset, Settings.from_env(env_file=None), store, answerers=[recorder])
     index.ingest(paths)
-    seen: list[tuple[Any, Any]] = []
-    ranker_answer = answer.RankerAnswerer.answer
-
-    def recording(self: answer.RankerAnswerer, query: Any, hits: Any) -> Any:
-        seen.append((query, list(hits)))
-        return ranker_answer(self, query, hits)
-
-    answer.RankerAnswerer.answer = recording  # type: ignore[method-assign]
+    seen = recorder.seen
     rows = []
     for question in split_questions(dataset.questions, split):
         if not question.answerable:
@@ -69,13 +78,14 @@ def main() -> None:
     parser.add_argument("--store", type=Path, required=True, help="the `newsbot eval --store` folder (reused)")
     options = parser.parse_args()
     rows = spans_per_question(options.dataset, options.split, options.store)
+    weights = load_models().ranker
     print(f"{len(rows)} answerable questions ({options.split})")
     print(f"some span holds the answer: {np.mean([held.any() for _, held in rows]):.3f}")
-    print("ranker's top k spans hold it: " + ", ".join(f"k={k} {top_k(rows, SPAN_WEIGHTS, k):.3f}" for k in TOP))
+    print("ranker's top k spans hold it: " + ", ".join(f"k={k} {top_k(rows, weights, k):.3f}" for k in TOP))
     for number, name in enumerate(SPAN_FEATURES):
         step = np.eye(len(SPAN_FEATURES), dtype=np.float32)[number]
-        best, delta = max((top_k(rows, SPAN_WEIGHTS + d * step, 1), d) for d in DELTAS)
-        print(f"  {name:14s} weight {SPAN_WEIGHTS[number]:+.2f}, best change {delta:+.1f}: top 1 {best:.3f}")
+        best, delta = max((top_k(rows, weights + d * step, 1), d) for d in DELTAS)
+        print(f"  {name:14s} weight {weights[number]:+.2f}, best change {delta:+.1f}: top 1 {best:.3f}")
 
 
 if __name__ == "__main__":

@@ -34,7 +34,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from index.answer.answerers import RERANK_CANDIDATES, RankerAnswerer, judge_candidates
-from index.answer.compose import newest_first
 from index.answer.question import Query
 from index.answer.ranking import rank_sentences
 from index.answer.reader import READER_FILE, Reader
@@ -42,7 +41,7 @@ from index.measure.datasets import load_dataset, split_questions
 from index.measure.evaluate import dataset_index
 from index.measure.metrics import Scored, at_threshold, choose_threshold, separation_auc
 from index.measure.remembering import RememberingReader
-from index.models import load_fitted
+from index.models import FittedModels, load_models
 from index.schema import Answer, Hit
 from index.settings import Settings
 
@@ -74,14 +73,13 @@ class Recorder:
     """Keeps what the reader makes of the ranker's best sentences, then lets the next answerer answer."""
 
     reader: Reader
+    models: FittedModels = field(default_factory=load_models)
     asked: list[Asked] = field(default_factory=list)
     name: str = "recorder"
 
     def answer(self, query: Query, hits: Sequence[Hit]) -> Answer | None:
         row = self.asked[-1]  # `record` adds the question's row before it asks
-        if query.intent.latest:  # as RankerAnswerer reads a "latest" question
-            hits = newest_first(hits)
-        head = rank_sentences(query, hits)[:MAX_CANDIDATES] if hits else []
+        head = rank_sentences(query, hits, self.models.ranker)[:MAX_CANDIDATES] if hits else []
         if head:
             question = query.reading or query.asked
             passages = [(hits[c.hit_index].title, c.sentence) for c in head]
@@ -96,7 +94,7 @@ class Recorder:
 def record(dataset_path: Path, split: str, store: Path, documents: bool, reader: Reader, weight: float) -> list[Asked]:
     dataset = load_dataset(dataset_path, documents=documents)
     recorder = Recorder(reader)
-    product = RankerAnswerer(reader=reader, reader_weight=weight)
+    product = RankerAnswerer(models=load_models().with_reader(rerank_weight=weight), reader=reader)
     index, paths = dataset_index(dataset, Settings.from_env(env_file=None), store, answerers=[recorder, product])
     index.ingest(paths)
     questions = split_questions(dataset.questions, split)
@@ -242,7 +240,7 @@ def main() -> None:
         raise SystemExit(f"no reader weights ({reader_file}): run scripts/train_reader.py first")
     # The recorder reads each question's pairs for two scores and the product reads them again.
     reader = RememberingReader(reader_file)
-    weight = options.weight if options.weight is not None else float(load_fitted("reader.json")["rerank_weight"])
+    weight = options.weight if options.weight is not None else load_models().reader.rerank_weight
     rows = record(options.dataset, options.split, options.store, options.documents, reader, weight)
     if options.out:
         with options.out.open("w", encoding="utf-8") as out:

@@ -33,12 +33,12 @@ from pathlib import Path
 
 from index import Settings
 from index.answer.answerers import RERANK_CANDIDATES
-from index.answer.compose import newest_first
-from index.answer.question import Query, question_parts
+from index.answer.question import Query
 from index.answer.ranking import rank_sentences
 from index.measure.datasets import SYNTHETIC_DATE, EvalSet
 from index.measure.evaluate import dataset_index
 from index.measure.metrics import contains_answer
+from index.models import load_models
 from index.schema import Answer, Article, Hit
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -52,15 +52,14 @@ class Recorder:
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
+        self.weights = load_models().ranker
         self.last: dict[str, object] | None = None
 
     def answer(self, query: Query, hits: Sequence[Hit]) -> Answer | None:
-        if query.intent.latest:
-            hits = newest_first(hits)
-        ranked = rank_sentences(query, hits)[: self.limit] if hits else []
+        ranked = rank_sentences(query, hits, self.weights)[: self.limit] if hits else []
         self.last = {
             "reading": query.reading or query.asked,
-            "parts": len(question_parts(query.reading or query.asked)),
+            "parts": len(query.each_part()),
             "candidates": [
                 {
                     "title": hits[c.hit_index].title,

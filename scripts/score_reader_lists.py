@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from index.answer.answerers import RERANK_CANDIDATES
 from index.answer.reader import Reader
 from index.measure.metrics import separation_auc
-from index.models import load_fitted
+from index.models import load_models
 
 
 def score_file(path: Path, records: list[dict], weight: float) -> dict[str, float | None]:
@@ -69,7 +69,7 @@ def main() -> int:
     parser.add_argument("--split", default="held-out", choices=("train", "dev", "held-out"))
     parser.add_argument("--weight", type=float, default=None, help="rerank weight (default: models/reader.json's)")
     args = parser.parse_args()
-    weight = args.weight if args.weight is not None else float(load_fitted("reader.json")["rerank_weight"])
+    weight = args.weight if args.weight is not None else load_models().reader.rerank_weight
     lines = (json.loads(line) for line in args.groups.read_text(encoding="utf-8").splitlines())
     records = [r for r in lines if r.get("split") == args.split and r["candidates"]]
     for path in args.readers:

@@ -1,11 +1,11 @@
-"""Fit the sentence ranker and the refusal model (index/ranking.py, index/refusal.py) and measure them.
+"""Fit the sentence ranker and the refusal model (index/answer/ranking.py, index/answer/refusal.py) and measure them.
 
 Questions of --train about paragraphs that --test also asks about are left out (held_out).
 
-1. The sentence ranker (SPAN_WEIGHTS): a listwise softmax over each question's spans, fitted
+1. The sentence ranker (FittedModels.ranker): a listwise softmax over each question's spans, fitted
    on the answerable questions of --train; a span is a positive when it holds a gold answer
    (the test `newsbot eval` uses). Measured on --test, another data set.
-2. The refusal model (REFUSAL_MODELS[embedding model]): logistic regression
+2. The refusal model (FittedModels.refusal[embedding model]): logistic regression
    of "answerable" on --train's answerable and unanswerable questions, fitted on half of its
    articles and measured on the other half; the threshold is the one with the best refusal F1
    among those that refuse at most 10 % of the questions answered correctly.
@@ -34,8 +34,7 @@ from index import NewsIndex, Settings
 from index.answer import question as Q
 from index.answer import ranking as R
 from index.answer import refusal as RF
-from index.answer.answerers import SEARCH_K
-from index.answer.question import clean_query
+from index.answer.question import SEARCH_K
 from index.measure.datasets import EvalQuestion, EvalSet, held_out, load_squad, write_jsonl
 from index.measure.metrics import contains_answer
 from index.models import load_fitted, write_fitted
@@ -81,8 +80,7 @@ def questions_with_hits(
 
 
 def query_for(question: EvalQuestion, index: NewsIndex) -> Q.Query:
-    text = clean_query(question.question)
-    return Q.Query.build(text, text, Q.read_intent(text), index.lexical_index())
+    return Q.understand(question.question, index.lexical_index())
 
 
 def span_sets(rows: Rows, index: NewsIndex) -> list[tuple[np.ndarray, np.ndarray, list[int]]]:
@@ -127,12 +125,12 @@ def top_span(sets: list, weights: np.ndarray, total: int) -> tuple[float, float]
     return found / max(1, total), float(np.mean(lengths))
 
 
-def refusal_rows(rows: Rows, index: NewsIndex) -> list[tuple[np.ndarray, bool, bool, str]]:
-    """(features, answerable, best span holds the answer, article) per question, current ranker."""
+def refusal_rows(rows: Rows, index: NewsIndex, ranker: np.ndarray) -> list[tuple[np.ndarray, bool, bool, str]]:
+    """(features, answerable, best span holds the answer, article) per question, by `ranker`'s order."""
     out = []
     for question, hits in rows:
         query = query_for(question, index)
-        candidates = R.rank_sentences(query, hits)
+        candidates = R.rank_sentences(query, hits, ranker)
         if not candidates:
             continue
         best = candidates[0]
@@ -211,7 +209,6 @@ def main() -> int:
     train_spans, test_spans = span_sets(train_rows, train_index), span_sets(test_rows, test_index)
     hand_set = HAND_SET.copy()
     ranker = fit_ranker(train_spans)
-    R.SPAN_WEIGHTS = ranker
     ranker_table = [
         (
             "hand-set weights",
@@ -226,7 +223,7 @@ def main() -> int:
     ]
 
     # 2. Refusal, on half of the training articles; measured on the other half.
-    rows = refusal_rows(train_rows, train_index)
+    rows = refusal_rows(train_rows, train_index, ranker)
     articles = sorted({r[3] for r in rows})
     random.Random(1).shuffle(articles)
     fit_half = set(articles[: len(articles) // 2])
@@ -241,7 +238,7 @@ def main() -> int:
     ]
     threshold = max(allowed, key=lambda t: decisions(fit_rows, weights, bias, float(t))["refusal_f1"])
     held = decisions(held_rows, weights, bias, float(threshold))
-    test = decisions(refusal_rows(test_rows, test_index), weights, bias, float(threshold))
+    test = decisions(refusal_rows(test_rows, test_index, ranker), weights, bias, float(threshold))
 
     # The fitted constants are data the product loads (index/models/*.json).
     command = "python " + " ".join(sys.argv)

@@ -1,4 +1,4 @@
-"""Train the reader (index/reader.py): e5-small's top layers fine-tuned as a SQuAD 2.0 reader.
+"""Train the reader (index/answer/reader.py): e5-small's top layers fine-tuned as a SQuAD 2.0 reader.
 
     pip install -e ".[train]"      # jax + optax, for this script only
     python scripts/train_reader.py --train ../shared/eval/squad-es-v2.0-dev-small.json \

@@ -174,7 +174,7 @@ async def _run_through_bot(index: NewsIndex, spec: LoadSpec, workdir: Path) -> R
 
 def main(argv: list[str] | None = None) -> int:
     from index import Settings
-    from index.cli import open_index
+    from index.console import open_index
 
     parser = argparse.ArgumentParser(prog="python -m tests.bot_harness", description=__doc__.split("\n")[0])
     parser.add_argument("command", choices=("loadtest",))

@@ -10,8 +10,10 @@ from collections.abc import Sequence
 import pytest
 
 from index import NewsIndex
-from index.answer.answerers import RERANK_CANDIDATES, RankerAnswerer, ReaderAnswerer
+from index.answer.answerers import RERANK_CANDIDATES, RankerAnswerer
 from index.answer.reader import Judgement, Reading
+from index.answer.reader_answerer import ReaderAnswerer
+from index.models import load_models
 
 
 class KeywordReader:
@@ -35,7 +37,8 @@ class KeywordReader:
 
 
 def _asking(index: NewsIndex, reader: KeywordReader) -> NewsIndex:
-    return NewsIndex(index.settings.store, settings=index.settings, answerers=[ReaderAnswerer(reader, threshold=0.0)])
+    answerer = ReaderAnswerer(reader, models=load_models().with_reader(threshold=0.0))
+    return NewsIndex(index.settings.store, settings=index.settings, answerers=[answerer])
 
 
 def _numbers(text: str) -> set[int]:
@@ -115,7 +118,8 @@ def _reranked(
     index: NewsIndex, ranker: KeywordRanker, weight: float, threshold: float | None = None, span: float | None = None
 ) -> NewsIndex:
     """The default answerer with a fake reader; by default neither refusing nor giving short answers."""
-    answerers = [RankerAnswerer(reader=ranker, reader_weight=weight, answer_threshold=threshold, span_threshold=span)]
+    models = load_models().with_reader(rerank_weight=weight, answer_threshold=threshold, span_threshold=span)
+    answerers = [RankerAnswerer(models=models, reader=ranker)]
     return NewsIndex(index.settings.store, settings=index.settings, answerers=answerers)
 
 

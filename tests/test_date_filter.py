@@ -29,7 +29,7 @@ def dated_index(tmp_path_factory: pytest.TempPathFactory) -> NewsIndex:
 
 
 def candidates(index: NewsIndex, question: str, dates: DateRange) -> dict[str, float]:
-    search = index._hybrid
+    search = index.hybrid
     lexical = index.lexical_index()
     vector = index.embedding.encode([question], is_query=True)[0]
     found = search._dense_candidates(vector, dates, dates.mask(lexical.date_ints), lexical)
@@ -77,7 +77,7 @@ def test_every_path_finds_what_where_finds(
     # Exact comparison (the range is small enough); neighbours filtered; too few neighbours
     # fetched to find enough in range, so exact after all; too many needed, so exact at once.
     for exact, oversample, most in ((10_000, 1.5, 2_000), (0, 1.5, 10_000), (0, 0.01, 10_000), (0, 1.5, 0)):
-        monkeypatch.setattr(retrieval, "EXACT_DATE_CHUNKS", exact)
+        monkeypatch.setattr(dated_index.hybrid, "exact_date_chunks", exact)
         monkeypatch.setattr(retrieval, "OVERSAMPLE", oversample)
         monkeypatch.setattr(retrieval, "MAX_NEIGHBOURS", most)
         same(candidates(dated_index, question, dates), truth, in_range)
@@ -104,7 +104,7 @@ def test_filtered_search_keeps_to_the_range(dated_index: NewsIndex) -> None:
 
 def test_the_wide_range_path_asks_for_no_filter(dated_index: NewsIndex, monkeypatch: pytest.MonkeyPatch) -> None:
     """A wide range never sends Chroma a `where`: the neighbours are fetched unfiltered."""
-    monkeypatch.setattr(retrieval, "EXACT_DATE_CHUNKS", 0)
+    monkeypatch.setattr(dated_index.hybrid, "exact_date_chunks", 0)
     calls = where_clauses(dated_index, monkeypatch)
     found = candidates(dated_index, QUESTIONS[0], DateRange(20250101, 20250930))
     assert len(found) == CANDIDATES and calls == []

@@ -52,7 +52,7 @@ def expected_chunks(folder: Path, planner: NewsIndex) -> dict[str, str]:
     return {
         node.node_id: node.get_content(metadata_mode="none")  # type: ignore[arg-type]
         for article in read_sources([folder]).articles
-        for node in planner._nodes_for(article)
+        for node in planner.ingester.nodes_for(article)
     }
 
 

@@ -268,7 +268,7 @@ def test_llamaindex_reads_the_collection_and_uses_the_retriever(sample_index: Ne
     from llama_index.core import VectorStoreIndex
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
-    from index.search.embeddings import load_embedding
+    from index.search.llama_adapters import load_embedding
 
     nodes = sample_index.retriever(k=2).retrieve("¿Cuántas pipas rentará el municipio?")
     assert len(nodes) == 2 and nodes[0].score is not None and nodes[0].score >= nodes[1].score

@@ -1,4 +1,4 @@
-"""The incremental BM25 side index (index/lexical.py) against full rebuilds and against bm25s,
+"""The incremental BM25 side index (index/lexical/bm25.py) against full rebuilds and against bm25s,
 the library it replaced: same scores, same idf, same int8 chunk vectors (for date-ranged dense
 search), whatever sequence of changes led there. No store here; tests/test_lexical_sync.py
 covers the change log in Chroma."""

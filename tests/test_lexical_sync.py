@@ -1,4 +1,4 @@
-"""The BM25 side index follows the store through the change log (index/store.py `ChangeLog`):
+"""The BM25 side index follows the store through the change log (index/storage/store.py `ChangeLog`):
 changes applied article by article, equal to a full rebuild at every step, other processes
 catching up without re-reading every chunk, a trimmed log, a writer that died between its write
 and its confirmation, and a process SIGKILLed while it applies and saves a delta.
@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 from index import NewsIndex, StoreError
-from index import newsindex as newsindex_module
+from index.ingest import pipeline as pipeline_module
 from index.lexical import bm25 as lexical_module
 from index.lexical.bm25 import SegmentIndex
 from index.lexical.sync import READ, chunk_texts
@@ -128,8 +128,8 @@ def test_a_long_ingest_indexes_as_it_writes_and_never_reads_the_store_back(
     """Every LEXICAL_REFRESH_CHUNKS chunks written, the side index catches up on what was just
     written: each chunk is analysed once, only the first (empty-store) build reads every chunk,
     and that is the few chunks written so far, not the store at the end."""
-    monkeypatch.setattr(newsindex_module, "EMBED_BATCH", 2)
-    monkeypatch.setattr(newsindex_module, "LEXICAL_REFRESH_CHUNKS", 6)
+    monkeypatch.setattr(pipeline_module, "EMBED_BATCH", 2)
+    monkeypatch.setattr(pipeline_module, "LEXICAL_REFRESH_CHUNKS", 6)
     write_articles(tmp_path / "articles", range(12), paragraphs=9)
     index = NewsIndex(tmp_path / "store", settings=make_settings(tmp_path / "store"))
     analysed = AnalysedChunks(monkeypatch)
@@ -361,8 +361,8 @@ def test_killed_while_applying_a_delta_then_restart_answers_as_a_clean_run(
     assert_same(lexical, full_rebuild(writer))
     for n in range(70, 74):
         question = f"¿Cuántas luminarias tendrá el barrio {barrio_name(n)}?"
-        assert [h.chunk_id for h in restarted._hybrid.retrieve_chunks(question, DateRange(0, 0))][:3] == [
-            h.chunk_id for h in writer._hybrid.retrieve_chunks(question, DateRange(0, 0))
+        assert [h.chunk_id for h in restarted.hybrid.retrieve_chunks(question, DateRange(0, 0))][:3] == [
+            h.chunk_id for h in writer.hybrid.retrieve_chunks(question, DateRange(0, 0))
         ][:3]
         assert restarted.ask(question).text == writer.ask(question).text
     # The manifest names only whole files; leftovers of the kill are collected later, never read.

@@ -1,4 +1,4 @@
-"""The optional LLM answerer (index/llm.py).
+"""The optional LLM answerer (index/answer/llm.py).
 
 Three layers:
 - pure functions (prompt building, neutralising, reply validation): always run;
@@ -68,7 +68,7 @@ needs_gemma_server = pytest.mark.skipif(
 
 
 def assert_citations_resolve(text: str, numbers: list[int], n_hits: int) -> None:
-    """The contract index/answer.py relies on: [1]..[m] in text, numbers[k-1] a valid hit."""
+    """The contract index/answer/answerers.py relies on: [1]..[m] in text, numbers[k-1] a valid hit."""
     markers = marker_numbers(text)
     assert markers, text
     assert set(markers) == set(range(1, len(numbers) + 1)), (text, numbers)

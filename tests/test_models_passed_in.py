@@ -10,8 +10,8 @@ import pytest
 from index import NewsbotError, NewsIndex
 from index.answer.answerers import GenerativeAnswerer, RankerAnswerer
 from index.answer.llm import LLM_BUILDERS
-from index.answer.refusal import REFUSAL_MODELS
 from index.cli import build_parser
+from index.models import load_models
 from index.search.embeddings import EMBED_MODELS, ENCODERS
 from index.search.retrieval import SENTENCE_WEIGHTS
 from index.settings import LLM_PROVIDERS
@@ -24,7 +24,7 @@ def test_registries_are_the_one_source_of_model_names() -> None:
     assert tuple(ENCODERS) == EMBED_MODELS
     assert ("none", *LLM_BUILDERS) == LLM_PROVIDERS
     # Every registered embedding model has its fitted constants, and nothing else has any.
-    assert set(REFUSAL_MODELS) == set(EMBED_MODELS) == set(SENTENCE_WEIGHTS)
+    assert set(load_models().refusal) == set(EMBED_MODELS) == set(SENTENCE_WEIGHTS)
     eval_parser = build_parser()
     assert eval_parser.parse_args(["eval", "x.json", "--embed-model", EMBED_MODELS[-1]]).embed_model == EMBED_MODELS[-1]
     with pytest.raises(SystemExit):

@@ -1,4 +1,4 @@
-"""The reader (index/reader.py): the shipped weights load and read, and the pure parts of reading."""
+"""The reader (index/answer/reader.py): the shipped weights load and read, and the pure parts of reading."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ import numpy as np
 import pytest
 
 from index import NewsIndex, models, newsindex
-from index.answer.answerers import RankerAnswerer, ReaderAnswerer, around, default_answerers
+from index.answer.answerers import RankerAnswerer, default_answerers
+from index.answer.compose import around
 from index.answer.question import question_parts
 from index.answer.reader import READER_FILE, PairEncoding, best_span, load_reader
+from index.answer.reader_answerer import ReaderAnswerer
 from index.measure.remembering import RememberingReader
 from index.search.embeddings import load_encoder
 from index.settings import Settings

@@ -97,12 +97,28 @@ def imported_modules(module: str, node: ast.Import | ast.ImportFrom, modules: di
     return edges
 
 
-def import_graph(modules: dict[str, Path]) -> dict[str, set[str]]:
+def deferred_imports(tree: ast.Module) -> Iterator[ast.Import | ast.ImportFrom]:
+    """Every import that can run, at import time or later (in a function): all but those under
+    `if TYPE_CHECKING:`."""
+    skipped = {
+        id(inner)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and is_type_checking(node.test)
+        for inner in ast.walk(ast.Module(body=node.body, type_ignores=[]))
+    }
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import | ast.ImportFrom) and id(node) not in skipped:
+            yield node
+
+
+def import_graph(modules: dict[str, Path], deferred: bool = False) -> dict[str, set[str]]:
+    """Module -> the project modules it imports when it is imported (with `deferred`, also
+    those its functions import when called)."""
     graph: dict[str, set[str]] = {}
     for module, path in modules.items():
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
         graph[module] = set()
-        for node in runtime_imports(tree.body):
+        for node in deferred_imports(tree) if deferred else runtime_imports(tree.body):
             graph[module] |= imported_modules(module, node, modules)
     return graph
 
@@ -166,6 +182,69 @@ def cycle_in(group: set[str], graph: dict[str, set[str]]) -> list[str]:
 def test_no_import_cycle() -> None:
     cycles = find_cycles(import_graph(project_modules()))
     assert not cycles, "import cycles:\n" + "\n".join(" -> ".join(cycle) for cycle in cycles)
+
+
+def test_no_module_imports_back_even_from_a_function() -> None:
+    """A function-level import keeps a circle from failing at import time, not from being a
+    circle: the layers (ingest, storage, lexical, search, answer, measure, the command lines)
+    only import downwards."""
+    cycles = find_cycles(import_graph(project_modules(), deferred=True))
+    assert not cycles, "import cycles through function-level imports:\n" + "\n".join(
+        " -> ".join(cycle) for cycle in cycles
+    )
+
+
+def test_fitted_data_is_read_when_asked_for_never_at_import() -> None:
+    """The fitted models are data passed in (`index.models.load_models`): no module of `index`
+    reads them at module level, where a test or a script could not give its own."""
+    offenders = []
+    for module, path in project_modules().items():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for statement in tree.body:
+            if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                continue
+            for node in ast.walk(statement):
+                if isinstance(node, ast.Call) and getattr(node.func, "id", "") in ("load_fitted", "load_models"):
+                    offenders.append(f"{module}:{node.lineno}")
+    assert not offenders, offenders
+
+
+def test_the_scripts_and_measurements_replace_nothing_of_the_product() -> None:
+    """Measurement goes through the product's public seams (answerers passed in, the answerer's
+    `trace`, ingest's `on_step`, the search's options): no script or measurement module assigns
+    to another object's private attribute, or to anything of a project module it imported."""
+    files = sorted((ROOT / "scripts").glob("*.py")) + sorted((ROOT / "index" / "measure").glob("*.py"))
+    offenders = []
+    for path in files:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        imported = {
+            alias.asname or alias.name
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").split(".")[0] == "index")
+            for alias in node.names
+        }
+        for node in ast.walk(tree):
+            targets = node.targets if isinstance(node, ast.Assign) else []
+            for target in (t for t in targets if isinstance(t, ast.Attribute)):
+                root = target.value
+                while isinstance(root, ast.Attribute):
+                    root = root.value
+                own = isinstance(target.value, ast.Name) and target.value.id == "self"  # its own state
+                private = target.attr.startswith("_") and not own
+                if private or (isinstance(root, ast.Name) and root.id in imported):
+                    offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} assigns {ast.unparse(target)}")
+    assert not offenders, "\n".join(offenders)
+
+
+def test_a_question_goes_straight_through_ask() -> None:
+    """`NewsIndex.ask` is understand -> retrieve -> answer, a few statements, like LlamaIndex's
+    CitationQueryEngine._query: what the question means is read once, in question.understand."""
+    tree = ast.parse((ROOT / "index" / "newsindex.py").read_text(encoding="utf-8"))
+    ask = next(node for node in ast.walk(tree) if isinstance(node, ast.FunctionDef) and node.name == "ask")
+    body = ask.body[1:] if ast.get_docstring(ask) else ask.body
+    assert len(body) <= 6
+    called = {node.func.id for node in ast.walk(ask) if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)}
+    assert {"understand", "answer_in_order"} <= called
 
 
 def test_index_never_imports_discord_or_the_bot() -> None:

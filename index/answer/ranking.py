@@ -7,7 +7,6 @@ The weights are fitted data (models/ranker.json), written by scripts/train_answe
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
@@ -15,9 +14,8 @@ from itertools import pairwise
 import numpy as np
 
 from ..lexical.analysis import analyze
-from ..models import load_fitted
 from ..schema import Hit
-from ..search.sentences import lines_up, split_sentences
+from ..search.sentences import clause_bounds, clause_text, lines_up, split_sentences, widen
 from .question import Query, carries, coverage, fold, strip_words
 
 MAX_SPAN_CHARS = 320  # a sentence longer than this is trimmed to the clauses that answer
@@ -37,20 +35,16 @@ def trim(sentence: str, weights: dict[str, float], kind: str, limit: int = MAX_S
     """The run of clauses (at most `limit` characters) around the part that matches the question.
 
     The clauses with most of the question's words are found first; then the clauses beside
-    them fill the limit, because the answer sits next to the question's words rather than among
-    them ("…el presidente colombiano Juan Manuel Santos…" for "¿Qué presidente de Colombia…?").
+    them fill the limit (sentences.widen): "…el presidente colombiano Juan Manuel Santos…" for
+    "¿Qué presidente de Colombia…?".
     """
     if len(sentence) <= limit:
         return sentence
-    clauses = [c for c in re.split(r"(?<=[,;:])\s+|\s+(?=\(|—|–)", sentence) if c]
-
-    def text(first: int, last: int) -> str:
-        return " ".join(clauses[first : last + 1])
-
+    bounds = clause_bounds(sentence)
     best, best_score = (0, -1), -1.0
-    for first in range(len(clauses)):
-        for last in range(first, len(clauses)):
-            window = text(first, last)
+    for first in range(len(bounds) - 1):
+        for last in range(first, len(bounds) - 1):
+            window = clause_text(sentence, bounds, first, last)
             if len(window) > limit:
                 break
             score = coverage(set(analyze(window)), weights) + (0.5 if kind and carries(kind, window) else 0.0)
@@ -59,14 +53,8 @@ def trim(sentence: str, weights: dict[str, float], kind: str, limit: int = MAX_S
                 best, best_score = (first, last), score
     if best_score < 0:  # one huge clause: cut at a word boundary
         return sentence[:limit].rsplit(" ", 1)[0] + " …"
-    first, last = best
-    while True:  # grow by the next clause, else the previous one, while it fits
-        if last + 1 < len(clauses) and len(text(first, last + 1)) <= limit:
-            last += 1
-        elif first > 0 and len(text(first - 1, last)) <= limit:
-            first -= 1
-        else:
-            return text(first, last).rstrip(",;: ")
+    first, last = widen(sentence, bounds, *best, limit)
+    return clause_text(sentence, bounds, first, last).rstrip(",;: ")
 
 
 def _spans(sentences: list[str], limit: int) -> Iterator[tuple[str, str, int, bool]]:
@@ -81,7 +69,9 @@ def _spans(sentences: list[str], limit: int) -> Iterator[tuple[str, str, int, bo
                 yield pair, pair, i, True
 
 
-# What the sentence ranker looks at, each about 0..1. Weights: SPAN_WEIGHTS.
+# What the sentence ranker looks at, each about 0..1. Its weights are fitted data:
+# FittedModels.ranker (models/ranker.json, by scripts/train_answerer.py on SQuAD-es v2 answerable
+# questions less the paragraphs XQuAD-es asks about; docs/eval/answerer.md).
 SPAN_FEATURES = (
     "match",  # idf-weighted share of the question's words in the span, headline at half weight
     # (or, across languages, the embedding similarity)
@@ -106,11 +96,6 @@ def span_weights(fitted: dict[str, float]) -> np.ndarray:
     if missing:
         raise ValueError(f"ranker weights lack {sorted(missing)}")
     return np.array([fitted[name] for name in SPAN_FEATURES], dtype=np.float32)
-
-
-# Fitted by scripts/train_answerer.py on SQuAD-es v2 answerable questions (less those about
-# paragraphs XQuAD-es also asks about), checked on XQuAD-es (docs/eval/answerer.md).
-SPAN_WEIGHTS = span_weights(load_fitted("ranker.json")["weights"])
 
 
 @dataclass(frozen=True)
@@ -202,13 +187,13 @@ def span_table(query: Query, hits: Sequence[Hit]) -> list[Span]:
     return spans
 
 
-def rank_sentences(query: Query, hits: Sequence[Hit]) -> list[Candidate]:
-    """The spans of `span_table`, best answer first (a linear score of their features)."""
+def rank_sentences(query: Query, hits: Sequence[Hit], weights: np.ndarray) -> list[Candidate]:
+    """The spans of `span_table`, best answer first (their features times the ranker's `weights`)."""
     candidates = [
         Candidate(
             span.hit_index,
             span.text,
-            float(span.features @ SPAN_WEIGHTS),
+            float(span.features @ weights),
             frozenset(span.tokens),
             span.quote,
             span.similarity,
@@ -228,11 +213,11 @@ class Listed:
     score: float
 
 
-def reading_list(query: Query, hits: Sequence[Hit], limit: int) -> list[Listed]:
+def reading_list(query: Query, hits: Sequence[Hit], limit: int, weights: np.ndarray) -> list[Listed]:
     """The `limit` sentences most worth reading, best first: the sentences of the spans
     `span_table` scores highest (both sentences of a pair)."""
     spans = span_table(query, hits)
-    scores = [float(span.features @ SPAN_WEIGHTS) for span in spans]
+    scores = [float(span.features @ weights) for span in spans]
     chosen: dict[tuple[int, str], float] = {}
     for row in np.argsort([-score for score in scores], kind="stable"):
         for sentence in spans[row].sentences:

@@ -17,9 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..lexical.analysis import analyze
-from ..models import load_fitted
 from ..schema import Hit
-from .question import Query, carries, coverage, fold, key_terms, strip_words
+from .question import Query, carries, coverage, fold, strip_words
 from .ranking import Candidate
 
 REFUSAL_FEATURES = (
@@ -54,8 +53,6 @@ class RefusalModel:
         return cls(vector, float(fitted["bias"]), float(fitted["threshold"]))  # type: ignore[arg-type]
 
 
-# One per embedding model: the "similarity" feature is on each model's own cosine scale.
-REFUSAL_MODELS = {name: RefusalModel.from_fitted(m) for name, m in load_fitted("refusal.json")["models"].items()}
 # SQuAD's unanswerable questions reuse the article's words, so it cannot teach this one, which
 # the project's own news cases need: most of the question's words occur in no article at all
 # ("¿Cuándo se inaugurará el nuevo estadio de fútbol?" over articles on water and the metro).
@@ -88,7 +85,7 @@ def refusal_features(candidates: Sequence[Candidate], query: Query, hit: Hit) ->
 
 def missing_key_share(query: Query, hit: Hit) -> float:
     """Share of the question's names and numbers (key_terms) that `hit`'s article lacks."""
-    keys = key_terms(query.text)
+    keys = query.key_terms
     if not keys:
         return 0.0
     folded = fold(_article_text(hit))
@@ -114,20 +111,19 @@ def rules_refuse(query: Query, hit: Hit, across_languages: bool = True) -> bool 
         if not across_languages:
             return None
         return missing_key_share(query, hit) > 0 or hit.similarity < MIN_CROSS_LINGUAL_SIMILARITY
-    if len(key_terms(query.text)) >= 2 and missing_key_share(query, hit) >= 1.0:
+    if len(query.key_terms) >= 2 and missing_key_share(query, hit) >= 1.0:
         return True  # "Who won the 2022 World Cup final?" over an article with neither name nor year
     return None
 
 
-def answer_score(candidates: Sequence[Candidate], query: Query, hit: Hit, across_languages: bool = True) -> float:
-    """The model's probability that the best span answers, or -inf / +inf when a rule refuses /
-    answers whatever the threshold (scripts/calibrate_refusal.py chooses the threshold on these)."""
+def answer_score(
+    candidates: Sequence[Candidate], query: Query, hit: Hit, model: RefusalModel, across_languages: bool = True
+) -> float:
+    """`model`'s probability that the best span answers, or -inf / +inf when a rule refuses /
+    answers whatever the threshold (scripts/calibrate_refusal.py chooses the threshold on these).
+    `model` is the one fitted for the question's embedding model (FittedModels.refusal): the
+    "similarity" feature is on each model's own cosine scale."""
     ruled = rules_refuse(query, hit, across_languages)
     if ruled is not None:
         return -math.inf if ruled else math.inf
-    return REFUSAL_MODELS[query.embed_model].answer_probability(refusal_features(candidates, query, hit))
-
-
-def refuses(candidates: Sequence[Candidate], query: Query, hit: Hit, across_languages: bool = True) -> bool:
-    """Is the best span no answer to the question? (`across_languages`: rules_refuse's.)"""
-    return answer_score(candidates, query, hit, across_languages) < REFUSAL_MODELS[query.embed_model].threshold
+    return model.answer_probability(refusal_features(candidates, query, hit))

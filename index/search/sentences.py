@@ -49,6 +49,32 @@ def split_sentences(text: str) -> list[str]:
     return [" ".join(s.split()) for s in sentences if len(s.strip()) > 1]
 
 
+# A clause ends at a comma, semicolon or colon, or before an opening parenthesis or dash.
+_CLAUSE_BREAK = re.compile(r"[,;:]\s+|\s+(?=[(—–])")
+
+
+def clause_bounds(sentence: str) -> list[int]:
+    """Where each clause of `sentence` starts, and its end: clause n is bounds[n]:bounds[n + 1]."""
+    return [0, *(m.end() for m in _CLAUSE_BREAK.finditer(sentence)), len(sentence)]
+
+
+def clause_text(sentence: str, bounds: list[int], first: int, last: int) -> str:
+    """Clauses `first` to `last` (both included) of `sentence`."""
+    return sentence[bounds[first] : bounds[last + 1]].strip()
+
+
+def widen(sentence: str, bounds: list[int], first: int, last: int, limit: int) -> tuple[int, int]:
+    """Clauses `first`..`last` grown by the next clause, else the previous one, while they fit in
+    `limit` characters: the answer sits next to the question's words rather than among them."""
+    while True:
+        if last + 2 < len(bounds) and len(clause_text(sentence, bounds, first, last + 1)) <= limit:
+            last += 1
+        elif first > 0 and len(clause_text(sentence, bounds, first - 1, last)) <= limit:
+            first -= 1
+        else:
+            return first, last
+
+
 def embedded_sentences(title: str, chunk: str) -> list[str]:
     """The texts embedded for a chunk's sentences, in `split_sentences` order. The headline
     goes with each: a news sentence often leaves out what the headline says."""
