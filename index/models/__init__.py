@@ -52,14 +52,14 @@ class ReaderUse:
     # answer's score above which the short answer comes first, both on the training scale (None:
     # this reader cannot support them); whether the key-term rules also refuse a question in
     # another language than its article (refusal.rules_refuse).
-    rerank_weight: float = 4.0
-    answer_threshold: float | None = None
-    span_threshold: float | None = None
-    cross_lingual_rules: bool = True
+    rerank_weight: float
+    answer_threshold: float | None
+    span_threshold: float | None
+    cross_lingual_rules: bool
     # The span reader (ReaderAnswerer, NEWSBOT_ANSWERER=reader): its refusal threshold, and the
     # weight of the ranker's opinion next to the reader's.
-    threshold: float = 0.0
-    ranker_weight: float = 0.0
+    threshold: float
+    ranker_weight: float
 
     @classmethod
     def from_fitted(cls, fitted: dict[str, Any]) -> ReaderUse:
@@ -79,7 +79,7 @@ class FittedModels:
 
     ranker: np.ndarray  # the sentence ranker's weights, in ranking.SPAN_FEATURES order
     refusal: dict[str, RefusalModel]  # per embedding model: each model's cosines have their own scale
-    reader: ReaderUse = ReaderUse()
+    reader: ReaderUse
     sources: dict[str, str] = field(default_factory=dict)
 
     def with_reader(self, **changes: Any) -> FittedModels:
