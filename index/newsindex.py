@@ -146,23 +146,32 @@ class NewsIndex:
         question about the latest news ("¿cuál es el nivel más reciente…?") the newest of the
         articles about it comes first."""
         text = clean_query(query)
-        return self._search(text, k, to_date_int(since), to_date_int(until), read_intent(text).latest)
+        intent = read_intent(text)
+        return self._search(text, k, to_date_int(since), to_date_int(until), intent.latest, intent.language)
 
     def _search(
-        self, text: str, k: int, since: int, until: int, latest: bool, lexical: LexicalIndex | None = None
+        self,
+        text: str,
+        k: int,
+        since: int,
+        until: int,
+        latest: bool,
+        language: str,
+        lexical: LexicalIndex | None = None,
     ) -> list[Hit]:
         if k < 1:
             raise QuestionError("k must be at least 1")
-        hits = merge_by_article(self.hybrid.retrieve_chunks(text, DateRange(since, until), lexical), k)
+        hits = merge_by_article(self.hybrid.retrieve_chunks(text, DateRange(since, until), lexical, language), k)
         return newest_first(hits) if latest else hits
 
     def _retrieve(self, query: Query, lexical: LexicalIndex) -> list[Hit]:
         """The articles `query` searches for; where the dates it names match none, without them
         (a date named need not be a publication date)."""
         since, until = to_date_int(query.since), to_date_int(query.until)
-        hits = self._search(query.search, query.search_k, since, until, query.intent.latest, lexical)
+        latest, language = query.intent.latest, query.intent.language
+        hits = self._search(query.search, query.search_k, since, until, latest, language, lexical)
         if not hits and query.dates_named:
-            hits = self._search(query.search, query.search_k, 0, 0, query.intent.latest, lexical)
+            hits = self._search(query.search, query.search_k, 0, 0, latest, language, lexical)
         return hits
 
     # -- inventory -----------------------------------------------------------------------

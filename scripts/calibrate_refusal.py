@@ -16,6 +16,14 @@ questions they refuse are unanswerable; `metrics.choose_threshold`), as for the 
 (scripts/calibrate_reader.py). When none is, the model refuses nothing and the rules alone do.
 
 The covid19-qa files state no licence, so they choose this one number and train nothing.
+
+With `--news training/newsqa` the threshold is chosen the same way on the news QA set's dev
+events (the refusal model is fitted on its training events: scripts/train_answerer.py --news),
+and `--check` reports what it does on another set's fit part:
+
+    python scripts/calibrate_refusal.py --news training/newsqa --store /tmp/evalnews \
+        --check ../shared/eval/covid19-qa-es/train.squad2.json --check-store /tmp/evalcovid \
+        --out docs/eval/refusal-threshold.md
 """
 
 from __future__ import annotations
@@ -27,9 +35,10 @@ from pathlib import Path
 
 from index import Settings
 from index.answer.answerers import RankerAnswerer, Trace
-from index.measure.datasets import load_squad, split_questions
+from index.measure.datasets import EvalQuestion, EvalSet, load_squad, split_questions
 from index.measure.evaluate import dataset_index, scored_answers
-from index.measure.metrics import at_threshold, choose_threshold, threshold_table
+from index.measure.metrics import Scored, at_threshold, choose_threshold, threshold_table
+from index.measure.newsqa import load_newsqa
 from index.models import load_fitted, load_models, write_fitted
 
 MAX_FALSE_REFUSALS = 0.05
@@ -45,26 +54,42 @@ class Recorder:
         self.last = trace.refusal_score
 
 
+def refusal_scores(data: EvalSet, questions: list[EvalQuestion], store: Path, settings: Settings) -> list[Scored]:
+    """Each question asked with the refusal model's verdict recorded instead of applied."""
+    recorder = Recorder()
+    # Refusing only by rule (-inf): the lowest finite threshold lets every score through.
+    models = load_models().with_refusal_threshold(settings.embed_model, -sys.float_info.max)
+    answerers = [RankerAnswerer(models=models, trace=recorder)]
+    index, paths = dataset_index(data, settings, store, answerers=answerers)
+    index.ingest(paths)
+    return scored_answers(index, questions, lambda _: recorder.last)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, required=True, help="a SQuAD v2-format news set")
+    parser.add_argument("--data", type=Path, help="a SQuAD v2-format news set")
+    parser.add_argument("--news", type=Path, help="the news QA set's folder (instead of --data): its dev events")
     parser.add_argument(
         "--store", type=Path, default=Path("/tmp/newsbot-calibrate"), help="the eval store (`newsbot eval --store`)"
     )
+    parser.add_argument("--check", type=Path, help="a SQuAD v2-format news set to try the threshold on (its fit part)")
+    parser.add_argument("--check-store", type=Path, default=Path("/tmp/newsbot-calibrate-check"))
     parser.add_argument("--out", type=Path, help="write the threshold table here (Markdown)")
     parser.add_argument("--limit", type=int, help="ask only this many fit questions (smoke runs)")
     args = parser.parse_args()
 
     settings = Settings.from_env().with_overrides(answerer="ranker")
-    data = load_squad(args.data)
-    questions = split_questions(data.questions, "fit")[: args.limit]
-    recorder = Recorder()
-    # Refusing only by rule (-inf): the lowest finite threshold lets every score through.
-    models = load_models().with_refusal_threshold(settings.embed_model, -sys.float_info.max)
-    answerers = [RankerAnswerer(models=models, trace=recorder)]
-    index, paths = dataset_index(data, settings, args.store, answerers=answerers)
-    index.ingest(paths)
-    rows = scored_answers(index, questions, lambda _: recorder.last)
+    if args.news:
+        data = load_newsqa(args.news)
+        questions = [q for q in data.questions if q.split == "dev"][: args.limit]
+        described = f"the news QA set's dev events ({len(questions)} questions)"
+    elif args.data:
+        data = load_squad(args.data)
+        questions = split_questions(data.questions, "fit")[: args.limit]
+        described = f"{args.data.name}, fit part ({len(questions)} questions; every fifth article held out)"
+    else:
+        parser.error("give --data or --news")
+    rows = refusal_scores(data, questions, args.store, settings)
     chosen, table = choose_threshold(rows, MAX_FALSE_REFUSALS)
     fitted = load_fitted("refusal.json")
     model = settings.embed_model
@@ -73,18 +98,31 @@ def main() -> int:
         **fitted["models"][model],
         "threshold": round(chosen["threshold"], 3),
         "threshold_chosen_by": "python " + " ".join(sys.argv),
-        "threshold_data": f"{args.data.name}, fit part ({len(questions)} questions; every fifth article held out)",
+        "threshold_data": described,
         "threshold_fit": {k: round(v, 3) for k, v in chosen.items()},
     }
     write_fitted("refusal.json", fitted)
     print(f"threshold {chosen['threshold']:.3f}: {chosen}\nbefore: {before}")
+    checked: list[str] = []
+    if args.check:
+        check_data = load_squad(args.check)
+        check_questions = split_questions(check_data.questions, "fit")
+        check_rows = refusal_scores(check_data, check_questions, args.check_store, settings)
+        result = at_threshold(check_rows, chosen["threshold"])
+        print(f"on {args.check.name}'s fit part: {result}")
+        checked = [
+            "",
+            f"Checked on {args.check.name}'s fit part ({len(check_rows)} questions): refusal F1 "
+            f"{result['refusal_f1']:.3f}, false refusals {result['false_refusals']:.3f}, containment "
+            f"{result['containment_answered']:.3f} of answered / {result['containment_all']:.3f} of all answerable.",
+        ]
     if args.out:
         lines = [
             f"# The sentence ranker's refusal threshold ({model})",
             "",
             f"Command: `python {' '.join(sys.argv)}`  ",
-            f"{len(questions)} questions of the fit part of {args.data.name} "
-            f"({sum(r.answerable for r in rows)} answerable). Chosen: the best refusal F1 with at most "
+            f"{described[0].upper()}{described[1:]}, {sum(r.answerable for r in rows)} of them answerable. "
+            "Chosen: the best refusal F1 with at most "
             f"{MAX_FALSE_REFUSALS:.0%} of answerable questions refused, among the thresholds whose refusals "
             "are mostly unanswerable questions (else the lowest). Refused by rule at every threshold: "
             f"{sum(r.score == -math.inf for r in rows)} questions.",
@@ -94,6 +132,7 @@ def main() -> int:
             f"{before['containment_answered']:.3f} of answered / {before['containment_all']:.3f} of all answerable.",
             "",
             *threshold_table(table, chosen),
+            *checked,
         ]
         args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return 0

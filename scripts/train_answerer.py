@@ -16,6 +16,16 @@ Questions of --train about paragraphs that --test also asks about are left out (
 
 It writes the fitted constants to index/models/ranker.json and refusal.json. Retrieval runs once per question and
 is cached under --work, so refits are quick.
+
+With `--news training/newsqa` both are fitted on the project's news QA set instead: every
+question of its training events is asked through `NewsIndex.ask` (each part of a two-part
+question on its own, with its own words; unanswerable questions whole), and the ranker's
+weights and the refusal model are fitted on what the product ranked (the refusal threshold
+chosen on the dev events); both are measured on the held-out events. Only the ranker is
+written: the news-fitted refusal model did not carry over to other news (docs/eval/answerer.md),
+and `--write-refusal` writes it too.
+
+    python scripts/train_answerer.py --news training/newsqa --work /tmp/newsbot-answerer --out docs/eval/answerer.md
 """
 
 from __future__ import annotations
@@ -25,6 +35,7 @@ import pickle
 import random
 import sys
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,9 +48,11 @@ from index.answer import refusal as RF
 from index.answer.question import SEARCH_K
 from index.measure.datasets import EvalQuestion, EvalSet, held_out, load_squad, write_jsonl
 from index.measure.metrics import contains_answer
-from index.models import load_fitted, write_fitted
+from index.models import load_fitted, load_models, write_fitted
+from index.schema import Hit
 
 Rows = list[tuple[EvalQuestion, list[Any]]]
+QueryOf = Callable[[EvalQuestion], Q.Query]  # how the product reads a question
 # The starting point, and the baseline the report compares with: the share of the question's
 # words in the span, plus a little for holding what is asked, for the best article, for brevity.
 HAND_SET = np.array([1.0, 0.0, 0.0, 0.0, 0.35, -0.2, 0.25, 0.0, -0.1, 0.0, 0.0, 0.0, 0.0], dtype=np.float32)
@@ -79,15 +92,105 @@ def questions_with_hits(
     return index, rows
 
 
+class Recorder:
+    """An answerer that answers nothing: it keeps the query and hits `NewsIndex.ask` gives it."""
+
+    name = "recorder"
+    last: tuple[Q.Query, list[Hit]] | None = None
+
+    def answer(self, query: Q.Query, hits: Sequence[Hit]) -> None:
+        self.last = (query, list(hits))
+
+
+# (question asked, its answers, answerable, split, event) and what the product searched with.
+NewsRow = tuple[str, tuple[str, ...], bool, str, str, Q.Query, list[Hit]]
+
+
+def news_rows(news: Path, work: Path) -> list[NewsRow]:
+    """Every question of the news QA set (parts on their own) with the query and hits `ask` gives
+    it, in the store `newsbot eval --store WORK` uses (cached under `work`)."""
+    from index.measure.evaluate import dataset_index as eval_index
+    from index.measure.newsqa import load_batches, load_newsqa, question_split
+
+    cache = work / "newsqa-rows.pkl"
+    if cache.exists():
+        return pickle.loads(cache.read_bytes())  # type: ignore[no-any-return]
+    recorder = Recorder()
+    index, paths = eval_index(load_newsqa(news), Settings.from_env(), work, answerers=[recorder])
+    index.ingest(paths)
+    rows: list[NewsRow] = []
+    for batch in load_batches(news):
+        for q in batch.questions:
+            split, article = question_split(batch, q), batch.articles.get(q.articles[0]) if q.articles else None
+            event = article.event if article else ""
+            asked = [(q.asked_for(part), part.answers, True) for part in q.parts]
+            asked += [] if q.answerable else [(q.question, (), False)]
+            for question, answers, answerable in asked:
+                recorder.last = None
+                index.ask(question)
+                if recorder.last is not None:
+                    rows.append((question, tuple(answers), answerable, split, event, *recorder.last))
+    cache.write_bytes(pickle.dumps(rows))
+    return rows
+
+
+def news_main(args: argparse.Namespace) -> int:
+    """--news: the ranker and the refusal model fitted on the news QA set's training events."""
+    started = time.time()
+    rows = news_rows(args.news, args.work)
+    by_split: dict[str, Rows] = {"train": [], "dev": [], "held-out": []}
+    queries: dict[str, Q.Query] = {}
+    for question, answers, can_answer, split, event, query, hits in rows:
+        asked = EvalQuestion(question, frozenset({event}), answers, can_answer)
+        queries[question] = query
+        by_split[split].append((asked, hits))
+
+    def query_of(question: EvalQuestion) -> Q.Query:
+        return queries[question.question]
+
+    def spans(split: str) -> list[tuple[np.ndarray, np.ndarray, list[int]]]:
+        return span_sets(by_split[split], query_of)
+
+    def answerable(split: str) -> int:
+        return sum(q.answerable for q, _ in by_split[split])
+
+    shipped = load_models().ranker
+    ranker = fit_ranker(spans("train"))
+    table = [
+        (
+            name,
+            top_span(spans("dev"), weights, answerable("dev")),
+            top_span(spans("held-out"), weights, answerable("held-out")),
+        )
+        for name, weights in (("the weights it replaces", shipped), ("fitted on the news set", ranker))
+    ]
+    for name, dev, held in table:
+        print(f"{name}: dev {dev[0]:.3f}, held-out {held[0]:.3f}", file=sys.stderr)
+    fit = refusal_rows(by_split["train"], query_of, ranker)
+    weights, bias = fit_refusal(fit)
+    dev_rows = refusal_rows(by_split["dev"], query_of, ranker)
+    threshold = choose_refusal_threshold(dev_rows, weights, bias)
+    held_out = decisions(refusal_rows(by_split["held-out"], query_of, ranker), weights, bias, threshold)
+    print(f"refusal on the held-out events: {held_out}", file=sys.stderr)
+    data = "the news QA set's training events (training/newsqa; docs/eval/answerer.md)"
+    write_models(args, data, ranker, (weights, bias, threshold) if args.write_refusal else None)
+    if args.out:
+        args.out.write_text(
+            news_report(args, table, ranker, (weights, bias, threshold), held_out, len(fit)), encoding="utf-8"
+        )
+    print(f"{time.time() - started:.0f} s", file=sys.stderr)
+    return 0
+
+
 def query_for(question: EvalQuestion, index: NewsIndex) -> Q.Query:
     return Q.understand(question.question, index.lexical_index())
 
 
-def span_sets(rows: Rows, index: NewsIndex) -> list[tuple[np.ndarray, np.ndarray, list[int]]]:
+def span_sets(rows: Rows, query_of: QueryOf) -> list[tuple[np.ndarray, np.ndarray, list[int]]]:
     """Per answerable question: span features, labels (span holds an answer), span lengths."""
     out = []
     for question, hits in rows:
-        spans = R.span_table(query_for(question, index), hits) if question.answerable else []
+        spans = R.span_table(query_of(question), hits) if question.answerable else []
         if spans:
             features = np.stack([s.features for s in spans])
             labels = np.array([contains_answer(s.text, question.answers) for s in spans], dtype=np.float32)
@@ -125,11 +228,11 @@ def top_span(sets: list, weights: np.ndarray, total: int) -> tuple[float, float]
     return found / max(1, total), float(np.mean(lengths))
 
 
-def refusal_rows(rows: Rows, index: NewsIndex, ranker: np.ndarray) -> list[tuple[np.ndarray, bool, bool, str]]:
+def refusal_rows(rows: Rows, query_of: QueryOf, ranker: np.ndarray) -> list[tuple[np.ndarray, bool, bool, str]]:
     """(features, answerable, best span holds the answer, article) per question, by `ranker`'s order."""
     out = []
     for question, hits in rows:
-        query = query_for(question, index)
+        query = query_of(question)
         candidates = R.rank_sentences(query, hits, ranker)
         if not candidates:
             continue
@@ -175,10 +278,53 @@ def decisions(rows: list, weights: np.ndarray, bias: float, threshold: float) ->
     }
 
 
+def index_reader(index: NewsIndex) -> QueryOf:
+    return lambda question: query_for(question, index)
+
+
+def choose_refusal_threshold(rows: list, weights: np.ndarray, bias: float) -> float:
+    """The best refusal F1 among the thresholds that refuse at most MAX_LOST of the questions the
+    ranker answers correctly. SQuAD v2's 45 % of unanswerable questions is far above what a
+    newsroom asks, so maximising accuracy there would refuse good answers wholesale."""
+    allowed = [t for t in np.arange(0.05, 0.95, 0.01) if decisions(rows, weights, bias, float(t))["lost"] <= MAX_LOST]
+    return float(max(allowed, key=lambda t: decisions(rows, weights, bias, float(t))["refusal_f1"]))
+
+
+def write_models(
+    args: argparse.Namespace, data: str, ranker: np.ndarray, refusal: tuple[np.ndarray, float, float] | None
+) -> None:
+    """The fitted constants, as data the product loads (index/models/ranker.json, and
+    refusal.json unless `refusal` is None)."""
+    command = "python " + " ".join(sys.argv)
+    written = write_fitted(
+        "ranker.json",
+        {
+            **load_fitted("ranker.json"),
+            "fitted_by": command,
+            "data": data,
+            "weights": {name: round(float(w), 3) for name, w in zip(R.SPAN_FEATURES, ranker, strict=True)},
+        },
+    )
+    print(f"wrote {written}", file=sys.stderr)
+    if refusal is None:
+        return
+    weights, bias, threshold = refusal
+    refusal_data = load_fitted("refusal.json")
+    refusal_data["models"][args.embed_model] = {
+        "weights": {name: round(float(w), 3) for name, w in zip(RF.REFUSAL_FEATURES, weights, strict=True)},
+        "bias": round(float(bias), 3),
+        "threshold": round(float(threshold), 3),
+    }
+    written = write_fitted("refusal.json", {**refusal_data, "fitted_by": command, "data": data})
+    print(f"wrote {written}", file=sys.stderr)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--train", type=Path, required=True)
-    parser.add_argument("--test", type=Path, required=True)
+    parser.add_argument("--train", type=Path, help="a SQuAD-format training set")
+    parser.add_argument("--test", type=Path, help="a SQuAD-format test set (with --train)")
+    parser.add_argument("--news", type=Path, help="the news QA set's folder (instead of --train and --test)")
+    parser.add_argument("--write-refusal", action="store_true", help="with --news: write the refusal model too")
     parser.add_argument("--work", type=Path, default=Path("/tmp/newsbot-answerer"))
     parser.add_argument("--train-limit", type=int, default=10000, help="questions sampled from --train")
     parser.add_argument("--test-limit", type=int, default=1190, help="questions sampled from --test")
@@ -191,6 +337,10 @@ def main() -> int:
     )
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
+    if args.news:
+        return news_main(args)
+    if not (args.train and args.test):
+        parser.error("give --train and --test, or --news")
     started = time.time()
     train_data = load_squad(args.train, documents=args.documents)
     test_data = load_squad(args.test, documents=args.documents)
@@ -206,7 +356,8 @@ def main() -> int:
     test_answerable = sum(q.answerable for q, _ in test_rows)
 
     # 1. The ranker.
-    train_spans, test_spans = span_sets(train_rows, train_index), span_sets(test_rows, test_index)
+    train_of, test_of = index_reader(train_index), index_reader(test_index)
+    train_spans, test_spans = span_sets(train_rows, train_of), span_sets(test_rows, test_of)
     hand_set = HAND_SET.copy()
     ranker = fit_ranker(train_spans)
     ranker_table = [
@@ -223,41 +374,18 @@ def main() -> int:
     ]
 
     # 2. Refusal, on half of the training articles; measured on the other half.
-    rows = refusal_rows(train_rows, train_index, ranker)
+    rows = refusal_rows(train_rows, train_of, ranker)
     articles = sorted({r[3] for r in rows})
     random.Random(1).shuffle(articles)
     fit_half = set(articles[: len(articles) // 2])
     fit_rows = [r for r in rows if r[3] in fit_half]
     held_rows = [r for r in rows if r[3] not in fit_half]
     weights, bias = fit_refusal(fit_rows)
-    # The threshold: the best refusal F1 among those that refuse at most MAX_LOST_ANSWERS of the
-    # questions the ranker answers correctly. SQuAD v2's 45 % of unanswerable questions is far
-    # above what a newsroom asks, so maximising accuracy there would refuse good answers wholesale.
-    allowed = [
-        t for t in np.arange(0.05, 0.95, 0.01) if decisions(fit_rows, weights, bias, float(t))["lost"] <= MAX_LOST
-    ]
-    threshold = max(allowed, key=lambda t: decisions(fit_rows, weights, bias, float(t))["refusal_f1"])
+    threshold = choose_refusal_threshold(fit_rows, weights, bias)
     held = decisions(held_rows, weights, bias, float(threshold))
-    test = decisions(refusal_rows(test_rows, test_index, ranker), weights, bias, float(threshold))
-
-    # The fitted constants are data the product loads (index/models/*.json).
-    command = "python " + " ".join(sys.argv)
-    ranker_file = write_fitted(
-        "ranker.json",
-        {
-            **load_fitted("ranker.json"),
-            "fitted_by": command,
-            "weights": dict(zip(R.SPAN_FEATURES, map(float, ranker.round(3)), strict=True)),
-        },
-    )
-    refusal_data = load_fitted("refusal.json")
-    refusal_data["models"][args.embed_model] = {
-        "weights": dict(zip(RF.REFUSAL_FEATURES, map(float, weights.round(3)), strict=True)),
-        "bias": round(float(bias), 3),
-        "threshold": round(float(threshold), 3),
-    }
-    refusal_file = write_fitted("refusal.json", {**refusal_data, "fitted_by": command})
-    print(f"wrote {ranker_file} and {refusal_file}", file=sys.stderr)
+    test = decisions(refusal_rows(test_rows, test_of, ranker), weights, bias, float(threshold))
+    data = f"{args.train.name} less the paragraphs {args.test.name} asks about (docs/eval/answerer.md)"
+    write_models(args, data, ranker, (weights, bias, threshold))
     print(f"held-out {args.train.name}: {held}", file=sys.stderr)
     print(f"{args.test.name}: {test}; {time.time() - started:.0f} s", file=sys.stderr)
     if args.out:
@@ -266,6 +394,77 @@ def main() -> int:
             encoding="utf-8",
         )
     return 0
+
+
+def containment_table(first: str, second: str, rows: list) -> list[str]:
+    """Markdown: each weight set's top-span containment and mean length on two sets."""
+    return [
+        f"| weights | {first}: containment | mean chars | {second}: containment | mean chars |",
+        "|---|---:|---:|---:|---:|",
+        *(f"| {name} | {a[0]:.3f} | {a[1]:.0f} | {b[0]:.3f} | {b[1]:.0f} |" for name, a, b in rows),
+    ]
+
+
+def feature_table(names: tuple[str, ...], weights: np.ndarray) -> list[str]:
+    """Markdown: a model's weight per feature."""
+    return ["| feature | weight |", "|---|---:|", *(f"| {n} | {w:.3f} |" for n, w in zip(names, weights, strict=True))]
+
+
+def news_report(
+    args: argparse.Namespace, table: list, ranker: np.ndarray, refusal: tuple, held: dict, fitted_on: int
+) -> str:
+    weights, bias, threshold = refusal
+    return "\n".join(
+        [
+            "# The extractive answerer's models",
+            "",
+            "Both are fitted by `scripts/train_answerer.py`; their constants live in `index/models/ranker.json` "
+            "and `refusal.json`.",
+            "",
+            f"Command: `python scripts/train_answerer.py --news {args.news} --out {args.out}`",
+            "",
+            "Fitted on the news QA set's training events (training/newsqa/README.md): every question asked",
+            "through `NewsIndex.ask` (each part of a two-part question on its own, unanswerable ones whole),",
+            "and what the product ranked recorded. The refusal threshold is chosen on the dev events, and",
+            "both are measured on the held-out events.",
+            "",
+            "## Sentence ranker",
+            "",
+            "Containment = the top span holds a gold answer, over all answerable question parts (retrieval",
+            "misses count as misses), before any refusal or reading.",
+            "",
+            *containment_table("dev", "held-out", table),
+            "",
+            *feature_table(R.SPAN_FEATURES, ranker),
+            "",
+            f"## Refusal (embedding model {args.embed_model})",
+            "",
+            f'Logistic regression of "answerable" on {fitted_on} training questions; the threshold',
+            f"({threshold:.3f}) gives the best refusal F1 on the dev events among those that refuse at most",
+            f"{MAX_LOST:.0%} of the questions the ranker answers correctly. On the held-out events:",
+            "",
+            "| refusal precision | refusal recall | refusal F1 | containment (refusal = miss) | good answers refused |",
+            "|---:|---:|---:|---:|---:|",
+            f"| {held['refusal_precision']:.3f} | {held['refusal_recall']:.3f} | {held['refusal_f1']:.3f} "
+            f"| {held['containment']:.3f} | {held['lost']:.3f} |",
+            "",
+            *feature_table(RF.REFUSAL_FEATURES, weights),
+            f"| (bias) | {bias:.3f} |",
+            "",
+            *(
+                []
+                if args.write_refusal
+                else [
+                    "Not written to `refusal.json` (`--write-refusal` writes it): fitted on the news QA set, the",
+                    "model did not carry over to other news. Its threshold chosen end to end on the dev events",
+                    "(`scripts/calibrate_refusal.py --news`, at most 5 % of answerable questions refused) refused",
+                    "almost nothing; at the threshold above it refused 20.6 % of covid19-qa-es's answerable",
+                    "questions (fit part), for a refusal F1 of 0.20 there.",
+                    "",
+                ]
+            ),
+        ]
+    )
 
 
 def report(
@@ -300,13 +499,9 @@ def report(
         f"Both models are fitted without the {dropped} questions of {args.train.name} asked about paragraphs",
         f"that {args.test.name} also asks about (both come from SQuAD's dev set and share questions).",
         "",
-        f"| weights | {args.train.name}: containment | mean chars | {args.test.name}: containment | mean chars |",
-        "|---|---:|---:|---:|---:|",
-        *(f"| {name} | {tr[0]:.3f} | {tr[1]:.0f} | {te[0]:.3f} | {te[1]:.0f} |" for name, tr, te in ranker_table),
+        *containment_table(args.train.name, args.test.name, ranker_table),
         "",
-        "| feature | weight |",
-        "|---|---:|",
-        *(f"| {n} | {w:.3f} |" for n, w in zip(R.SPAN_FEATURES, ranker, strict=True)),
+        *feature_table(R.SPAN_FEATURES, ranker),
         "",
         f"## Refusal (embedding model {args.embed_model})",
         "",
@@ -325,9 +520,7 @@ def report(
         f"| {held['accuracy']:.3f} |",
         f"| {args.test.name} | — | — | — | {test['containment']:.3f} | {test['lost']:.3f} | {test['accuracy']:.3f} |",
         "",
-        "| feature | weight |",
-        "|---|---:|",
-        *(f"| {n} | {w:.3f} |" for n, w in zip(RF.REFUSAL_FEATURES, weights, strict=True)),
+        *feature_table(RF.REFUSAL_FEATURES, weights),
         f"| (bias) | {bias:.3f} |",
         "",
     ]

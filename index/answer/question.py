@@ -231,8 +231,10 @@ def understand(
     idf = lexical.idf(analyze(f"{topic} {context}"))
     weights = {**term_weights(context, idf, CONTEXT_WEIGHT), **term_weights(topic, idf)}
     # Unseen words weigh what a word found in no chunk would weigh (the highest idf), so a
-    # rare topic word missing counts for much more than a ubiquitous one ("Valle Alto").
-    words = dict.fromkeys(analyze(_LATEST.sub(" ", topic)))  # ordered, as in term_weights
+    # rare topic word missing counts for much more than a ubiquitous one ("Valle Alto"). A
+    # follow-up counts the words searched with it ("¿y en qué se va a gastar?" is asked of
+    # the articles the question before it found).
+    words = dict.fromkeys(analyze(_LATEST.sub(" ", search)))  # ordered, as in term_weights
     unseen_weight = lexical.unseen_idf()
     total = sum(idf.get(w, unseen_weight) for w in words)
     unseen = sum(unseen_weight for w in words if w not in idf) / total if total else 0.0

