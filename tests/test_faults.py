@@ -330,3 +330,50 @@ def test_damaged_bm25_arrays_are_rebuilt(
     assert "rebuilt" in caplog.text
     assert Path(hits[0].source).name == "2026-02-04_noticias-metropolitanas_presas.txt"
     assert NewsIndex(fresh_index.settings.store, settings=fresh_index.settings).lexical_index().chunk_ids
+
+
+# -- a Chroma server's transient answers ---------------------------------------------------------
+
+
+class _FlakyCollection:
+    """The real collection, whose next `failures` reads fail as a Chroma server's do while
+    another process's writes are being indexed."""
+
+    def __init__(self, collection: object, message: str, failures: int) -> None:
+        self._collection, self._message, self.failures = collection, message, failures
+
+    def _maybe_fail(self) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise RuntimeError(f"Error executing plan: Internal error: {self._message}")
+
+    def get(self, **request: object) -> object:
+        self._maybe_fail()
+        return self._collection.get(**request)  # type: ignore[attr-defined]
+
+    def query(self, **request: object) -> object:
+        self._maybe_fail()
+        return self._collection.query(**request)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("message", ["Error finding id", "Error creating hnsw segment reader: Nothing found on disk"])
+def test_a_transient_server_error_is_waited_out_not_shown(
+    fresh_index: NewsIndex, articles_copy: Path, message: str
+) -> None:
+    fresh_index.ingest([articles_copy])
+    store = fresh_index.store
+    real = store.collection
+    chunk_id = next(iter(store.iter_chunks())).ids[0]
+    try:
+        store.collection = _FlakyCollection(real, message, failures=2)  # type: ignore[assignment]
+        assert list(store.get_chunks([chunk_id])) == [chunk_id]
+        assert store.nearest([1.0] + [0.0] * 383, 1)
+        # Anything else, or a transient error that lasts, is a clear StoreError.
+        store.collection = _FlakyCollection(real, message, failures=10)  # type: ignore[assignment]
+        with pytest.raises(StoreError, match="cannot read the store"):
+            store.get_chunks([chunk_id])
+        store.collection = _FlakyCollection(real, "disk I/O error", failures=1)  # type: ignore[assignment]
+        with pytest.raises(StoreError, match="disk I/O error"):
+            store.get_chunks([chunk_id])
+    finally:
+        store.collection = real

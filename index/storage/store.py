@@ -19,7 +19,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -54,6 +54,23 @@ READ_BATCH = 5000
 # time with precomputed vectors, nothing next to embedding (docs/bench/README.md).
 HNSW_SYNC_THRESHOLD = 100
 TRANSIENT_RETRY_SECONDS = (0.1, 0.3, 1.0)
+# What a Chroma server can answer for a moment while another process's writes are being
+# indexed: worth a short, bounded wait rather than an error for the user.
+TRANSIENT_ERRORS = ("Nothing found on disk", "Error finding id")
+
+
+def _patiently(call: Callable[[], Any], failure: str) -> Any:
+    """`call()` (a Chroma read), with a short, bounded wait on its transient errors; any other
+    error, or one that lasts, is a StoreError."""
+    for attempt in range(len(TRANSIENT_RETRY_SECONDS) + 1):
+        try:
+            return call()
+        except Exception as exc:
+            if attempt < len(TRANSIENT_RETRY_SECONDS) and any(m in str(exc) for m in TRANSIENT_ERRORS):
+                time.sleep(TRANSIENT_RETRY_SECONDS[attempt])
+                continue
+            raise StoreError(f"{failure}: {exc}") from exc
+    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 def open_client(settings: Settings) -> ClientAPI:
@@ -231,10 +248,7 @@ class ChunkStore:
         """Every chunk, a page at a time (`include` may add "embeddings")."""
         offset = 0
         while True:
-            try:
-                page = self.collection.get(limit=READ_BATCH, offset=offset, include=list(include))  # type: ignore[arg-type]
-            except Exception as exc:
-                raise StoreError(f"cannot read the store: {exc}") from exc
+            page = self._get(limit=READ_BATCH, offset=offset, include=list(include))
             if not page["ids"]:
                 return
             yield ChunkPage.of(page)
@@ -281,10 +295,7 @@ class ChunkStore:
             wanted = sorted(set(values))
             for start in range(0, len(wanted), LOG_ARTICLES_PER_RECORD):
                 batch = wanted[start : start + LOG_ARTICLES_PER_RECORD]
-                try:
-                    page = self.collection.get(where={key: {"$in": batch}}, include=["metadatas"])  # type: ignore[dict-item,list-item]
-                except Exception as exc:
-                    raise StoreError(f"cannot read the store: {exc}") from exc
+                page = self._get(where={key: {"$in": batch}}, include=["metadatas"])
                 for cid, meta in zip(page["ids"], page.get("metadatas") or [], strict=True):
                     out[cid] = dict(meta or {})
         return out
@@ -357,33 +368,26 @@ class ChunkStore:
         wanted = sorted(set(article_ids))
         for start in range(0, len(wanted), LOG_ARTICLES_PER_RECORD):
             batch = wanted[start : start + LOG_ARTICLES_PER_RECORD]
-            try:
-                page = self.collection.get(where={"article_id": {"$in": batch}}, include=list(include))  # type: ignore[dict-item,arg-type]
-            except Exception as exc:
-                raise StoreError(f"cannot read the store: {exc}") from exc
+            page = self._get(where={"article_id": {"$in": batch}}, include=list(include))
             yield ChunkPage.of(page)
 
     # -- reads for search ----------------------------------------------------------------
 
     def _search(self, embedding: Sequence[float], n: int, where: dict[str, Any] | None, include: list[str]) -> Any:
-        """One nearest-neighbour query, with a short bounded wait on Chroma's transient error."""
-        for attempt in range(len(TRANSIENT_RETRY_SECONDS) + 1):
-            try:
-                return self.collection.query(
-                    query_embeddings=[list(embedding)],  # type: ignore[arg-type]
-                    n_results=n,  # Chroma returns fewer when fewer match
-                    where=where,
-                    include=include,  # type: ignore[arg-type]
-                )
-            except Exception as exc:
-                # A Chroma server queried while another process's first writes are being
-                # indexed can answer "Error creating hnsw segment reader: Nothing found on
-                # disk" for a moment; that one is worth a short, bounded wait.
-                if attempt < len(TRANSIENT_RETRY_SECONDS) and "Nothing found on disk" in str(exc):
-                    time.sleep(TRANSIENT_RETRY_SECONDS[attempt])
-                    continue
-                raise StoreError(f"cannot search the store: {exc}") from exc
-        raise AssertionError("unreachable: the last attempt returns or raises")
+        """One nearest-neighbour query (Chroma returns fewer than `n` when fewer match)."""
+        return _patiently(
+            lambda: self.collection.query(
+                query_embeddings=[list(embedding)],  # type: ignore[arg-type]
+                n_results=n,
+                where=where,
+                include=include,  # type: ignore[arg-type]
+            ),
+            "cannot search the store",
+        )
+
+    def _get(self, **request: Any) -> Any:
+        """One `collection.get`."""
+        return _patiently(lambda: self.collection.get(**request), "cannot read the store")
 
     def query(self, embedding: Sequence[float], n: int, where: dict[str, Any] | None) -> list[DenseMatch]:
         result = self._search(embedding, n, where, ["documents", "metadatas", "distances"])
@@ -418,10 +422,7 @@ class ChunkStore:
         """The stored embeddings of these chunks (missing ids are left out)."""
         if not chunk_ids:
             return {}
-        try:
-            page = self.collection.get(ids=list(chunk_ids), include=["embeddings"])  # type: ignore[list-item]
-        except Exception as exc:
-            raise StoreError(f"cannot read the store: {exc}") from exc
+        page = self._get(ids=list(chunk_ids), include=["embeddings"])
         embeddings = page.get("embeddings")
         if embeddings is None:
             return {}
@@ -432,10 +433,7 @@ class ChunkStore:
         if not chunk_ids:
             return {}
         include = ["documents", "metadatas"] + (["embeddings"] if with_embeddings else [])
-        try:
-            page = self.collection.get(ids=list(chunk_ids), include=include)  # type: ignore[arg-type]
-        except Exception as exc:
-            raise StoreError(f"cannot read the store: {exc}") from exc
+        page = self._get(ids=list(chunk_ids), include=include)
         embeddings = page.get("embeddings")
         out = {}
         for i, cid in enumerate(page["ids"]):
