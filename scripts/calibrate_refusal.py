@@ -65,6 +65,12 @@ def refusal_scores(data: EvalSet, questions: list[EvalQuestion], store: Path, se
     return scored_answers(index, questions, lambda _: recorder.last)
 
 
+def fit_part(path: Path) -> tuple[EvalSet, list[EvalQuestion]]:
+    """A SQuAD v2-format news set and the questions of its fit part (`newsbot eval --split fit`)."""
+    data = load_squad(path)
+    return data, split_questions(data.questions, "fit")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, help="a SQuAD v2-format news set")
@@ -84,8 +90,8 @@ def main() -> int:
         questions = [q for q in data.questions if q.split == "dev"][: args.limit]
         described = f"the news QA set's dev events ({len(questions)} questions)"
     elif args.data:
-        data = load_squad(args.data)
-        questions = split_questions(data.questions, "fit")[: args.limit]
+        data, questions = fit_part(args.data)
+        questions = questions[: args.limit]
         described = f"{args.data.name}, fit part ({len(questions)} questions; every fifth article held out)"
     else:
         parser.error("give --data or --news")
@@ -105,9 +111,7 @@ def main() -> int:
     print(f"threshold {chosen['threshold']:.3f}: {chosen}\nbefore: {before}")
     checked: list[str] = []
     if args.check:
-        check_data = load_squad(args.check)
-        check_questions = split_questions(check_data.questions, "fit")
-        check_rows = refusal_scores(check_data, check_questions, args.check_store, settings)
+        check_rows = refusal_scores(*fit_part(args.check), args.check_store, settings)
         result = at_threshold(check_rows, chosen["threshold"])
         print(f"on {args.check.name}'s fit part: {result}")
         checked = [

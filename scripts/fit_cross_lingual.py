@@ -44,21 +44,28 @@ def main() -> int:
     index.ingest(paths)
     text = {a.source: a.text for a in dataset.articles}
     language = {aid: a.article.language for b in load_batches(args.news) for aid, a in b.articles.items()}
-    asked = [q for q in news_questions(args.news) if q["answerable"]]
-    train = [q for q in asked if q["split"] == "train"]
+    # (question, its answers, "question language>article language"), per split
+    asked = [
+        (
+            str(q["question"]),
+            [str(a) for a in q["answers"]],  # type: ignore[attr-defined]
+            f"{read_intent(clean_query(str(q['question']))).language}>{language.get(str(q['article']), '?')}",
+            q["split"],
+        )
+        for q in news_questions(args.news)
+        if q["answerable"]
+    ]
+    train = [a[:3] for a in asked if a[3] == "train"]
     random.Random(0).shuffle(train)
-    splits = {"train": train[: args.limit], "dev": [q for q in asked if q["split"] == "dev"]}
+    splits = {"train": train[: args.limit], "dev": [a[:3] for a in asked if a[3] == "dev"]}
 
     # found[split][offset][pair] = [answer among the hits, ...]
     found: dict[str, dict[float, dict[str, list[bool]]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
     for offset in OFFSETS:
         index.hybrid.cross_lingual_cosine = offset
         for split, questions in splits.items():
-            for q in questions:
-                question = str(q["question"])
+            for question, answers, pair in questions:
                 hits = index.search(question, k=SEARCH_K)
-                pair = f"{read_intent(clean_query(question)).language}>{language.get(str(q['article']), '?')}"
-                answers = [str(a) for a in q["answers"]]  # type: ignore[attr-defined]
                 holds = any(contains_answer(text.get(h.source, h.text), answers) for h in hits)
                 found[split][offset][pair].append(holds)
                 found[split][offset]["all"].append(holds)

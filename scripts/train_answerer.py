@@ -102,34 +102,32 @@ class Recorder:
         self.last = (query, list(hits))
 
 
-# (question asked, its answers, answerable, split, event) and what the product searched with.
-NewsRow = tuple[str, tuple[str, ...], bool, str, str, Q.Query, list[Hit]]
+# (question asked, its answers, answerable, split) and what the product searched with.
+NewsRow = tuple[str, tuple[str, ...], bool, str, Q.Query, list[Hit]]
 
 
 def news_rows(news: Path, work: Path) -> list[NewsRow]:
-    """Every question of the news QA set (parts on their own) with the query and hits `ask` gives
-    it, in the store `newsbot eval --store WORK` uses (cached under `work`)."""
-    from index.measure.evaluate import dataset_index as eval_index
-    from index.measure.newsqa import load_batches, load_newsqa, question_split
+    """Every question of the news QA set (parts on their own: reader_groups.news_questions) with
+    the query and hits `ask` gives it, in the store `newsbot eval --store WORK` uses (cached
+    under `work`)."""
+    from reader_groups import news_questions  # scripts/ is on the path when a script in it runs
 
-    cache = work / "newsqa-rows.pkl"
+    from index.measure.evaluate import dataset_index as eval_index
+    from index.measure.newsqa import load_newsqa
+
+    cache = work / "newsqa-asked.pkl"
     if cache.exists():
         return pickle.loads(cache.read_bytes())  # type: ignore[no-any-return]
     recorder = Recorder()
     index, paths = eval_index(load_newsqa(news), Settings.from_env(), work, answerers=[recorder])
     index.ingest(paths)
     rows: list[NewsRow] = []
-    for batch in load_batches(news):
-        for q in batch.questions:
-            split, article = question_split(batch, q), batch.articles.get(q.articles[0]) if q.articles else None
-            event = article.event if article else ""
-            asked = [(q.asked_for(part), part.answers, True) for part in q.parts]
-            asked += [] if q.answerable else [(q.question, (), False)]
-            for question, answers, answerable in asked:
-                recorder.last = None
-                index.ask(question)
-                if recorder.last is not None:
-                    rows.append((question, tuple(answers), answerable, split, event, *recorder.last))
+    for asked in news_questions(news):
+        question, answers = str(asked["question"]), tuple(str(a) for a in asked["answers"])  # type: ignore[attr-defined]
+        recorder.last = None
+        index.ask(question)
+        if recorder.last is not None:
+            rows.append((question, answers, bool(asked["answerable"]), str(asked["split"]), *recorder.last))
     cache.write_bytes(pickle.dumps(rows))
     return rows
 
@@ -140,8 +138,8 @@ def news_main(args: argparse.Namespace) -> int:
     rows = news_rows(args.news, args.work)
     by_split: dict[str, Rows] = {"train": [], "dev": [], "held-out": []}
     queries: dict[str, Q.Query] = {}
-    for question, answers, can_answer, split, event, query, hits in rows:
-        asked = EvalQuestion(question, frozenset({event}), answers, can_answer)
+    for question, answers, can_answer, split, query, hits in rows:
+        asked = EvalQuestion(question, frozenset(), answers, can_answer)
         queries[question] = query
         by_split[split].append((asked, hits))
 

@@ -37,9 +37,9 @@ log = logging.getLogger(__name__)
 RERANK_CANDIDATES = 8  # the ranker's best sentences that the reader's ranking column reorders
 # A "latest" question is answered from the newest article among this many best sentences: the
 # newest article about the question need not hold the figure asked for, and the best sentence
-# is often an older report of it. On the news QA set's 155 "latest" questions (ranker order)
-# the newest of the best 5 holds the newest figure for 0.54, the newest article's best 0.48,
-# the best sentence 0.37.
+# is often an older report of it. Chosen in a one-off analysis of the news QA set's 155
+# "latest" questions' ranker lists: the newest of the best 5 held the newest figure for 0.54,
+# the newest article's best 0.48, the best sentence 0.37 (docs/eval/newsqa.md).
 LATEST_PICKS = 5
 
 
