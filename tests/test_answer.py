@@ -354,3 +354,49 @@ def test_a_hit_in_another_language_than_the_question_is_scored_by_meaning_not_wo
     assert match["La obra costó 48 millones de pesos."] == pytest.approx(1.0)  # the best cosine of the list
     assert match["El río creció en la noche."] == pytest.approx(0.0)  # the worst
     assert match["The dam opened on Monday."] == pytest.approx(0.5)  # word match: "dam", not "cost"
+
+
+def test_the_unit_a_how_much_question_names_is_read_from_its_words() -> None:
+    from index.answer.question import asked_unit, holds_unit
+
+    assert asked_unit("¿Cuál es el presupuesto del plan de arborización de Cali?") == "money"
+    assert asked_unit("¿Cuánto costó la obra?") == "money"
+    assert asked_unit("How much did the city pay for the trees?") == "money"
+    assert asked_unit("¿Qué porcentaje de las entradas se vendió fuera de Madrid?") == "percent"
+    assert asked_unit("¿Cuánto subió el desempleo en marzo?") == "percent"
+    assert asked_unit("What was the unemployment rate in March?") == "percent"
+    assert asked_unit("¿Cuántos árboles se sembrarán?") == ""  # a count: no unit named
+    assert holds_unit("money", "El plan costará 42.000 millones de pesos.")
+    assert holds_unit("money", "The bill came to US$ 4.2 million.")
+    assert not holds_unit("money", "Sembrarán 60.000 árboles en cuatro años.")
+    assert holds_unit("percent", "La tasa llegó a 8,9 %, dos puntos porcentuales más.")
+    assert not holds_unit("percent", "La tasa llegó a su máximo.")
+    assert not holds_unit("", "costará 42.000 millones de pesos")
+
+
+def test_spans_are_marked_for_the_asked_unit_and_for_the_outlet_the_question_names() -> None:
+    # Two outlets report one plan with their own figures; the question names one of them and
+    # asks for an amount of money: the ranker's `unit` and `named_outlet` features say which
+    # spans answer in that unit and which come from that outlet.
+    from index.answer.question import Intent, Query
+    from index.answer.ranking import SPAN_FEATURES, span_table
+
+    first = "La Alcaldía presentó un plan para sembrar 60.000 árboles. El plan costará 42.000 millones de pesos."
+    second = "El Dagma sembrará 58.000 árboles. La obra costará unos 40.000 millones."
+    question = "Según La Voz del Valle, ¿cuál es el presupuesto del plan?"
+    query = Query(question, question, Intent("number", False, "es"), {"presupuest": 1.0, "plan": 0.5})
+    hits = [
+        Hit("a.txt", "Cali sembrará árboles", "Diario del Cauca", "2026-02-04", first, 1.0, passages=(first,)),
+        Hit("b.txt", "Árboles para Cali", "La Voz del Valle", "2026-02-05", second, 0.9, passages=(second,)),
+    ]
+    unit, outlet = SPAN_FEATURES.index("unit"), SPAN_FEATURES.index("named_outlet")
+    spans = {span.text: span.features for span in span_table(query, hits)}
+    assert spans["El plan costará 42.000 millones de pesos."][unit] == 1.0
+    assert spans["La Alcaldía presentó un plan para sembrar 60.000 árboles."][unit] == 0.0
+    assert spans["La obra costará unos 40.000 millones."][unit] == 0.0  # no currency named
+    assert spans["El Dagma sembrará 58.000 árboles."][outlet] == 1.0
+    assert spans["El plan costará 42.000 millones de pesos."][outlet] == 0.0
+    # A name that only contains an outlet's name is not that outlet: "la nacionalidad" is not La Nación.
+    nation = Hit("c.txt", "Plan", "La Nación", "2026-02-05", second, 0.9, passages=(second,))
+    asked = Query("¿Qué dice la nacionalidad?", "¿Qué dice la nacionalidad?", Intent("", False, "es"), {"dic": 1.0})
+    assert all(span.features[outlet] == 0.0 for span in span_table(asked, [nation]))

@@ -64,6 +64,48 @@ _NAME_TOKEN = re.compile(
     r"(?<![.!?¿¡]\s)(?<!^)\b[A-ZÁÉÍÓÚÑ][\wáéíóúñü]+(?:\s+(?:de\s+la\s+|de\s+|del\s+)?[A-ZÁÉÍÓÚÑ][\wáéíóúñü]+)*"
 )
 
+# The unit a "how much" question asks for where its words name it: money or a share. A figure in
+# another unit does not answer it: "¿Cuál es el presupuesto del plan?" is not "60.000 árboles",
+# "¿Cuántas personas emplean…?" not "44%". (Checked in this order: "¿cuánto costó?" is money.)
+_UNITS_ASKED = (
+    (
+        "money",
+        re.compile(
+            r"\b(cu[aá]nto (dinero|cost|vale|val[ií]a|pag|recaud|invirt|invert|gast|destin|factur|gan)\w*|"
+            r"presupuest\w*|inversi[oó]n|montos?|precios?|costos?|coste|costar[aá]|cost[oó]|recaudaci[oó]n|"
+            r"multas?|salarios?|sueldos?|financiamiento|financiaci[oó]n|budget|prices?|costs?|worth|invest\w*|"
+            r"fined?|salary|funding|how much (money|did|does|will|was|is)\b.*\b(pay|paid|spend|spent|raised?|earn))",
+            re.IGNORECASE,
+        ),
+    ),
+    (
+        "percent",
+        re.compile(
+            r"(porcentaje|por ciento|\bqu[eé] tasa|\bla tasa\b|\bqu[eé] proporci[oó]n|percent|\brate\b|\bshare\b|"
+            r"\bcu[aá]nto (subi|baj|cay|creci|aument|disminu|se (redujo|elev|increment|contrajo|expandi))\w*|"
+            r"how much did .* (rise|fall|grow|increase|decrease|drop|climb))",
+            re.IGNORECASE,
+        ),
+    ),
+)
+_UNITS_HELD = {
+    "money": re.compile(
+        r"(US\$|\$|€|£|\bUSD\b|\b(euros?|d[oó]lares|pesos|soles|reales|mdp|dollars?|pounds|bolivianos|"
+        r"guaran[ií]es|colones|lempiras|quetzales)\b)",
+        re.IGNORECASE,
+    ),
+    "percent": re.compile(r"(\d\s?%|por ciento|\bpercent\b|puntos porcentuales|percentage points)", re.IGNORECASE),
+}
+
+
+def asked_unit(question: str) -> str:
+    """The unit the question asks for: "money", "percent", or "" where its words do not name one."""
+    return next((unit for unit, pattern in _UNITS_ASKED if pattern.search(question)), "")
+
+
+def holds_unit(unit: str, text: str) -> bool:
+    return bool(unit) and bool(_UNITS_HELD[unit].search(text))
+
 
 @dataclass(frozen=True)
 class Intent:

@@ -7,6 +7,7 @@ The weights are fitted data (models/ranker.json), written by scripts/train_answe
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
@@ -16,7 +17,7 @@ import numpy as np
 from ..lexical.analysis import analyze
 from ..schema import Hit
 from ..search.sentences import clause_bounds, clause_text, lines_up, split_sentences, widen
-from .question import Query, carries, coverage, fold, strip_words
+from .question import Query, asked_unit, carries, coverage, fold, holds_unit, strip_words
 
 MAX_SPAN_CHARS = 320  # a sentence longer than this is trimmed to the clauses that answer
 
@@ -87,6 +88,8 @@ SPAN_FEATURES = (
     "first",  # starts with the passage's first sentence
     "density",  # matched words / words in the span
     "similarity",  # the embedding model's question-sentence cosine, relative to the other spans
+    "unit",  # holds the unit a "how much" question names (money, a percentage): question.asked_unit
+    "named_outlet",  # from an article of the outlet the question names ("según El Expediente")
 )
 
 
@@ -157,6 +160,12 @@ def span_table(query: Query, hits: Sequence[Hit]) -> list[Span]:
     # Línea 3 … abrirá"), so the headline's words count, at half weight, as if in each of its
     # sentences (at full weight every sentence of a matching headline would look alike).
     headline_stems = [set(analyze(hit.title)) for hit in hits]
+    unit = asked_unit(query.text)
+    # Several outlets report one event with their own figures: a question that names one means it.
+    named_outlet = [
+        len(hit.outlet) > 2 and re.search(rf"\b{re.escape(fold(hit.outlet))}\b", question_folded) is not None
+        for hit in hits
+    ]
     for row, (index, text, quote, position, pair, cosine, whole) in enumerate(raw):
         tokens = tuple(analyze(text))
         stems = set(tokens)
@@ -180,6 +189,8 @@ def span_table(query: Query, hits: Sequence[Hit]) -> list[Span]:
                 float(position == 0),
                 len(matched) / len(stems) if stems else 0.0,
                 similarity[row],
+                float(holds_unit(unit, text)),
+                float(named_outlet[index]),
             ],
             dtype=np.float32,
         )
