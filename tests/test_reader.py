@@ -70,6 +70,32 @@ def test_the_ranking_column_puts_the_answering_sentence_over_the_lede() -> None:
     assert unknown[0] == pytest.approx(lede_rank) and unknown[1] != pytest.approx(answer_rank)
 
 
+@pytest.mark.slow
+def test_the_int8_reader_reads_as_the_float_one_does() -> None:
+    # The shipped reader runs most matrices as int8 (INT8_WEIGHTS) for speed; it must keep the
+    # float reader's judgement: the same order of these sentences and the same short answers,
+    # its ranking scores within a small fraction of their spread.
+    from index.answer.reader import INT8_WEIGHTS, Reader
+
+    assert INT8_WEIGHTS and "fo" not in INT8_WEIGHTS
+    int8, plain = load_reader(), Reader(int8=frozenset())
+    assert int8 is not None
+    question = "¿Cuánto costó la obra de la Línea 3 del metro?"
+    title = "La Línea 3 del metro de Valle Alto abrirá el 1 de junio con 14 estaciones"
+    sentences = [
+        "La Línea 3 del metro de Valle Alto comenzará a operar el 1 de junio de 2026.",
+        "La obra costó 9,800 millones de pesos, 15 % más de lo presupuestado en 2022, según el informe.",
+        "La nueva línea tendrá 14 estaciones y unirá el centro con el aeropuerto en 25 minutos.",
+        "El director del Sistema de Transporte, Raúl Medina, dijo que los trenes llegaron de España.",
+    ]
+    passages, cosines = [(title, s) for s in sentences], [0.86, 0.84, 0.83, 0.80]
+    fast, exact = int8.judge(question, passages, cosines), plain.judge(question, passages, cosines)
+    spread = max(j.rank for j in exact) - min(j.rank for j in exact)
+    assert np.argsort([-j.rank for j in fast]).tolist() == np.argsort([-j.rank for j in exact]).tolist()
+    assert all(abs(f.rank - e.rank) < 0.25 * spread for f, e in zip(fast, exact, strict=True))
+    assert [f.reading.answer for f in fast] == [e.reading.answer for e in exact]
+
+
 def test_best_span_reads_whole_words_and_scores_against_no_answer() -> None:
     sentence = "El boleto costará 7 pesos, igual que antes."
     words = [(m, m + len(w)) for m, w in _words(sentence)]

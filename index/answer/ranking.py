@@ -71,8 +71,8 @@ def _spans(sentences: list[str], limit: int) -> Iterator[tuple[str, str, int, bo
 
 
 # What the sentence ranker looks at, each about 0..1. Its weights are fitted data:
-# FittedModels.ranker (models/ranker.json, by scripts/train_answerer.py on SQuAD-es v2 answerable
-# questions less the paragraphs XQuAD-es asks about; docs/eval/answerer.md).
+# FittedModels.ranker (models/ranker.json, by scripts/train_answerer.py --news on the news QA
+# set's training events; docs/eval/answerer.md).
 SPAN_FEATURES = (
     "match",  # idf-weighted share of the question's words in the span, headline at half weight
     # (or, across languages, the embedding similarity)

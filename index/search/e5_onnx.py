@@ -50,6 +50,7 @@ def build_graph(
     layers: int | None = None,
     trained: dict[str, np.ndarray] | None = None,
     output: str = "mean",
+    int8: frozenset[str] = frozenset(),
 ) -> bytes:
     """The encoder as an ONNX model: (emb [B,S,H] float, mask [B,S] int32) -> `output`.
 
@@ -63,6 +64,9 @@ def build_graph(
     end logits, and a reader with a ranking column has a third).
     `output` is "mean" (the pooled vector), "hidden" (the last layer's states [B,S,H]) or
     "span" (the head's logits [B,S,C]).
+    `int8` names the weights (of every layer: "q", "k", "v", "ao", "fi", "fo") that run as int8
+    matrices with activations quantized on the fly (`DynamicQuantizeMatMul`: VNNI's integer dot
+    products where the CPU has them), per output column from the float or 4-bit weights.
     """
     # Imported here: `onnx` takes ~1 s to import (ml_dtypes), and only building a model needs it.
     from onnx import TensorProto, helper, numpy_helper
@@ -91,6 +95,19 @@ def build_graph(
 
     def linear(x: str, weight: str, n_out: int, n_in: int, out: str, bias: str | None = None) -> str:
         """x @ W^T (+ bias) for a weight W [n_out, n_in], Q4_0 in the file or trained."""
+        if weight.split(".")[1] in int8:
+            columns = matrix(weight, n_out, n_in).T
+            scale = np.maximum(np.abs(columns).max(0), 1e-8) / 127.0
+            int8_columns = np.clip(np.round(columns / scale), -127, 127).astype(np.int8)
+            inputs = [
+                x,
+                const(weight + ".int8", int8_columns),
+                const(weight + ".scale8", scale.astype(np.float32)),
+                const(weight + ".zero8", np.zeros(n_out, np.int8)),
+            ]
+            if bias is not None:
+                inputs.append(const(weight + ".bias", vector(bias)))
+            return ms_node("DynamicQuantizeMatMul", inputs, out)
         if quantized and weight not in trained:
             # MatMulNBits wants two values per byte in order (even index in the low nibble)
             # and, with no zero-point input, subtracts 8 like Q4_0.
@@ -114,7 +131,7 @@ def build_graph(
     nodes.append(helper.make_node("LayerNormalization", ["emb", ln_w, ln_b], [x], axis=-1, epsilon=eps))
     for layer in range(mf.layers if layers is None else layers):
         p = f"l{layer}."
-        if quantized and p + "q.w" not in trained:
+        if "q" in int8 or (quantized and p + "q.w" not in trained):
             q, k, v = (linear(x, f"{p}{n}.w", h, h, f"{p}{n}", f"{p}{n}.b") for n in "qkv")
             ctx = ms_node("MultiHeadAttention", [q, k, v, "", "mask"], p + "ctx", num_heads=mf.heads)
         else:
