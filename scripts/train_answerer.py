@@ -55,7 +55,10 @@ Rows = list[tuple[EvalQuestion, list[Any]]]
 QueryOf = Callable[[EvalQuestion], Q.Query]  # how the product reads a question
 # The starting point, and the baseline the report compares with: the share of the question's
 # words in the span, plus a little for holding what is asked, for the best article, for brevity.
-HAND_SET = np.array([1.0, 0.0, 0.0, 0.0, 0.35, -0.2, 0.25, 0.0, -0.1, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0], dtype=np.float32)
+HAND_SET = R.span_weights(
+    {name: 0.0 for name in R.SPAN_FEATURES}
+    | {"match": 1.0, "novel_type": 0.35, "missing_type": -0.2, "hit_score": 0.25, "length": -0.1}
+)
 MAX_LOST = 0.10  # refuse at most this share of the questions the ranker answers correctly
 
 

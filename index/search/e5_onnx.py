@@ -131,7 +131,7 @@ def build_graph(
     nodes.append(helper.make_node("LayerNormalization", ["emb", ln_w, ln_b], [x], axis=-1, epsilon=eps))
     for layer in range(mf.layers if layers is None else layers):
         p = f"l{layer}."
-        if "q" in int8 or (quantized and p + "q.w" not in trained):
+        if int8 & {"q", "k", "v"} or (quantized and p + "q.w" not in trained):
             q, k, v = (linear(x, f"{p}{n}.w", h, h, f"{p}{n}", f"{p}{n}.b") for n in "qkv")
             ctx = ms_node("MultiHeadAttention", [q, k, v, "", "mask"], p + "ctx", num_heads=mf.heads)
         else:
