@@ -628,7 +628,7 @@ def rank_items(tokenizer: Tokenizer, shape: ReaderShape, groups: list[RankGroup]
     ]
 
 
-def rank_functions(mf: ModelFile, first: int):  # type: ignore[no-untyped-def]
+def rank_functions(mf: ModelFile, first: int, span_loss: float = 1.0):  # type: ignore[no-untyped-def]
     import jax
     import jax.numpy as jnp
 
@@ -650,7 +650,8 @@ def rank_functions(mf: ModelFile, first: int):  # type: ignore[no-untyped-def]
         logp = jax.nn.log_softmax(spans, axis=1)
         rows = jnp.arange(states.shape[0])
         span_nll = -(logp[rows, start, 0] + logp[rows, end, 1])
-        return listwise.mean() + (span_nll * span_weight).sum() / jnp.maximum(span_weight.sum(), 1.0)
+        span_mean = (span_nll * span_weight).sum() / jnp.maximum(span_weight.sum(), 1.0)
+        return listwise.mean() + span_loss * span_mean
 
     return jax.jit(jax.value_and_grad(loss))
 
@@ -826,7 +827,7 @@ def train_ranking(args: argparse.Namespace, docs: list[Document], val_docs: list
         frozen,
     )
     logits_fn, _ = model_functions(mf, shape.first_trained_layer)
-    grad_fn = rank_functions(mf, shape.first_trained_layer)
+    grad_fn = rank_functions(mf, shape.first_trained_layer, args.span_loss)
     steps = int(args.epochs * len(pool) / RANK_QUESTIONS)
     schedule = optax.warmup_cosine_decay_schedule(0.0, args.lr, max(1, steps // 10), steps, args.lr * 0.05)
     # The null score is one number that must travel to where the lists' best scores lie: at the
@@ -838,7 +839,7 @@ def train_ranking(args: argparse.Namespace, docs: list[Document], val_docs: list
             lambda tree: {name: "null" if name == "rank.null" else "layers" for name in tree},
         ),
     )
-    variant = f"h{args.hard_copies}{'-a' if args.answerless else ''}-s{args.seed}"
+    variant = f"h{args.hard_copies}{'-a' if args.answerless else ''}-s{args.seed}-lr{args.lr:g}-sp{args.span_loss:g}"
     checkpoint = args.work / f"rank-checkpoint-{states_tag(shape, items)}-{variant}.pkl"
     if checkpoint.exists():
         saved = pickle.loads(checkpoint.read_bytes())
@@ -983,6 +984,12 @@ def main() -> None:
         type=int,
         default=1,
         help="with --groups: how many times a pass shows a product group whose ranker put a wrong sentence first",
+    )
+    parser.add_argument(
+        "--span-loss",
+        type=float,
+        default=1.0,
+        help="with --rank-from: how much the span loss counts next to the ranking loss",
     )
     parser.add_argument(
         "--answerless",
