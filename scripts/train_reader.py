@@ -839,7 +839,10 @@ def train_ranking(args: argparse.Namespace, docs: list[Document], val_docs: list
             lambda tree: {name: "null" if name == "rank.null" else "layers" for name in tree},
         ),
     )
-    variant = f"h{args.hard_copies}{'-a' if args.answerless else ''}-s{args.seed}-lr{args.lr:g}-sp{args.span_loss:g}"
+    # Every setting that shapes the run names its checkpoint, so a run with other settings on the
+    # same lists starts afresh instead of resuming another's (only where files go is left out).
+    settings = {k: str(v) for k, v in sorted(vars(args).items()) if k not in ("work", "out")}
+    variant = f"{zlib.crc32(json.dumps(settings).encode()):08x}"
     checkpoint = args.work / f"rank-checkpoint-{states_tag(shape, items)}-{variant}.pkl"
     if checkpoint.exists():
         saved = pickle.loads(checkpoint.read_bytes())
