@@ -152,6 +152,14 @@ def test_english_question_gets_an_english_frame_over_spanish_text(sample_index: 
     assert "500 million pesos" in english.text and not english.refused
 
 
+def test_the_default_answer_puts_the_readers_short_answer_first_where_it_is_sure(sample_index: NewsIndex) -> None:
+    # reader.json's span_threshold, chosen on the news QA set's dev part: the README's sample answer.
+    answer = sample_index.ask("¿Cuál es el nivel más reciente de las presas de Valle Alto?")
+    assert answer.text.startswith("Lo más reciente (28 de marzo de 2026): 36 % — «Las lluvias atípicas")
+    assert markers(answer) == [1]
+    assert_citations_resolve(answer)
+
+
 def test_latest_question_prefers_the_newest_article(sample_index: NewsIndex) -> None:
     for question in ["¿Cuál es el nivel más reciente de las presas?", "What is the latest reservoir level?"]:
         answer = sample_index.ask(question)
