@@ -140,6 +140,12 @@ def calibrate_news(args: argparse.Namespace, reader: SentenceRanker, command: st
     # Only a reader trained with the "none of these answers" choice has a score to refuse on.
     trained_null = getattr(reader, "null_score", None) is not None
     refuses_on_reader = trained_null and chosen["refusal_f1"] >= MIN_READER_REFUSAL_F1
+    why_not = (
+        f"its best threshold's refusal F1, {chosen['refusal_f1']:.3f}, is below {MIN_READER_REFUSAL_F1}"
+        if trained_null
+        else 'this reader has no trained "none of these answers" score'
+    )
+    not_used = f"Not used: `answer_threshold` stays null, the ranker's refusal model decides: {why_not}."
     write_fitted(
         "reader.json",
         {
@@ -164,11 +170,7 @@ def calibrate_news(args: argparse.Namespace, reader: SentenceRanker, command: st
         "refused, among the thresholds whose refusals are mostly of unanswerable questions. Span threshold: the "
         f"lowest span score above which {SPAN_PRECISION:.0%} of the short answers hold the gold answer "
         f"(chosen: {span_threshold}, {span_fit}).",
-        ""
-        if refuses_on_reader
-        else "Not used: `answer_threshold` stays null and the ranker's refusal model decides (this reader has no "
-        'trained "none of these answers" score, or its best threshold\'s refusal F1 is below '
-        f"{MIN_READER_REFUSAL_F1}).",
+        "" if refuses_on_reader else not_used,
         "",
         *threshold_table(table, chosen),
     ]
