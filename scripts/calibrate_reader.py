@@ -24,10 +24,11 @@ With `--news training/newsqa` it chooses, on the news QA set's dev part (events 
 neither trained on nor held out), what the default answerer needs of a reader trained with the
 "none of these answers" choice:
 
-- `answer_threshold`: the default answerer refuses a question part when the reader's best
-  score (ranker score / rerank_weight + the ranking column) is below it: the best refusal F1
-  among the thresholds that refuse at most MAX_FALSE_REFUSALS of the answerable questions and
-  whose refusals are mostly of unanswerable questions (`metrics.choose_threshold`);
+- `answer_threshold`: the default answerer does not answer a question part when the reader's
+  best ranking score among the sentences it read is below it (the refusal model refuses
+  before that as well): the best refusal F1 among the thresholds that refuse at most
+  MAX_READER_FALSE_REFUSALS of the answerable questions and whose refusals are mostly of
+  unanswerable questions (`metrics.choose_threshold`);
 - `span_threshold`: the short answer is given first where the span head's score is at least
   this: the lowest score above which SPAN_PRECISION of the short answers (of sentences that
   hold the gold answer) hold it.
@@ -57,12 +58,12 @@ from index.measure.remembering import RememberingReader
 from index.models import load_fitted, load_models, write_fitted
 
 MAX_FALSE_REFUSALS = 0.05
+# The reader's gate gets half that margin: its score moves between data sets more than the dev
+# part shows. Session 22's reader at the threshold that refused 4.9 % of the dev part's
+# answerable questions refused 5.4 % of the held-out ones asked in another language than their
+# article and cost covid19-qa-es's held-out part 4 of 156 questions (docs/eval/newsqa.md).
+MAX_READER_FALSE_REFUSALS = 0.03
 SPAN_PRECISION = 0.8
-# The reader's threshold replaces the ranker's refusal model (refusal.py) only where it refuses
-# enough on the dev part to pay for it: that model also refuses questions far from every article
-# ("Who won the 2022 World Cup final?" over the samples), which a threshold refusing one dev
-# question in 77 does not (session 21's reader, docs/eval/answer-threshold.md).
-MIN_READER_REFUSAL_F1 = 0.2
 RANKER_WEIGHTS = (0.0, 0.5, 1.0, 2.0)
 RERANK_WEIGHTS = (0.0, 0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 10.0)
 
@@ -70,9 +71,8 @@ RERANK_WEIGHTS = (0.0, 0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 10.0)
 def choose_rerank_weight(data: object, questions: list, store: Path, reader: SentenceRanker) -> tuple[float, dict]:
     """The weight of RERANK_WEIGHTS whose answers (refusals as the default answerer makes them)
     hold a gold answer for most answerable questions, and each weight's figure. The reader's
-    `answer_threshold` is left out: it is on the scale of the weight it was chosen at
-    (`--news` chooses it after this, at the weight chosen here), and at another weight it
-    refused most questions."""
+    `answer_threshold` is left out: the weight is chosen on the answers alone, and `--news`
+    chooses the threshold after it."""
     by_weight = {}
     for weight in RERANK_WEIGHTS:
         models = load_models().with_reader(rerank_weight=weight, answer_threshold=None)
@@ -135,22 +135,16 @@ def calibrate_news(args: argparse.Namespace, reader: SentenceRanker, command: st
     data = load_dataset(args.news)
     questions = split_questions(data.questions, "dev")[: args.limit]
     rows, spans = news_rows(data, questions, args.store, reader)
-    chosen, table = choose_threshold(rows, MAX_FALSE_REFUSALS)
+    chosen, table = choose_threshold(rows, MAX_READER_FALSE_REFUSALS)
     span_threshold, span_fit = choose_span_threshold(spans)
-    # Only a reader trained with the "none of these answers" choice has a score to refuse on.
+    # Only a reader trained with the "none of these answers" choice has learned a score to refuse on.
     trained_null = getattr(reader, "null_score", None) is not None
-    refuses_on_reader = trained_null and chosen["refusal_f1"] >= MIN_READER_REFUSAL_F1
-    why_not = (
-        f"its best threshold's refusal F1, {chosen['refusal_f1']:.3f}, is below {MIN_READER_REFUSAL_F1}"
-        if trained_null
-        else 'this reader has no trained "none of these answers" score'
-    )
-    not_used = f"Not used: `answer_threshold` stays null, the ranker's refusal model decides: {why_not}."
+    not_used = 'Not used: `answer_threshold` stays null: this reader has no trained "none of these answers" score.'
     write_fitted(
         "reader.json",
         {
             **load_fitted("reader.json"),
-            "answer_threshold": round(chosen["threshold"], 3) if refuses_on_reader else None,
+            "answer_threshold": round(chosen["threshold"], 3) if trained_null else None,
             "span_threshold": None if span_threshold is None else round(span_threshold, 3),
             "answer_chosen_by": command,
             "answer_data": f"the news QA set's dev part ({len(questions)} questions)",
@@ -166,11 +160,11 @@ def calibrate_news(args: argparse.Namespace, reader: SentenceRanker, command: st
         f"Command: `{command}`",
         "",
         f"{len(questions)} questions of the news QA set's dev part ({sum(r.answerable for r in rows)} answerable). "
-        f"Answer threshold: the best refusal F1 with at most {MAX_FALSE_REFUSALS:.0%} of answerable questions "
+        f"Answer threshold: the best refusal F1 with at most {MAX_READER_FALSE_REFUSALS:.0%} of answerable questions "
         "refused, among the thresholds whose refusals are mostly of unanswerable questions. Span threshold: the "
         f"lowest span score above which {SPAN_PRECISION:.0%} of the short answers hold the gold answer "
         f"(chosen: {span_threshold}, {span_fit}).",
-        "" if refuses_on_reader else not_used,
+        "" if trained_null else not_used,
         "",
         *threshold_table(table, chosen),
     ]

@@ -9,9 +9,10 @@ ranker's best RERANK_CANDIDATES sentences as `reader_groups.py` recorded them ar
 the default answerer reorders them (ranker score + rerank_weight × the reader's ranking score),
 and it counts how often the first then holds the gold answer (against the ranker's own first,
 and against any of the list: the ceiling). With the unanswerable questions' lists it also
-prints how well the best score of a list (on the scale the reader's "none of these" choice was
-trained on: ranker score / rerank_weight + the reader's) tells answerable questions from
-unanswerable ones (AUC). One pass per file, no index needed: the learning curve's command.
+prints how well a list's best score tells answerable questions from unanswerable ones (AUC):
+the reader's own ranking score, what the default answerer's `answer_threshold` applies to, and
+the score its "none of these" choice was trained against (ranker score / rerank_weight + the
+reader's). One pass per file, no index needed: the learning curve's command.
 """
 
 from __future__ import annotations
@@ -34,8 +35,10 @@ from index.models import load_models
 def score_file(path: Path, records: list[dict], weight: float) -> dict[str, float | None]:
     reader = Reader(path)
     first = ranker_first = ceiling = 0
-    answerable_best: list[float] = []
+    answerable_best: list[float] = []  # each list's best ranker score / weight + the reader's
     unanswerable_best: list[float] = []
+    answerable_own: list[float] = []  # ... the reader's best alone
+    unanswerable_own: list[float] = []
     for record in records:
         candidates = record["candidates"][:RERANK_CANDIDATES]
         ranks = reader.rank(
@@ -45,8 +48,10 @@ def score_file(path: Path, records: list[dict], weight: float) -> dict[str, floa
         best = max(combined) / weight
         if not record.get("answerable", True):
             unanswerable_best.append(best)
+            unanswerable_own.append(max(ranks))
             continue
         answerable_best.append(best)
+        answerable_own.append(max(ranks))
         holds = [bool(c["holds"]) for c in candidates]
         first += holds[int(np.argmax(combined))]
         ranker_first += holds[0]
@@ -58,7 +63,10 @@ def score_file(path: Path, records: list[dict], weight: float) -> dict[str, floa
         "reordered_first_holds": round(first / total, 3),
         "ranker_first_holds": round(ranker_first / total, 3),
         "any_of_the_list_holds": round(ceiling / total, 3),
-        "answerable_auc": round(separation_auc(answerable_best, unanswerable_best), 3) if unanswerable_best else None,
+        "answerable_auc": round(separation_auc(answerable_own, unanswerable_own), 3) if unanswerable_own else None,
+        "answerable_auc_with_ranker": (
+            round(separation_auc(answerable_best, unanswerable_best), 3) if unanswerable_best else None
+        ),
     }
 
 

@@ -172,13 +172,25 @@ def test_the_reader_refuses_nothing_the_ranker_answers_and_reads_nothing_it_refu
 
 def test_the_readers_own_score_refuses_where_no_sentence_of_the_list_answers(sample_index: NewsIndex) -> None:
     question = "¿Cuánto costó la obra de la Línea 3 del metro?"
-    # The reader finds the answer in one of the ranker's best: its score clears the threshold
-    # (the threshold applies to ranker score / weight + the reader's: ~0.1 + 10 here).
+    # The reader finds the answer in one of the ranker's best: its score (10) clears the threshold.
     answered = _reranked(sample_index, KeywordRanker("9,800 millones"), 100.0, threshold=5.0).ask(question)
     assert not answered.refused and "9,800 millones" in answered.text
     # The same question, a reader that finds nothing: below the threshold, refused with sources.
     refused = _reranked(sample_index, KeywordRanker("nothing of this"), 100.0, threshold=5.0).ask(question)
     assert refused.refused and not refused.citations and refused.see_also
+
+
+def test_the_refusal_model_still_refuses_where_the_readers_score_would_answer(sample_index: NewsIndex) -> None:
+    # The reader's threshold adds to the refusal model, it does not replace it: a question far
+    # from every article is refused even by a reader that scores a sentence above the threshold.
+    watching = KeywordRanker(" de ")
+    answer = _reranked(sample_index, watching, 1.0, threshold=5.0).ask("Who won the 2022 World Cup final?")
+    assert answer.refused and not watching.calls  # refused before any reading
+    # A question the articles answer still gets through both gates.
+    answered = _reranked(sample_index, KeywordRanker("9,800 millones"), 1.0, threshold=5.0).ask(
+        "¿Cuánto costó la obra de la Línea 3 del metro?"
+    )
+    assert not answered.refused and "9,800 millones" in answered.text
 
 
 def test_a_two_part_question_keeps_the_part_the_reader_answers(sample_index: NewsIndex) -> None:
