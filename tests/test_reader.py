@@ -73,8 +73,10 @@ def test_the_ranking_column_puts_the_answering_sentence_over_the_lede() -> None:
 @pytest.mark.slow
 def test_the_int8_reader_reads_as_the_float_one_does() -> None:
     # The shipped reader runs most matrices as int8 (INT8_WEIGHTS) for speed; it must keep the
-    # float reader's judgement: the same order of these sentences and the same short answers,
-    # its ranking scores within a small fraction of their spread.
+    # float reader's judgement: the same order of these sentences and the same short answers
+    # where either is sure enough to show one, its ranking scores within a small fraction of
+    # their spread. (A sentence that does not answer gets a span far below span_threshold, which
+    # the answer never shows and which may then differ.)
     from index.answer.reader import INT8_WEIGHTS, Reader
 
     assert INT8_WEIGHTS and "fo" not in INT8_WEIGHTS
@@ -93,7 +95,10 @@ def test_the_int8_reader_reads_as_the_float_one_does() -> None:
     spread = max(j.rank for j in exact) - min(j.rank for j in exact)
     assert np.argsort([-j.rank for j in fast]).tolist() == np.argsort([-j.rank for j in exact]).tolist()
     assert all(abs(f.rank - e.rank) < 0.25 * spread for f, e in zip(fast, exact, strict=True))
-    assert [f.reading.answer for f in fast] == [e.reading.answer for e in exact]
+    shown = models.load_models().reader.span_threshold
+    assert shown is not None
+    sure = [(f, e) for f, e in zip(fast, exact, strict=True) if max(f.reading.score, e.reading.score) >= shown]
+    assert sure and all(f.reading.answer == e.reading.answer for f, e in sure)
 
 
 def test_best_span_reads_whole_words_and_scores_against_no_answer() -> None:
