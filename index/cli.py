@@ -112,12 +112,15 @@ def cmd_sources(args: argparse.Namespace) -> int:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    answer = open_index(args).ask(args.question, since=args.since, until=args.until)
+    index = open_index(args)
+    answer = index.ask(args.question, since=args.since, until=args.until)
+    sources = answer.citations or answer.see_also
+    if answer.refused and not sources and index.store.count() == 0:  # asked before any ingest
+        print("The index is empty: add articles with `newsbot ingest PATH`.", file=sys.stderr)
     if args.json:
         print_json(answer.to_dict())
         return 0
     print(answer.text)
-    sources = answer.citations or answer.see_also
     if sources:
         print("\nFuentes:" if answer.language == "es" else "\nSources:")
     for c in sources:

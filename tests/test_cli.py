@@ -50,6 +50,13 @@ def test_ingest_search_stats_ask_sources_as_json(tmp_path: Path) -> None:
     assert [a["date"] for a in listed] == ["2026-03-28", "2026-03-02", "2026-02-20"]
 
 
+def test_asking_an_empty_index_says_it_is_empty(tmp_path: Path) -> None:
+    # A user who asks before ingesting gets the refusal and, on stderr, what to do about it.
+    asked = newsbot("ask", "¿Cuántas pipas rentará el municipio?", store=tmp_path / "store")
+    assert asked.returncode == 0 and asked.stdout.startswith("No encuentro esa información")
+    assert "is empty" in asked.stderr and "newsbot ingest" in asked.stderr
+
+
 @pytest.mark.slow
 def test_human_output_and_prune(tmp_path: Path) -> None:
     store = tmp_path / "store"
