@@ -102,7 +102,8 @@ def news_rows(data: EvalSet, questions: list[EvalQuestion], store: Path, reader:
     """Each question asked once with no score threshold: its answer's score rows, and the
     (span score, span holds the gold answer) of each one-part answer whose sentence holds it."""
     recorder = SpanRecorder()
-    # Never refusing by score, no short answer first: what the thresholds are chosen from.
+    # The reader's gate never refusing (the refusal model refuses as in the product), no short
+    # answer first: what the thresholds are chosen from.
     models = load_models().with_reader(answer_threshold=-math.inf, span_threshold=None)
     answerer = RankerAnswerer(models=models, reader=reader, trace=recorder)
     index, paths = dataset_index(data, Settings.from_env(), store, answerers=[answerer])
