@@ -162,8 +162,8 @@ class RankerAnswerer:
     def _answerability(self, picks: Sequence[Pick]) -> float:
         """The reader's best ranking score among the judged picks; nan where no reader judged
         them. The ranker's score is left out: an unanswerable question asked with the
-        article's own words gets a high one (on the news set's lists the reader's score alone
-        tells answerable from unanswerable with an AUC of 0.82-0.85, added to the ranker's
+        article's own words gets a high one (on the news set's lists session 21's reader's score
+        alone told answerable from unanswerable with an AUC of 0.82-0.85, added to the ranker's
         0.74-0.75, the ranker's alone 0.41; docs/eval/newsqa.md)."""
         judged = [p.judgement.rank for p in picks if p.judgement is not None]
         if not judged or self.models.reader.rerank_weight <= 0:
