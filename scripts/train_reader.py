@@ -960,6 +960,12 @@ def main() -> None:
         default=1.0,
         help="with --news: train on this share of its training events only (the learning curve)",
     )
+    parser.add_argument(
+        "--news-batches",
+        type=lambda names: frozenset(names.split(",")),
+        help="with --news: train on these batches' training events only (comma-separated folder names; "
+        "every batch's dev and held-out events are still validated on)",
+    )
     parser.add_argument("--null-init", type=float, default=0.0, help="the null score's starting value")
     parser.add_argument(
         "--curve", action="store_true", help="also write the file after 1/4 and 1/2 of the steps (OUT-q1/-q2.npz)"
@@ -1019,6 +1025,8 @@ def main() -> None:
     if args.news:
         news = news_documents(args.news)
         training = [d for d in news if d.split == "train"]
+        if args.news_batches:  # a pass on batches written since the reader last learned the set
+            training = [d for d in training if d.key.rsplit("-", 1)[0] in args.news_batches]
         if args.news_fraction < 1.0:  # the learning curve: a seeded share of the training articles
             keep = int(len(training) * args.news_fraction)
             training = sorted(random.Random(args.seed).sample(training, keep), key=lambda d: d.key)
@@ -1026,6 +1034,8 @@ def main() -> None:
         val_docs += [len(docs) + n for n, d in enumerate(news) if d.split != "train"]
         docs += news
         share = f", {args.news_fraction:g} of them" if args.news_fraction < 1 else ""
+        if args.news_batches:
+            share += f", of the batches {', '.join(sorted(args.news_batches))}"
         args.data_note += (
             f"; the news QA set ({len(training)} training articles{share}; "
             f"{len(news) - len(training)} dev and held-out articles validated on)"
