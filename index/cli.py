@@ -115,7 +115,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     index = open_index(args)
     answer = index.ask(args.question, since=args.since, until=args.until)
     sources = answer.citations or answer.see_also
-    if answer.refused and not sources and index.store.count() == 0:  # asked before any ingest
+    if answer.refused and not sources and index.stats()["chunks"] == 0:  # asked before any ingest
         print("The index is empty: add articles with `newsbot ingest PATH`.", file=sys.stderr)
     if args.json:
         print_json(answer.to_dict())
