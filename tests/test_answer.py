@@ -251,6 +251,19 @@ def test_us_abbreviation_does_not_end_a_sentence() -> None:
     assert split_sentences("Vive en EE. UU. Después volvió.") == ["Vive en EE. UU.", "Después volvió."]
 
 
+def test_titles_us_and_english_months_do_not_end_a_sentence_and_a_lone_digit_does() -> None:
+    text = (
+        "The case went to U.S. District Judge Ana Ruiz on Oct. 18. La coordinadora, Mtra. Inés Gil, "
+        "habló el jueves 7. El río bajó.\n\n11. Comité de Emergencia."
+    )
+    assert split_sentences(text) == [
+        "The case went to U.S. District Judge Ana Ruiz on Oct. 18.",
+        "La coordinadora, Mtra. Inés Gil, habló el jueves 7.",
+        "El río bajó.",
+        "11. Comité de Emergencia.",
+    ]
+
+
 def test_trim_keeps_the_clauses_beside_the_question_words() -> None:
     # "¿Quién preside la comisión de aguas?": the answer is the name after the matching words,
     # which a window of only the matching clauses would cut off.

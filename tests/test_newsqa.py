@@ -13,6 +13,7 @@ from index.measure.newsqa import load_batches, split_of
 from index.measure.newsqa_check import check_set
 
 from .conftest import REPO
+from .scripts import load_script
 
 LEDE = "El ayuntamiento de Valle Alto aprobó ayer un plan de obras para el mercado central."
 FACT = "La obra costará 48 millones de pesos y durará once meses, según el proyecto del arquitecto Tomás Beltrán."
@@ -152,3 +153,18 @@ def test_the_committed_set_passes_its_checker() -> None:
     report = check_set(load_batches(REPO / "training" / "newsqa"), strict=True)
     assert report.errors == []
     assert report.stats["articles"] >= 400 and report.stats["questions"] >= 5000  # type: ignore[operator]
+
+
+def test_recut_moves_answering_sentences_to_where_the_splitter_now_cuts(tmp_path: Path) -> None:
+    # As a splitter that did not end a sentence at a lone figure ("…de 2024 es 7. La obra…")
+    # or that cut at "Arq." would have recorded them: joined to a neighbour, or cut in two.
+    recut = load_script("recut_training_sentences")
+    joined = f"{LEDE} {FACT}"
+    cut = "La obra costará 48 millones de pesos y durará once meses, según el proyecto del"
+    second = {**_single("prueba-q0002", ["48 millones de pesos"], cut), "question": "¿Cuál es el costo de la obra?"}
+    root = _batch(tmp_path, [_single("prueba-q0001", ["48 millones de pesos"], joined), second])
+    assert len(_without_length_errors(_errors(root))) == 2
+    assert recut.recut(root / "batches" / "prueba") == (2, 0)
+    assert _without_length_errors(_errors(root)) == []
+    questions = json.loads((root / "batches" / "prueba" / "questions.json").read_text(encoding="utf-8"))["questions"]
+    assert [q["parts"][0]["sentence"] for q in questions] == [FACT, FACT]

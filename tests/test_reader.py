@@ -135,7 +135,26 @@ def _words(sentence: str) -> list[tuple[int, str]]:
             ["¿Desde cuándo habrá tandeos?", "¿en cuántas colonias?"],
         ),
         ("What did Rubio say and who answered?", ["What did Rubio say?", "who answered?"]),
-        ("¿Quién y cuándo lo dijo?", ["¿Quién y cuándo lo dijo?"]),  # one clause
+        ("¿Quién y cuándo lo dijo?", ["¿Quién lo dijo?", "¿cuándo lo dijo?"]),  # each asked of the clause
+        ("When and where was she born?", ["When was she born?", "where was she born?"]),
+        ("¿Quién y cuándo?", ["¿Quién y cuándo?"]),  # no clause to ask them of
+        (
+            "Who does Medellín face in its opener and at which stadium?",
+            ["Who does Medellín face in its opener?", "at which stadium?"],
+        ),
+        (
+            "¿Cuánta gente fue a la marcha según los organizadores y según la policía?",
+            [
+                "¿Cuánta gente fue a la marcha según los organizadores?",
+                "¿Cuánta gente fue a la marcha según la policía?",
+            ],
+        ),
+        (
+            "How much was seized, according to the wire and to the prosecutors?",
+            ["How much was seized, according to the wire?", "How much was seized, according to the prosecutors?"],
+        ),
+        # One source whose name has "y" in it.
+        ("¿Cuántos casos hay según Salud y Deportes?", ["¿Cuántos casos hay según Salud y Deportes?"]),
         (
             "¿Qué dijo la alcaldesa sobre suspender los tandeos?",
             ["¿Qué dijo la alcaldesa sobre suspender los tandeos?"],

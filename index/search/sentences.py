@@ -23,12 +23,16 @@ from ..ingest.articles import DATELINE_OUTLET
 
 MAX_SENTENCES = 32  # per chunk; a 256-token chunk rarely has more than 15
 
-# A period after these does not end a sentence; nor after a lone letter (an initial, "c." for circa).
-# "EE. UU." (the spelling the RAE recommends) is one abbreviation, not a sentence end.
+# A period after these does not end a sentence: titles ("Mtra.", "Gen."), "U.S.", English
+# months ("Oct. 18"), a lone letter (an initial, "c." for circa) and a list's number opening a
+# paragraph ("11. Comité…"). "EE. UU." (the spelling the RAE recommends) is one abbreviation.
+# A lone digit elsewhere does end one: "…en la noche del jueves 7. El río…".
 _ABBREVIATIONS = re.compile(
-    r"(\b(Sr|Sra|Dr|Dra|Lic|Ing|Mtro|Gral|St|Mr|Mrs|Ms|Jr|etc|núm|No|art|aprox|EE|EE\.UU|D\.C|a\.C|d\.C|ca|vs|"
-    r"Av|Avda|Sta|Sto|Prof|Dña|Pdte|Excmo|Excma|Cía|pág|vol|tel|Mons|Hnos)|"
-    r"(^|\s|\()\w)\.$"
+    r"(\b(Sr|Sra|Dr|Dra|Lic|Ing|Mtro|Mtra|Arq|Gral|Gob|Dip|Sen|Rep|Gen|Gov|Col|Cnel|Tte|Sgto|Pres|"
+    r"St|Mr|Mrs|Ms|Jr|etc|núm|No|art|aprox|EE|EE\.UU|D\.C|a\.C|d\.C|U\.S|U\.K|U\.N|ca|vs|"
+    r"Av|Avda|Sta|Sto|Prof|Dña|Pdte|Excmo|Excma|Cía|pág|vol|tel|Mons|Hnos|"
+    r"Jan|Feb|Mar|Apr|Aug|Sept|Sep|Oct|Nov|Dec)|"
+    r"^\d{1,3}|(^|\s|\()[^\W\d_])\.$"
 )
 _SENTENCE_END = re.compile(r"(?<=[.!?…])[\"”»')]*\s+(?=[¿¡\"“«(\[A-ZÁÉÍÓÚÑ0-9])")
 
