@@ -11,7 +11,7 @@ import pytest
 from index import NewsIndex, models, newsindex
 from index.answer.answerers import RankerAnswerer, default_answerers
 from index.answer.compose import around
-from index.answer.question import question_parts
+from index.answer.parts import question_parts
 from index.answer.reader import READER_FILE, PairEncoding, best_span, load_reader
 from index.answer.reader_answerer import ReaderAnswerer
 from index.measure.remembering import RememberingReader

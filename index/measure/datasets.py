@@ -89,7 +89,8 @@ QUESTION_KINDS = ("who", "when", "number", "where", "other", "two-part", "cross-
 def question_kinds(question: EvalQuestion, article_languages: dict[str, str]) -> list[str]:
     """What the question asks for (who / when / number / where / other), and whether it asks two
     things, is in another language than its article, or asks for the latest news."""
-    from ..answer.question import question_parts, read_intent
+    from ..answer.parts import question_parts
+    from ..answer.question import read_intent
     from ..language import detect_language
 
     intent = read_intent(question.question)
