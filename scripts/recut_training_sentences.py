@@ -79,12 +79,12 @@ def recut(batch: Path) -> tuple[int, int]:
             article_id, old = part["article"], part["sentence"]
             where, written = locate(text, old, cursor)
             cursor = where + len(written) if where >= 0 else cursor
-            article_file = next((batch / "articles").glob(f"{article_id}.*"), None)
-            if not old or article_file is None or where < 0:
+            if not old or where < 0:
                 continue
-            if article_id not in sentences:
-                sentences[article_id] = split_sentences(read_article(article_file).text)
-            if old in sentences[article_id]:
+            if article_id not in sentences:  # each article read and split once
+                article_file = next((batch / "articles").glob(f"{article_id}.*"), None)
+                sentences[article_id] = split_sentences(read_article(article_file).text) if article_file else []
+            if not sentences[article_id] or old in sentences[article_id]:
                 continue
             answers = [a for a in part.get("answers", []) if a]
             found = new_sentence(old, answers, sentences[article_id])

@@ -139,6 +139,16 @@ def _words(sentence: str) -> list[tuple[int, str]]:
         ("When and where was she born?", ["When was she born?", "where was she born?"]),
         ("¿Quién y cuándo?", ["¿Quién y cuándo?"]),  # no clause to ask them of
         (
+            "¿Cuántos pisos y cuántos departamentos de lujo tiene la torre?",
+            ["¿Cuántos pisos tiene la torre?", "¿cuántos departamentos de lujo tiene la torre?"],
+        ),
+        (
+            "¿Cuándo empezarán las obras en Puente Alto y dónde?",
+            ["¿Cuándo empezarán las obras en Puente Alto?", "¿dónde empezarán las obras en Puente Alto?"],
+        ),
+        ("Who filed the lawsuit, and when?", ["Who filed the lawsuit?", "when filed the lawsuit?"]),
+        ("¿Qué pasó y por qué?", ["¿Qué pasó y por qué?"]),  # one word left to ask "por qué" of
+        (
             "Who does Medellín face in its opener and at which stadium?",
             ["Who does Medellín face in its opener?", "at which stadium?"],
         ),

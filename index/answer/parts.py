@@ -6,16 +6,12 @@ from __future__ import annotations
 
 import re
 
-_ANY_QUESTION = re.compile(
-    r"\b(qu[eé]|qui[eé]n(es)?|cu[aá]l(es)?|c[oó]mo|d[oó]nde|cu[aá]nd[oa]|cu[aá]nt[oa]s?|por qu[eé]|what|who|"
-    r"which|how|where|when|why)\b",
-    re.IGNORECASE,
-)
-
 _QUESTION_WORD = (
     r"(?:cu[aá]nd[oa]|cu[aá]nt[oa]s?|qu[eé]|qui[eé]n(?:es)?|d[oó]nde|c[oó]mo|por qu[eé]|cu[aá]l(?:es)?|"
     r"when|what|how|who|where|why|which)"
 )
+_ANY_QUESTION = re.compile(rf"\b{_QUESTION_WORD}\b", re.IGNORECASE)
+_QUESTION_ALONE = re.compile(rf"^{_QUESTION_WORD}$", re.IGNORECASE)
 # A preposition may come before the second question word: "… y en cuántas colonias?", "… and at
 # which stadium?".
 _PREPOSITION = (
@@ -42,8 +38,6 @@ _TWO_SOURCES = re.compile(
     r"(?:y|e|and)\s+(?:según|de acuerdo con|according to|to)\s+(?P<second>[^?]+?)\s*(?P<close>\??)\s*$",
     re.IGNORECASE | re.DOTALL,
 )
-
-
 # "¿Cuándo empezarán las obras y dónde?", "Who filed the lawsuit, and when?": a bare question
 # word at the end asks it of the clause before.
 _TRAILING_QUESTION_WORD = re.compile(
@@ -90,8 +84,6 @@ def question_parts(question: str) -> list[str]:
             return [f"{trailing['first'].rstrip('?')}{closing}", f"{opening}{trailing['second']} {clause}{closing}"]
     return _by_source(question)
 
-
-_QUESTION_ALONE = re.compile(rf"^{_QUESTION_WORD}$", re.IGNORECASE)
 
 
 def _by_source(question: str) -> list[str]:
