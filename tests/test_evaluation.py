@@ -16,6 +16,8 @@ from index.measure.bench import TARGETS, _serve_worker, e5_flops, run_size
 from index.measure.bench_report import markdown_report, plot_report
 from index.measure.bench_serve import catch_up
 from index.measure.datasets import held_out, load_dataset, load_squad, sample_questions, split_questions
+from index.measure.evalset import EvalQuestion
+from index.measure.evaluate import summarize
 from index.measure.metrics import (
     Scored,
     at_threshold,
@@ -30,6 +32,7 @@ from index.measure.metrics import (
     refusal_prf,
 )
 from index.measure.synthetic import synthetic_articles, synthetic_questions
+from index.measure.systems import QuestionResult
 from index.schema import Answer, Citation, strip_markers
 
 REPO = Path(__file__).parents[1]
@@ -121,6 +124,28 @@ def test_a_threshold_whose_refusals_are_mostly_wrong_is_not_chosen() -> None:
     rows[0] = Scored(0.1, False, False)  # now two of the three lowest are unanswerable
     kept, _ = choose_threshold(rows, max_false_refusals=0.2)
     assert kept["refusal_precision"] == pytest.approx(2 / 3) and kept["refusal_recall"] == pytest.approx(2 / 6)
+
+
+def test_a_wrong_answer_is_told_apart_by_whether_it_cites_an_article_that_holds_the_fact() -> None:
+    class Asked:  # a System that was asked already: summarize reads only its ingest figures
+        name, ingest_chunks, ingest_seconds = "fake", 0, 0.0
+
+    def question(answer: str) -> EvalQuestion:
+        return EvalQuestion("¿Cuánto?", frozenset({"gold.txt"}), (answer,), True)
+
+    def answered(text: str, source: str) -> QuestionResult:
+        return QuestionResult(1, 0.0, Answer("¿Cuánto?", f"{text} [1]", [_citation(1, source)], False, "es"))
+
+    questions = [question("41 %"), question("41 %"), question("41 %"), question("36 %")]
+    results = [
+        answered("Al 41 %.", "gold.txt"),  # right
+        answered("Al 12 %.", "gold.txt"),  # the right article's wrong sentence
+        answered("Al 12 %.", "other.txt"),  # another article
+        answered("Al 12 %.", "other.txt"),  # another article
+    ]
+    metrics = summarize(Asked(), questions, results)  # type: ignore[arg-type]
+    assert metrics["answer_containment_all"] == 0.25
+    assert metrics["misses_from_other_articles"] == pytest.approx(2 / 3)
 
 
 def test_dangling_citations_counts_markers_without_a_citation() -> None:

@@ -59,6 +59,7 @@ def summarize(system: System, questions: Sequence[EvalQuestion], results: Sequen
     answered = [(q, a) for q, a in asked if q.answerable and not a.refused]
     citations = [(q, c) for q, a in answered for c in a.citations]
     contained = sum(1 for q, a in answered if q.answered_by(a.text))
+    missed = [(q, a) for q, a in answered if not q.answered_by(a.text)]
     answerable_asked = [a for q, a in asked if q.answerable]
     prf = refusal_prf([a.refused for _, a in asked], [not q.answerable for q, _ in asked])
     out.update(
@@ -74,6 +75,13 @@ def summarize(system: System, questions: Sequence[EvalQuestion], results: Sequen
                 sum(1 for q, c in citations if c.source in q.gold_sources) / len(citations) if citations else None
             ),
             "citations_per_answer": len(citations) / len(answered) if answered else None,
+            # Where the wrong answers come from: citing no article that holds the fact (the search
+            # or the choice among articles) rather than the wrong sentence of the right article.
+            "misses_from_other_articles": (
+                sum(1 for q, a in missed if not {c.source for c in a.citations} & q.gold_sources) / len(missed)
+                if missed
+                else None
+            ),
             "dangling_citations": sum(dangling_citations(a) for _, a in asked),
             "refusal_rate": sum(1 for _, a in asked if a.refused) / len(asked) if asked else None,
             # answerable questions refused: the refusal users mind most

@@ -17,6 +17,7 @@ _LABELS = {
     "mean_answer_chars": "mean answer length (chars)",
     "citation_precision": "citation precision",
     "citations_per_answer": "citations per answer",
+    "misses_from_other_articles": "wrong answers citing no article that holds the fact",
     "dangling_citations": "dangling citations",
     "refusal_rate": "refusal rate",
     "false_refusal_rate": "false refusals (answerable questions refused)",
