@@ -75,8 +75,8 @@ def test_the_int8_reader_reads_as_the_float_one_does() -> None:
     # The shipped reader runs most matrices as int8 (INT8_WEIGHTS) for speed; it must keep the
     # float reader's judgement: the same order of these sentences, the same short answer in the
     # best one and wherever either is sure enough to show one, its ranking scores within a small
-    # fraction of their spread. (A sentence that does not answer gets a span far below span_threshold, which
-    # the answer never shows and which may then differ.)
+    # fraction of their spread. (A sentence that does not answer gets a span far below
+    # span_threshold, which the answer never shows and which may then differ.)
     from index.answer.reader import INT8_WEIGHTS, Reader
 
     assert INT8_WEIGHTS and "fo" not in INT8_WEIGHTS

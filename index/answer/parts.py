@@ -85,7 +85,6 @@ def question_parts(question: str) -> list[str]:
     return _by_source(question)
 
 
-
 def _by_source(question: str) -> list[str]:
     """One question asked of two sources, as two; else the question alone."""
     sources = _TWO_SOURCES.match(question)

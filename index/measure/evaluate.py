@@ -58,8 +58,9 @@ def summarize(system: System, questions: Sequence[EvalQuestion], results: Sequen
         return out  # retrieval only
     answered = [(q, a) for q, a in asked if q.answerable and not a.refused]
     citations = [(q, c) for q, a in answered for c in a.citations]
-    contained = sum(1 for q, a in answered if q.answered_by(a.text))
-    missed = [(q, a) for q, a in answered if not q.answered_by(a.text)]
+    holds = [q.answered_by(a.text) for q, a in answered]
+    contained = sum(holds)
+    missed = [(q, a) for (q, a), held in zip(answered, holds, strict=True) if not held]
     answerable_asked = [a for q, a in asked if q.answerable]
     prf = refusal_prf([a.refused for _, a in asked], [not q.answerable for q, _ in asked])
     out.update(
