@@ -29,7 +29,7 @@ import json
 import logging
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -76,7 +76,7 @@ class LexicalIndex(Protocol):
     def date_ints(self) -> np.ndarray: ...
     @property
     def position(self) -> dict[str, int]: ...
-    def scores(self, query: str) -> np.ndarray: ...
+    def scores(self, query: str, added: Mapping[str, float] | None = None) -> np.ndarray: ...
     def newest_date(self) -> dt.date | None: ...
     def unseen_idf(self) -> float: ...
     def idf(self, tokens: list[str]) -> dict[str, float]: ...
@@ -151,16 +151,19 @@ class SegmentIndex:
             offset += segment.size
         return found
 
-    def scores(self, query: str) -> np.ndarray:
-        """BM25 score of every live chunk for `query` (zeros when nothing matches).
+    def scores(self, query: str, added: Mapping[str, float] | None = None) -> np.ndarray:
+        """BM25 score of every live chunk for `query` (zeros when nothing matches), plus `added`
+        analysed tokens at their weights (a question's words in the other language).
 
         A token repeated in the query counts as often as it appears, as bm25s counted it.
         """
-        tokens = analyze(query)
-        if not tokens or not self.total:
+        weights: dict[str, float] = dict(Counter(analyze(query)))
+        for token, weight in (added or {}).items():
+            weights[token] = weights.get(token, 0.0) + weight
+        if not weights or not self.total:
             return np.zeros(self.total, dtype=np.float32)
         every_row = np.zeros(sum(s.size for s in self.segments), dtype=np.float64)
-        for token, times in Counter(tokens).items():
+        for token, times in weights.items():
             postings = self._live_postings(token)
             df = sum(len(rows) for _, rows, _, _ in postings)
             if not df:

