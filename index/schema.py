@@ -142,7 +142,8 @@ class Answer:
     language: str  # the question's language, ISO 639-1 ("es", "en", ...)
     see_also: list[Citation] = field(default_factory=list)  # closest sources, offered with a refusal
     answerer: str = "extractive"  # or "llm:<provider>"
-    # The reader's answerability score of the answer it chose (see reader.py); nan for others.
+    # The reader's answerability score of the answer it chose (see reader.py; a two-part
+    # question's best part's, which the refusal threshold is compared with); nan for others.
     score: float = float("nan")
 
     def to_dict(self) -> dict[str, object]:

@@ -127,7 +127,9 @@ class RankerAnswerer:
             lines.append(f"{text} {marks}")
         if self.trace is not None:
             self.trace(Trace(refusal_score, tuple(chosen)))
-        score = min((self._answerability(picks) for picks in answered), default=math.nan)
+        # What the reader's gate compared: the question is refused only where every part's
+        # score is below answer_threshold (scripts/calibrate_reader.py chooses it on this).
+        score = max((self._answerability(picks) for picks in answered), default=math.nan)
         return Answer(query.asked, "\n".join(lines), sources.citations, False, query.intent.language, score=score)
 
     @property
