@@ -4,12 +4,15 @@ question finds articles in the other language by their words, not only by shared
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from index import NewsIndex
+from index.answer.question import Query, understand
+from index.answer.ranking import SPAN_FEATURES, span_table
 from index.lexical.glossary import GLOSSARY_PATH, Glossary
 from index.search.retrieval import TRANSLATION_WEIGHT
 
@@ -84,3 +87,22 @@ def test_added_tokens_weigh_like_the_querys_own_at_weight_one(fake_index: NewsIn
     assert np.allclose(lexical.scores("presas", {"nivel": 1.0}), plain)
     half = lexical.scores("presas", {"nivel": 0.5})
     assert np.allclose(half, (lexical.scores("presas") + plain) / 2)
+
+
+def test_an_english_question_matches_a_spanish_sentences_words_through_the_glossary(fake_index: NewsIndex) -> None:
+    # The sentence ranker's word features for an article in another language than the question.
+    query = understand("How many passengers a day will the new line carry?", fake_index.lexical_index())
+    assert {"pasajer", "dia"} <= set(query.translated)
+    hits = fake_index.search(query.text, k=3)
+    share = SPAN_FEATURES.index("matched_share")
+
+    def shares(asked: Query) -> tuple[float, float]:
+        spans = {span.text: float(span.features[share]) for span in span_table(asked, hits)}
+        answer = next(v for t, v in spans.items() if t.startswith("Se espera que la línea transporte"))
+        other = next(v for t, v in spans.items() if t.startswith("El boleto costará"))
+        return answer, other
+
+    answer, other = shares(query)
+    assert answer > other
+    answer, other = shares(replace(query, translated={}))  # the English words alone
+    assert answer <= other

@@ -7,12 +7,13 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from ..errors import QuestionError
 from ..language import detect_language
 from ..lexical.analysis import analyze, strip_accents
 from ..lexical.bm25 import LexicalIndex
+from ..lexical.glossary import glossary
 from ..months import MONTH_NUMBERS
 from ..schema import Hit
 from .parts import question_parts
@@ -230,6 +231,9 @@ class Query:
     dates_named: bool = False
     # A question that asks two things: each part with its own words and what it asks for.
     parts: tuple[Query, ...] = ()
+    # Its words in the other language (the glossary's), idf-weighted and shared among a word's
+    # senses: how the sentences of an article in the other language match it.
+    translated: dict[str, float] = field(default_factory=dict)
 
     @property
     def search_k(self) -> int:
@@ -282,6 +286,7 @@ def understand(
     total = sum(idf.get(w, unseen_weight) for w in words)
     unseen = sum(unseen_weight for w in words if w not in idf) / total if total else 0.0
     given = since is not None or until is not None
+    translated = translated_weights(topic, intent.language, lexical)
     query = Query(
         text,
         topic,
@@ -295,6 +300,7 @@ def understand(
         _iso(since) or intent.since,
         _iso(until) or intent.until,
         named and not given,
+        translated=translated,
     )
     parts = question_parts(query.reading)
     return replace(query, parts=tuple(_part(query, p) for p in parts)) if len(parts) > 1 else query
@@ -305,7 +311,25 @@ def _part(query: Query, text: str) -> Query:
     terms = set(analyze(text))
     weights = {t: w for t, w in query.weights.items() if t in terms} or query.weights
     intent = replace(query.intent, kind=read_intent(text).kind)
-    return replace(query, text=text, intent=intent, weights=weights, key_terms=tuple(key_terms(text)))
+    own = {t for senses in glossary().translations(text, query.intent.language) for s in senses for t in analyze(s)}
+    translated = {t: w for t, w in query.translated.items() if t in own}
+    return replace(
+        query, text=text, intent=intent, weights=weights, key_terms=tuple(key_terms(text)), translated=translated
+    )
+
+
+def translated_weights(text: str, language: str, lexical: LexicalIndex) -> dict[str, float]:
+    """`text`'s words in the other language as analysed terms, each at its idf over the chunks
+    divided among the word's senses; terms no chunk holds left out."""
+    found: dict[str, float] = {}
+    senses_of_words = glossary().translations(text, language)
+    idf = lexical.idf([t for senses in senses_of_words for s in senses for t in analyze(s)])
+    for senses in senses_of_words:
+        for sense in senses:
+            for term in analyze(sense):
+                if term in idf:
+                    found[term] = max(found.get(term, 0.0), idf[term] / len(senses))
+    return found
 
 
 def _iso(value: str | dt.date | None) -> str | None:

@@ -171,13 +171,16 @@ def span_table(query: Query, hits: Sequence[Hit]) -> list[Span]:
         stems = set(tokens)
         with_headline = stems | headline_stems[index]
         novel = bool(kind) and carries(kind, strip_words(text, question_folded))
-        matched = [t for t in weights if t in stems]
-        matched_with_headline = [t for t in weights if t in with_headline]
+        # An article in the other language matches the question's words through the glossary: a
+        # translation found counts as one of the question's words (the share capped at 1).
+        asked = {**weights, **query.translated} if meaning[index] else weights
+        matched = [t for t in asked if t in stems]
+        matched_with_headline = [t for t in asked if t in with_headline]
         words_match = (coverage(stems, weights) + coverage(with_headline, weights)) / 2
         features = np.array(
             [
                 similarity[row] if meaning[index] else words_match,
-                (len(matched) + len(matched_with_headline)) / (2 * len(weights)) if weights else 0.0,
+                min(1.0, (len(matched) + len(matched_with_headline)) / (2 * len(weights))) if weights else 0.0,
                 len(question_bigrams & set(pairwise(tokens))) / len(question_bigrams) if question_bigrams else 0.0,
                 float(rarest in stems),
                 float(novel),
