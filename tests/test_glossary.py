@@ -26,12 +26,18 @@ def test_the_shipped_glossary_passes_its_checker() -> None:
     assert len(GLOSSARY_PATH.read_text(encoding="utf-8").splitlines()) >= 5000
 
 
+def tsv(folder: Path, text: str) -> Path:
+    """`text` written to a glossary file in `folder`."""
+    path = folder / "glossary.tsv"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
 def test_the_checker_finds_what_the_spec_forbids(tmp_path: Path) -> None:
-    batch = tmp_path / "batch.tsv"
-    batch.write_text(
+    batch = tsv(
+        tmp_path,
         "fire\tincendio\nfire\tdespedir\nfire\tfuego\nfire\tdisparar\nFlood\tinundación\n"
         "rain\tlluvia\nrain\tlluvia\nstorm tormenta\nwind\tviento2\n",
-        encoding="utf-8",
     )
     found = "\n".join(check_glossary.problems(batch))
     assert "'fire' has 4 translations" in found
@@ -43,13 +49,13 @@ def test_the_checker_finds_what_the_spec_forbids(tmp_path: Path) -> None:
 
 
 def test_translations_match_inflected_words_and_prefer_the_longest_phrase(tmp_path: Path) -> None:
-    path = tmp_path / "glossary.tsv"
-    path.write_text(
-        "invest\tinvertir\ninvestment\tinversión\ninterest rate\ttasa de interés\ninterest\tinterés\n"
-        "rate\ttasa\nearthquake\tterremoto\ndead\tmuerto\n",
-        encoding="utf-8",
+    glossary = Glossary.read(
+        tsv(
+            tmp_path,
+            "invest\tinvertir\ninvestment\tinversión\ninterest rate\ttasa de interés\ninterest\tinterés\n"
+            "rate\ttasa\nearthquake\tterremoto\ndead\tmuerto\n",
+        )
     )
-    glossary = Glossary.read(path)
     # "invested" and "investment" share the English stem; the phrase wins over its words.
     assert glossary.translations("How much was invested in investments?", "en") == [
         ("invertir", "inversión"),

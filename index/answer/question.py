@@ -311,8 +311,10 @@ def _part(query: Query, text: str) -> Query:
     terms = set(analyze(text))
     weights = {t: w for t, w in query.weights.items() if t in terms} or query.weights
     intent = replace(query.intent, kind=read_intent(text).kind)
-    own = {t for senses in glossary().translations(text, query.intent.language) for s in senses for t in analyze(s)}
-    translated = {t: w for t, w in query.translated.items() if t in own}
+    # The translations of this part's own words only.
+    senses_of_words = glossary().translations(text, query.intent.language)
+    part_terms = {t for senses in senses_of_words for sense in senses for t in analyze(sense)}
+    translated = {t: w for t, w in query.translated.items() if t in part_terms}
     return replace(
         query, text=text, intent=intent, weights=weights, key_terms=tuple(key_terms(text)), translated=translated
     )
