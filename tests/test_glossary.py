@@ -110,5 +110,5 @@ def test_an_english_question_matches_a_spanish_sentences_words_through_the_gloss
 
     answer, other = shares(query)
     assert answer > other
-    answer, other = shares(replace(query, translated={}))  # the English words alone
+    answer, other = shares(replace(query, translated=frozenset()))  # the English words alone
     assert answer <= other

@@ -7,13 +7,13 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from ..errors import QuestionError
 from ..language import detect_language
 from ..lexical.analysis import analyze, strip_accents
 from ..lexical.bm25 import LexicalIndex
-from ..lexical.glossary import glossary
+from ..lexical.glossary import translated_terms
 from ..months import MONTH_NUMBERS
 from ..schema import Hit
 from .parts import question_parts
@@ -231,9 +231,9 @@ class Query:
     dates_named: bool = False
     # A question that asks two things: each part with its own words and what it asks for.
     parts: tuple[Query, ...] = ()
-    # Its words in the other language (the glossary's), idf-weighted and shared among a word's
-    # senses: how the sentences of an article in the other language match it.
-    translated: dict[str, float] = field(default_factory=dict)
+    # Its words in the other language (the glossary's), as analysed terms some chunk holds: how
+    # the sentences of an article in the other language match it.
+    translated: frozenset[str] = frozenset()
 
     @property
     def search_k(self) -> int:
@@ -286,7 +286,7 @@ def understand(
     total = sum(idf.get(w, unseen_weight) for w in words)
     unseen = sum(unseen_weight for w in words if w not in idf) / total if total else 0.0
     given = since is not None or until is not None
-    translated = translated_weights(topic, intent.language, lexical)
+    translated = terms_in_other_language(topic, intent.language, lexical)
     query = Query(
         text,
         topic,
@@ -312,26 +312,21 @@ def _part(query: Query, text: str) -> Query:
     weights = {t: w for t, w in query.weights.items() if t in terms} or query.weights
     intent = replace(query.intent, kind=read_intent(text).kind)
     # The translations of this part's own words only.
-    senses_of_words = glossary().translations(text, query.intent.language)
-    part_terms = {t for senses in senses_of_words for sense in senses for t in analyze(sense)}
-    translated = {t: w for t, w in query.translated.items() if t in part_terms}
+    translated = query.translated & _glossary_terms(text, query.intent.language)
     return replace(
         query, text=text, intent=intent, weights=weights, key_terms=tuple(key_terms(text)), translated=translated
     )
 
 
-def translated_weights(text: str, language: str, lexical: LexicalIndex) -> dict[str, float]:
-    """`text`'s words in the other language as analysed terms, each at its idf over the chunks
-    divided among the word's senses; terms no chunk holds left out."""
-    found: dict[str, float] = {}
-    senses_of_words = glossary().translations(text, language)
-    idf = lexical.idf([t for senses in senses_of_words for s in senses for t in analyze(s)])
-    for senses in senses_of_words:
-        for sense in senses:
-            for term in analyze(sense):
-                if term in idf:
-                    found[term] = max(found.get(term, 0.0), idf[term] / len(senses))
-    return found
+def terms_in_other_language(text: str, language: str, lexical: LexicalIndex) -> frozenset[str]:
+    """`text`'s words in the other language (the glossary's) as analysed terms, less those no
+    chunk holds."""
+    return frozenset(lexical.idf(sorted(_glossary_terms(text, language))))
+
+
+def _glossary_terms(text: str, language: str) -> frozenset[str]:
+    """Every analysed term of every sense the glossary gives for `text`'s words."""
+    return frozenset(term for senses in translated_terms(text, language) for sense in senses for term in sense)
 
 
 def _iso(value: str | dt.date | None) -> str | None:

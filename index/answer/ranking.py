@@ -173,7 +173,7 @@ def span_table(query: Query, hits: Sequence[Hit]) -> list[Span]:
         novel = bool(kind) and carries(kind, strip_words(text, question_folded))
         # An article in the other language matches the question's words through the glossary: a
         # translation found counts as one of the question's words (the share capped at 1).
-        asked = {**weights, **query.translated} if meaning[index] else weights
+        asked = weights.keys() | query.translated if meaning[index] else weights.keys()
         matched = [t for t in asked if t in stems]
         matched_with_headline = [t for t in asked if t in with_headline]
         words_match = (coverage(stems, weights) + coverage(with_headline, weights)) / 2

@@ -5,7 +5,7 @@ The dense side already reaches across languages, but multilingual-e5 prefers a t
 question's own language, and BM25 finds only the names and figures the two languages share, so
 without this an English question on Spanish articles finds the right article first far less
 often than a Spanish one. The glossary is the project's own (glossary_en_es.tsv, written for it;
-see index/models/README.md): one `english<TAB>spanish` pair a line, general news vocabulary.
+see docs/glossary.md): one `english<TAB>spanish` pair a line, general news vocabulary.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ class Glossary:
                 to_spanish[key].append(spanish)
             if (key := _spanish_keys(spanish)) and english not in to_english[key]:
                 to_english[key].append(english)
-        return cls({k: tuple(v) for k, v in to_spanish.items() if v}, {k: tuple(v) for k, v in to_english.items() if v})
+        return cls({k: tuple(v) for k, v in to_spanish.items()}, {k: tuple(v) for k, v in to_english.items()})
 
     def translations(self, text: str, language: str) -> list[tuple[str, ...]]:
         """For each word or phrase of `text` (in `language`, "en" or anything else read as
@@ -85,3 +85,13 @@ class Glossary:
 def glossary() -> Glossary:
     """The shipped glossary, read once (~20 ms)."""
     return Glossary.read()
+
+
+@lru_cache(maxsize=1024)
+def translated_terms(text: str, language: str) -> tuple[tuple[frozenset[str], ...], ...]:
+    """For each word or phrase of `text` that the shipped glossary holds, each of its senses as
+    BM25 terms (analysed). Cached: understanding a question and searching for it look up the
+    same words."""
+    return tuple(
+        tuple(frozenset(analyze(sense)) for sense in senses) for senses in glossary().translations(text, language)
+    )

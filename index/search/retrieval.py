@@ -23,7 +23,7 @@ import numpy as np
 from ..language import detect_language
 from ..lexical.analysis import analyze
 from ..lexical.bm25 import LexicalIndex
-from ..lexical.glossary import glossary
+from ..lexical.glossary import translated_terms
 from ..schema import Hit
 from ..storage.records import SENTENCE_VECTORS_KEY
 from ..storage.store import ChunkStore, DenseMatch
@@ -195,11 +195,10 @@ class HybridSearch:
         if not self.translation_weight:
             return added
         own = set(analyze(query))
-        for senses in glossary().translations(query, language):
-            tokens = [set(analyze(sense)) - own for sense in senses]
-            for sense_tokens in tokens:
-                for token in sense_tokens:
-                    added[token] = added.get(token, 0.0) + self.translation_weight / len(tokens)
+        for senses in translated_terms(query, language):
+            for sense in senses:
+                for token in sense - own:
+                    added[token] = added.get(token, 0.0) + self.translation_weight / len(senses)
         return added
 
     def _offset(self, match: DenseMatch, language: str) -> float:
