@@ -6,11 +6,9 @@
 Every question of the data set's fit part (`newsbot eval --split fit`: all articles but every
 fifth, whose questions are the held-out news figure) is asked through `NewsIndex.ask` with a
 reader that never refuses, and the score of the answer it would give is kept. These numbers
-are chosen, in this order:
+are chosen, in this order (how the default answerer reorders the ranker's best sentences is
+chosen by scripts/fit_rerank.py):
 
-0. `rerank_weight`, for the default answerer (the ranker's best sentences reordered by the
-   reader's ranking column): the one of RERANK_WEIGHTS whose answers hold the gold answer most
-   often, the one in use on a tie (`--rerank-only` stops after it);
 1. `ranker_weight`, how much the sentence ranker's score counts next to the reader's when
    choosing the sentence: the one of RANKER_WEIGHTS whose answers hold the gold answer most often;
 2. `threshold`: the best refusal F1 among the thresholds that refuse at most
@@ -65,27 +63,6 @@ MAX_FALSE_REFUSALS = 0.05
 MAX_READER_FALSE_REFUSALS = 0.03
 SPAN_PRECISION = 0.8
 RANKER_WEIGHTS = (0.0, 0.5, 1.0, 2.0)
-RERANK_WEIGHTS = (0.0, 0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 10.0)
-
-
-def choose_rerank_weight(data: object, questions: list, store: Path, reader: SentenceRanker) -> tuple[float, dict]:
-    """The weight of RERANK_WEIGHTS whose answers (refusals as the default answerer makes them)
-    hold a gold answer for most answerable questions, and each weight's figure. The reader's
-    `answer_threshold` is left out: the weight is chosen on the answers alone, and `--news`
-    chooses the threshold after it."""
-    by_weight = {}
-    for weight in RERANK_WEIGHTS:
-        models = load_models().with_reader(rerank_weight=weight, answer_threshold=None)
-        answerers = [RankerAnswerer(models=models, reader=reader)]
-        index, paths = dataset_index(data, Settings.from_env(), store, answerers=answerers)  # type: ignore[arg-type]
-        index.ingest(paths)
-        rows = scored_answers(index, questions, lambda answer: 0.0)
-        by_weight[weight] = at_threshold(rows, 0.0)  # refused: -inf, below it; answered: 0, not
-        print(f"rerank weight {weight}: {by_weight[weight]}", file=sys.stderr, flush=True)
-    # On a tie the weight in use stays: the fit part gives no reason to move it (and the
-    # ranking column was trained with the ranker's score scaled by it).
-    in_use = load_models().reader.rerank_weight
-    return max(RERANK_WEIGHTS, key=lambda w: (by_weight[w]["containment_all"], w == in_use)), by_weight
 
 
 @dataclass
@@ -196,7 +173,6 @@ def main() -> int:
     )
     parser.add_argument("--out", type=Path, help="write the threshold table here (Markdown)")
     parser.add_argument("--limit", type=int, help="ask only this many fit questions (smoke runs)")
-    parser.add_argument("--rerank-only", action="store_true", help="choose rerank_weight only")
     args = parser.parse_args()
 
     if not READER_FILE.is_file():
@@ -209,35 +185,6 @@ def main() -> int:
         parser.error("give --data or --news")
     data = load_squad(args.data)
     questions = split_questions(data.questions, "fit")[: args.limit]
-    rerank_weight, by_rerank = choose_rerank_weight(data, questions, args.store, reader)
-    write_fitted(
-        "reader.json",
-        {
-            **load_fitted("reader.json"),
-            "rerank_weight": rerank_weight,
-            "rerank_chosen_by": command,
-            "rerank_fit": {str(w): round(v["containment_all"], 3) for w, v in by_rerank.items()},
-        },
-    )
-    rerank_lines = [
-        "Rerank weight (how much the reader's ranking column counts next to the sentence ranker's",
-        "score when it reorders the ranker's best sentences; the default answerer, its own refusals):",
-        "",
-        "| rerank weight | containment (answered) | containment (all answerable) | false refusals |",
-        "|---:|---:|---:|---:|",
-        *(
-            f"| {w}{' **(chosen)**' if w == rerank_weight else ''} | {v['containment_answered']:.3f} | "
-            f"{v['containment_all']:.3f} | {v['false_refusals']:.3f} |"
-            for w, v in by_rerank.items()
-        ),
-        "",
-    ]
-    if args.rerank_only:
-        print(f"rerank weight {rerank_weight}")
-        if args.out:
-            header = ["# How the reader is used, chosen on news", "", f"Command: `{command}`  ", ""]
-            args.out.write_text("\n".join(header + rerank_lines), encoding="utf-8")
-        return 0
     by_weight = {}
     for weight in RANKER_WEIGHTS:
         # The store `newsbot eval --store STORE` builds for the same file; a reader that never refuses.
@@ -270,7 +217,6 @@ def main() -> int:
             "",
             f"Command: `{command}`",
             "",
-            *rerank_lines,
             f"{len(questions)} questions of the fit part of {args.data.name} "
             f"({sum(r.answerable for r in rows)} answerable). Chosen: the best refusal F1 with at most "
             f"{MAX_FALSE_REFUSALS:.0%} of answerable questions refused, among the thresholds whose "

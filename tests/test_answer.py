@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from index import NewsIndex
-from index.answer.answerers import LATEST_PICKS, Pick, RankerAnswerer, Trace, _best
+from index.answer.answerers import LATEST_PICKS, Pick, RankerAnswerer, Trace, best_pick
 from index.answer.compose import same_fact
 from index.answer.question import explicit_dates, read_intent, understand
 from index.answer.ranking import MAX_SPAN_CHARS, Candidate, trim
@@ -205,10 +205,10 @@ def test_a_latest_question_quotes_the_newest_article_among_the_best_sentences(sa
     lexical = sample_index.lexical_index()
     latest = understand("¿Cuál es la cifra más reciente de la inflación?", lexical)
     assert latest.intent.latest and LATEST_PICKS == 5
-    assert _best(latest, hits, picks) is picks[3]  # 2026-03-01, the newest of the best five
-    assert _best(latest, hits, picks[:3]) is picks[1]  # 2026-02-20
+    assert best_pick(latest, hits, picks) is picks[3]  # 2026-03-01, the newest of the best five
+    assert best_pick(latest, hits, picks[:3]) is picks[1]  # 2026-02-20
     plain = understand("¿Cuál es la cifra de la inflación?", lexical)
-    assert _best(plain, hits, picks) is picks[0]
+    assert best_pick(plain, hits, picks) is picks[0]
 
 
 def test_dates_narrow_the_articles(sample_index: NewsIndex) -> None:
@@ -247,6 +247,10 @@ def test_question_intents() -> None:
     assert read_intent("¿Dónde será la reunión?").kind == "where"
     assert read_intent("¿Cuál es la cifra más reciente?").latest
     assert not read_intent("¿Cuál fue la cifra de enero?").latest
+    # An outlet's name is not the time: "Hoy" and "Now" capitalised inside the question.
+    assert not read_intent("¿Cuántos inquilinos había, según Montevideo Hoy?").latest
+    assert not read_intent("How many were hurt, according to News Now?").latest
+    assert read_intent("Hoy, ¿cuántos inquilinos hay?").latest and read_intent("¿Qué dijo hoy Montevideo Hoy?").latest
     assert explicit_dates("¿Qué pasó en enero de 2026?") == ("2026-01-01", "2026-01-31")
     assert explicit_dates("What happened in February 2024?") == ("2024-02-01", "2024-02-29")
     assert explicit_dates("¿Qué dijo el 15 de enero de 2026?") == ("2026-01-15", "2026-01-15")

@@ -115,10 +115,18 @@ class KeywordRanker:
 
 
 def _reranked(
-    index: NewsIndex, ranker: KeywordRanker, weight: float, threshold: float | None = None, span: float | None = None
+    index: NewsIndex,
+    ranker: KeywordRanker,
+    weight: float,
+    threshold: float | None = None,
+    span: float | None = None,
+    span_weight: float = 0.0,
 ) -> NewsIndex:
-    """The default answerer with a fake reader; by default neither refusing nor giving short answers."""
-    models = load_models().with_reader(rerank_weight=weight, answer_threshold=threshold, span_threshold=span)
+    """The default answerer with a fake reader; by default neither refusing nor giving short
+    answers, and ordering by the ranking column alone (no weight on the short answer's score)."""
+    models = load_models().with_reader(
+        rerank_weight=weight, rerank_span_weight=span_weight, answer_threshold=threshold, span_threshold=span
+    )
     answerers = [RankerAnswerer(models=models, reader=ranker)]
     return NewsIndex(index.settings.store, settings=index.settings, answerers=answerers)
 
@@ -136,6 +144,16 @@ def test_the_reader_reorders_the_rankers_best_sentences(sample_index: NewsIndex)
     reordered = _reranked(sample_index, KeywordRanker(wanted), 1.0).ask(question)
     assert wanted in reordered.text and not reordered.refused
     assert _numbers(reordered.text) == {c.number for c in reordered.citations}
+
+
+def test_a_sentence_with_a_confident_short_answer_moves_ahead(sample_index: NewsIndex) -> None:
+    question = "¿Cuánto costó la obra de la Línea 3 del metro?"
+    watching = KeywordRanker("nothing of this")
+    alone = _reranked(sample_index, watching, 0.0).ask(question)
+    wanted = next(s for s in watching.calls[0][1][1:] if s not in alone.text)
+    # The ranking column does not count (weight 0): only the span score (+5 against -5) reorders.
+    by_span = _reranked(sample_index, KeywordRanker(wanted), 0.0, span_weight=10.0).ask(question)
+    assert wanted in by_span.text and wanted not in alone.text
 
 
 def test_each_part_of_a_two_part_question_is_reordered_with_its_own_words(sample_index: NewsIndex) -> None:

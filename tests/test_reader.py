@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from index import NewsIndex, models, newsindex
-from index.answer.answerers import RankerAnswerer, default_answerers
+from index.answer.answerers import Pick, RankerAnswerer, default_answerers
 from index.answer.compose import around
 from index.answer.parts import question_parts
-from index.answer.reader import READER_FILE, PairEncoding, best_span, load_reader
+from index.answer.ranking import Candidate
+from index.answer.reader import READER_FILE, Judgement, PairEncoding, Reading, best_span, load_reader
 from index.answer.reader_answerer import ReaderAnswerer
+from index.measure.datasets import EvalQuestion
 from index.measure.remembering import RememberingReader
 from index.search.embeddings import load_encoder
 from index.settings import Settings
+
+from .scripts import load_script
 
 MAX_WEIGHTS_BYTES = 25 * 1024 * 1024
 
@@ -273,3 +279,23 @@ def test_the_remembering_reader_gives_what_the_plain_reader_gives_and_reads_each
             [r.score for r in plain.read(question, asked)], abs=1e-4
         )
     assert remembering.pairs_read == len(passages)
+
+
+def test_fit_rerank_orders_the_same_readings_with_each_pair_of_weights() -> None:
+    fit_rerank = load_script("fit_rerank")
+    question = EvalQuestion("¿Cuánto costó la obra?", frozenset(), ("9,800 millones",), True)
+    # The ranker prefers the sentence that does not answer; the reader's short answer is in the other.
+    unanswering = Pick(
+        Candidate(0, "La obra empezó en 2020.", 2.0, frozenset()), Judgement(1.0, Reading(-3.0, "", 0, 0))
+    )
+    answering = Pick(
+        Candidate(0, "La obra costó 9,800 millones.", 1.0, frozenset()),
+        Judgement(1.0, Reading(4.0, "9,800 millones", 14, 28)),
+    )
+    not_latest = SimpleNamespace(intent=SimpleNamespace(latest=False))
+    asked = [fit_rerank.Asked(question, not_latest, [], [[unanswering, answering]])]
+    use = models.load_models().reader
+    assert fit_rerank.containment(asked, 1, replace(use, rerank_weight=1.0, rerank_span_weight=0.0)) == 0.0
+    assert fit_rerank.containment(asked, 1, replace(use, rerank_weight=1.0, rerank_span_weight=0.5)) == 1.0
+    # A question that was not asked (no hits) counts as a miss.
+    assert fit_rerank.containment(asked, 2, replace(use, rerank_weight=1.0, rerank_span_weight=0.5)) == 0.5

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from ..errors import LLMError
-from ..models import FittedModels, load_models
+from ..models import FittedModels, ReaderUse, load_models
 from ..schema import Answer, Hit
 from ..settings import Settings
 from .compose import MAX_SPAN_SHARE, Sources, best_quotes, citation, defuse_markers, lead, markers, refusal, reporting
@@ -82,8 +82,8 @@ class Trace:
 class RankerAnswerer:
     """The sentence ranker's best sentence (one per part of a two-part question). The logistic
     refusal model (refusal.py) refuses first, before any reading. With a `reader` (the default),
-    its ranking column reorders the ranker's best `rerank` sentences (ranker score +
-    `rerank_weight` times the reader's), a part is answered only where the reader's best score
+    its ranking column and short answer reorder the ranker's best `rerank` sentences
+    (`rerank_score`), a part is answered only where the reader's best score
     clears `answer_threshold` (where one is set), and a confident short answer (`span_threshold`)
     comes first, the sentence quoted after it (all in `models.reader`)."""
 
@@ -112,7 +112,7 @@ class RankerAnswerer:
         ]
         # 3. The reader's gate: each part answered where the reader's score allows.
         answered = [picks for picks in lists if picks and self._answerable(picks)]
-        chosen = _without_repeats([_best(query, hits, picks) for picks in answered])
+        chosen = _without_repeats([best_pick(query, hits, picks) for picks in answered])
         if not chosen:
             return self._refuse(query, hits, whole, refusal_score)
         # 4. Compose: a line per part, citing every outlet that reports the same fact.
@@ -139,7 +139,7 @@ class RankerAnswerer:
     def _refusal_score(self, query: Query, hits: Sequence[Hit], whole: list[Candidate]) -> float:
         """The refusal model's score of the ranker's best (for a "latest" question, the newest
         article's best) over the rest in the ranker's order: the order its margin was fitted on."""
-        first = _best(query, hits, [Pick(c) for c in whole]).candidate
+        first = best_pick(query, hits, [Pick(c) for c in whole]).candidate
         ranker_order = [first, *(c for c in whole if c is not first)]
         model = self.models.refusal[query.embed_model]
         return answer_score(ranker_order, query, hits, first.hit_index, model, self._cross_lingual)
@@ -157,8 +157,8 @@ class RankerAnswerer:
             return [Pick(c) for c in candidates]
         head = candidates[: self.rerank]
         judged = judge_candidates(self.reader, query, question, hits, head)
-        weight = self.models.reader.rerank_weight
-        order = sorted(range(len(head)), key=lambda n: -(head[n].score + weight * judged[n].rank))
+        use = self.models.reader
+        order = sorted(range(len(head)), key=lambda n: -rerank_score(head[n], judged[n], use))
         return [Pick(head[n], judged[n]) for n in order] + [Pick(c) for c in candidates[self.rerank :]]
 
     def _answerability(self, picks: Sequence[Pick]) -> float:
@@ -203,6 +203,13 @@ def judge_candidates(
     return reader.judge(question, [(hits[c.hit_index].title, c.sentence) for c in candidates], cosines)
 
 
+def rerank_score(candidate: Candidate, judgement: Judgement, use: ReaderUse) -> float:
+    """The order the reader gives the ranker's best sentences: the ranker's score, the reader's
+    ranking column and its short answer's score (a sentence that holds a crisp answer to the
+    question, not only its words), weighted as scripts/fit_rerank.py chose them."""
+    return candidate.score + use.rerank_weight * judgement.rank + use.rerank_span_weight * judgement.reading.score
+
+
 def _without_repeats(picks: Sequence[Pick]) -> list[Pick]:
     """Each part's pick once, less a pick whose text another part's pick already quotes (a run
     of two sentences of the same article holds the other part's sentence)."""
@@ -214,7 +221,7 @@ def _without_repeats(picks: Sequence[Pick]) -> list[Pick]:
     return [p for p in unique if not any(inside(p.candidate, o.candidate) for o in unique)]
 
 
-def _best(query: Query, hits: Sequence[Hit], picks: Sequence[Pick]) -> Pick:
+def best_pick(query: Query, hits: Sequence[Hit], picks: Sequence[Pick]) -> Pick:
     """The first pick (of at least one); for a "latest" question the newest article's among the
     first LATEST_PICKS (the first of those on a tie)."""
     if query.intent.latest:

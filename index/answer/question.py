@@ -172,7 +172,17 @@ def read_intent(question: str, newest: dt.date | None = None) -> Intent:
             kind = name
             break
     since, until = explicit_dates(question, newest)
-    return Intent(kind, bool(_LATEST.search(question)), detect_language(question), since, until)
+    return Intent(kind, asks_latest(question), detect_language(question), since, until)
+
+
+def asks_latest(question: str) -> bool:
+    """Does the question ask for the latest report? A capitalised "Hoy" or "Now" inside the
+    question is part of a name ("según Montevideo Hoy", "according to News Now"), not the time."""
+    for match in _LATEST.finditer(question):
+        before = question[: match.start()].rstrip()
+        if not (match.group(0)[0].isupper() and before and before[-1] not in '¿¡.!?:"“«'):
+            return True
+    return False
 
 
 def carries(kind: str, text: str) -> bool:

@@ -47,12 +47,13 @@ def write_fitted(name: str, data: dict[str, Any]) -> Path:
 class ReaderUse:
     """How the answerers use the reader (reader.json, chosen by scripts/calibrate_reader.py)."""
 
-    # The default answerer (RankerAnswerer): the weight of the ranker's score next to the
-    # reader's ranking column; the reader's best score below which it refuses and its short
+    # The default answerer (RankerAnswerer): the weights of the reader's ranking column and of
+    # its short answer's score next to the ranker's score; the reader's best score below which it refuses and its short
     # answer's score above which the short answer comes first, both on the training scale (None:
     # this reader cannot support them); whether the key-term rules also refuse a question in
     # another language than its article (refusal.rules_refuse).
     rerank_weight: float
+    rerank_span_weight: float
     answer_threshold: float | None
     span_threshold: float | None
     cross_lingual_rules: bool
@@ -65,6 +66,7 @@ class ReaderUse:
     def from_fitted(cls, fitted: dict[str, Any]) -> ReaderUse:
         return cls(
             rerank_weight=float(fitted["rerank_weight"]),
+            rerank_span_weight=float(fitted.get("rerank_span_weight", 0.0)),
             answer_threshold=fitted.get("answer_threshold"),
             span_threshold=fitted.get("span_threshold"),
             cross_lingual_rules=bool(fitted.get("cross_lingual_rules", True)),
