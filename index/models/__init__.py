@@ -45,13 +45,15 @@ def write_fitted(name: str, data: dict[str, Any]) -> Path:
 
 @dataclass(frozen=True)
 class ReaderUse:
-    """How the answerers use the reader (reader.json, chosen by scripts/calibrate_reader.py)."""
+    """How the answerers use the reader (reader.json, chosen by scripts/fit_rerank.py and
+    scripts/calibrate_reader.py)."""
 
     # The default answerer (RankerAnswerer): the weights of the reader's ranking column and of
-    # its short answer's score next to the ranker's score; the reader's best score below which it refuses and its short
-    # answer's score above which the short answer comes first, both on the training scale (None:
-    # this reader cannot support them); whether the key-term rules also refuse a question in
-    # another language than its article (refusal.rules_refuse).
+    # its short answer's score next to the ranker's score (answerers.rerank_score); the reader's
+    # best score below which it refuses and its short answer's score above which the short
+    # answer comes first, both on the training scale (None: this reader cannot support them);
+    # whether the key-term rules also refuse a question in another language than its article
+    # (refusal.rules_refuse).
     rerank_weight: float
     rerank_span_weight: float
     answer_threshold: float | None
