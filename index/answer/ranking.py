@@ -129,6 +129,9 @@ def span_table(query: Query, hits: Sequence[Hit]) -> list[Span]:
     # over a Spanish article): the cosine stands in for it there, hit by hit, so that a cluster
     # told in both languages offers the sentences of both.
     meaning = [query.needs_meaning([hit]) for hit in hits]
+    # An article in the other language matches the question's words through the glossary: a
+    # translation found counts as one of the question's words (the share capped at 1).
+    asked_of = [weights.keys() | query.translated if needs else weights.keys() for needs in meaning]
     raw: list[tuple[int, str, str, int, bool, float, tuple[str, ...]]] = []
     for index, hit in enumerate(hits):
         seen: set[str] = set()
@@ -171,11 +174,8 @@ def span_table(query: Query, hits: Sequence[Hit]) -> list[Span]:
         stems = set(tokens)
         with_headline = stems | headline_stems[index]
         novel = bool(kind) and carries(kind, strip_words(text, question_folded))
-        # An article in the other language matches the question's words through the glossary: a
-        # translation found counts as one of the question's words (the share capped at 1).
-        asked = weights.keys() | query.translated if meaning[index] else weights.keys()
-        matched = [t for t in asked if t in stems]
-        matched_with_headline = [t for t in asked if t in with_headline]
+        matched = [t for t in asked_of[index] if t in stems]
+        matched_with_headline = [t for t in asked_of[index] if t in with_headline]
         words_match = (coverage(stems, weights) + coverage(with_headline, weights)) / 2
         features = np.array(
             [

@@ -64,11 +64,19 @@ _STOPWORDS = (
 )
 
 
+def thread_stemmer(language: str) -> Stemmer.Stemmer:
+    """This thread's Snowball stemmer for `language` (PyStemmer objects are not thread-safe)."""
+    stemmers: dict[str, Stemmer.Stemmer] | None = getattr(_local, "stemmers", None)
+    if stemmers is None:
+        stemmers = _local.stemmers = {}
+    if language not in stemmers:
+        stemmers[language] = Stemmer.Stemmer(language)
+    return stemmers[language]
+
+
 def analyze(text: str) -> list[str]:
     """Lowercase words minus stopwords, Spanish-stemmed, accents folded (reúne ~ reune)."""
-    stemmer = getattr(_local, "stemmer", None)
-    if stemmer is None:  # PyStemmer objects are not thread-safe: one per thread
-        stemmer = _local.stemmer = Stemmer.Stemmer("spanish")
+    stemmer = thread_stemmer("spanish")
     words = [
         w for w in _WORD.findall(text.lower()) if _strip_accents(w) not in _STOPWORDS and (len(w) > 1 or w.isdigit())
     ]

@@ -10,29 +10,22 @@ see docs/glossary.md): one `english<TAB>spanish` pair a line, general news vocab
 
 from __future__ import annotations
 
-import threading
 from collections import defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-import Stemmer
-
-from .analysis import _STOPWORDS, _WORD, _strip_accents, analyze
+from .analysis import _STOPWORDS, _WORD, _strip_accents, analyze, thread_stemmer
 
 GLOSSARY_PATH = Path(__file__).with_name("glossary_en_es.tsv")
 # Longest phrase either side of the glossary holds, in content words.
 MAX_PHRASE = 3
-_local = threading.local()
 
 
 def _english_keys(text: str) -> tuple[str, ...]:
     """English content words, English-stemmed ("invested" ~ "invest"), the glossary's keys."""
-    stemmer = getattr(_local, "english", None)
-    if stemmer is None:  # PyStemmer objects are not thread-safe: one per thread
-        stemmer = _local.english = Stemmer.Stemmer("english")
     words = [w for w in _WORD.findall(text.lower()) if _strip_accents(w) not in _STOPWORDS and not w.isdigit()]
-    return tuple(stemmer.stemWords(words))
+    return tuple(thread_stemmer("english").stemWords(words))
 
 
 def _spanish_keys(text: str) -> tuple[str, ...]:
