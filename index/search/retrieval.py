@@ -197,7 +197,9 @@ class HybridSearch:
         own = set(analyze(query))
         for senses in translated_terms(query, language):
             for sense in senses:
-                for token in sense - own:
+                # In a fixed order: BM25 adds the tokens' scores in this order, a set's order
+                # changes with Python's string hashing, and a float sum's last bits with its order.
+                for token in sorted(sense - own):
                     added[token] = added.get(token, 0.0) + self.translation_weight / len(senses)
         return added
 
