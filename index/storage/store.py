@@ -54,13 +54,15 @@ READ_BATCH = 5000
 # time with precomputed vectors, nothing next to embedding (docs/bench/README.md).
 HNSW_SYNC_THRESHOLD = 100
 TRANSIENT_RETRY_SECONDS = (0.1, 0.3, 1.0)
-# What a Chroma server can answer for a moment while another process's writes are being
-# indexed: worth a short, bounded wait rather than an error for the user.
-TRANSIENT_ERRORS = ("Nothing found on disk", "Error finding id")
+# What Chroma can answer for a moment: a server while another process's writes are being
+# indexed, and the on-disk store's SQLite when two of its own connections meet (seen on a
+# configuration change right after a second client opened the store, under load). Worth a
+# short, bounded wait rather than an error for the user.
+TRANSIENT_ERRORS = ("Nothing found on disk", "Error finding id", "database is locked")
 
 
 def _patiently(call: Callable[[], Any], failure: str) -> Any:
-    """`call()` (a Chroma read), with a short, bounded wait on its transient errors; any other
+    """`call()` (a Chroma read or a small write), with a short, bounded wait on its transient errors; any other
     error, or one that lasts, is a StoreError."""
     for attempt in range(len(TRANSIENT_RETRY_SECONDS) + 1):
         try:
@@ -206,10 +208,14 @@ class ChunkStore:
         hnsw = (self.collection.configuration or {}).get("hnsw") or {}
         if int(hnsw.get("sync_threshold") or 0) <= HNSW_SYNC_THRESHOLD:
             return
+        lowered = {"hnsw": {"sync_threshold": HNSW_SYNC_THRESHOLD}}
         try:
-            self.collection.modify(configuration={"hnsw": {"sync_threshold": HNSW_SYNC_THRESHOLD}})  # type: ignore[arg-type,typeddict-item]
-        except Exception as exc:  # a read-only store still answers, only its cold starts are slower
-            log.info("cannot lower the collection's HNSW sync threshold: %s", exc)
+            _patiently(
+                lambda: self.collection.modify(configuration=lowered),  # type: ignore[arg-type]
+                "cannot lower the collection's HNSW sync threshold",
+            )
+        except StoreError as exc:  # a read-only store still answers, only its cold starts are slower
+            log.info("%s", exc)
 
     # -- bookkeeping ---------------------------------------------------------------------
 
