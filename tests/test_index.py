@@ -13,10 +13,10 @@ import pytest
 
 from index import NewsIndex, QuestionError, StoreError
 from index.lexical.analysis import analyze
-from index.search.retrieval import CROSS_LINGUAL_COSINE, DateRange, best_sentence_similarity
+from index.search.retrieval import CANDIDATES, CROSS_LINGUAL_COSINE, DateRange, best_sentence_similarity
 from index.search.sentences import embedded_sentences, pack, split_sentences
 from index.storage.records import LAYOUT, SENTENCE_VECTORS_KEY
-from index.storage.store import HNSW_SYNC_THRESHOLD, ChunkStore, open_client
+from index.storage.store import HNSW_EF_SEARCH, HNSW_SYNC_THRESHOLD, ChunkStore, open_client
 
 from .conftest import SAMPLE_ARTICLES
 from .fakes import make_settings
@@ -224,16 +224,43 @@ def test_store_built_with_another_model_is_refused(sample_index: NewsIndex) -> N
 
 
 def test_the_hnsw_index_is_written_often_so_cold_starts_replay_little(tmp_path: Path) -> None:
-    """New collections get HNSW_SYNC_THRESHOLD; one made with Chroma's default (1000) gets it on
-    open, and its next cold start replays at most that many records (measured in store.py)."""
+    """New collections get HNSW_SYNC_THRESHOLD and HNSW_EF_SEARCH; one made with Chroma's defaults
+    (1000, 100) gets them on open, and its next cold start replays at most that many records
+    (measured in store.py)."""
     settings = make_settings(tmp_path / "store", collection="older")
     old = open_client(settings).get_or_create_collection("older", configuration={"hnsw": {"space": "cosine"}})
-    assert old.configuration["hnsw"]["sync_threshold"] == 1000
+    assert (old.configuration["hnsw"]["sync_threshold"], old.configuration["hnsw"]["ef_search"]) == (1000, 100)
+    tuned = (HNSW_SYNC_THRESHOLD, HNSW_EF_SEARCH)
     store = ChunkStore(settings, "hashing")
-    assert store.collection.configuration["hnsw"]["sync_threshold"] == HNSW_SYNC_THRESHOLD
+    assert (
+        store.collection.configuration["hnsw"]["sync_threshold"],
+        store.collection.configuration["hnsw"]["ef_search"],
+    ) == tuned
     fresh = ChunkStore(make_settings(tmp_path / "store", collection="newer"), "hashing")
-    assert fresh.collection.configuration["hnsw"]["sync_threshold"] == HNSW_SYNC_THRESHOLD
-    assert open_client(settings).get_collection("older").configuration["hnsw"]["sync_threshold"] == HNSW_SYNC_THRESHOLD
+    assert (
+        fresh.collection.configuration["hnsw"]["sync_threshold"],
+        fresh.collection.configuration["hnsw"]["ef_search"],
+    ) == tuned
+    reopened = open_client(settings).get_collection("older").configuration["hnsw"]
+    assert (reopened["sync_threshold"], reopened["ef_search"]) == tuned
+
+
+def test_dense_search_finds_the_true_nearest_chunks(tmp_path: Path) -> None:
+    """The dense side's candidates are the exact nearest chunks, not most of them: at Chroma's
+    default search width some of the true nearest were missed, and which ones changed between
+    processes (store.py). Random unit vectors are the hard case for HNSW."""
+    store = ChunkStore(make_settings(tmp_path / "store"), "hashing")
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(3000, 64)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = [f"chunk-{n}" for n in range(len(vectors))]
+    for start in range(0, len(ids), 1000):
+        store.collection.add(ids=ids[start : start + 1000], embeddings=vectors[start : start + 1000])
+    pool = 2 * CANDIDATES
+    for query in vectors[:20] + 0.3 * rng.normal(size=(20, 64)).astype(np.float32):
+        query /= np.linalg.norm(query)
+        exact = {ids[n] for n in np.argsort(-(vectors @ query))[:pool]}
+        assert {chunk_id for chunk_id, _ in store.nearest(query.tolist(), pool)} == exact
 
 
 def test_fast_model_is_selectable(tmp_path: Path) -> None:

@@ -53,6 +53,13 @@ READ_BATCH = 5000
 # At 100 the replay is ≤ 0.15 s; the extra index writes cost ~25 % of a bulk ingest's Chroma
 # time with precomputed vectors, nothing next to embedding (docs/bench/README.md).
 HNSW_SYNC_THRESHOLD = 100
+# How wide the HNSW search is. At Chroma's default 100, a query for the 80 nearest chunks
+# (retrieval.CANDIDATES, doubled) missed some of the true 80 for 321 of 400 news questions over
+# 2,545 chunks, and which ones changed from one process to the next (the graph of the records
+# replayed at a cold start is built by several threads): the same question could find other
+# articles. At 800 every question got its exact 80, at a few ms more a query (docs/scaling.md).
+HNSW_EF_SEARCH = 800
+HNSW_TUNING = {"sync_threshold": HNSW_SYNC_THRESHOLD, "ef_search": HNSW_EF_SEARCH}
 TRANSIENT_RETRY_SECONDS = (0.1, 0.3, 1.0)
 # What Chroma can answer for a moment: a server while another process's writes are being
 # indexed, and the on-disk store's SQLite when two of its own connections meet (seen on a
@@ -180,13 +187,13 @@ class ChunkStore:
         try:
             self.collection: Collection = self.client.get_or_create_collection(
                 settings.collection,
-                configuration={"hnsw": {"space": "cosine", "sync_threshold": HNSW_SYNC_THRESHOLD}},
+                configuration={"hnsw": {"space": "cosine", **HNSW_TUNING}},  # type: ignore[arg-type]
                 metadata={"embed_model": embed_key, "chunk_size": settings.chunk_size, "version": "empty"},
                 embedding_function=None,
             )
         except Exception as exc:
             raise StoreError(f"cannot open the collection {settings.collection!r}: {exc}") from exc
-        self._sync_often()
+        self._tune_hnsw()
         self.changes = ChangeLog(self.client, changes_collection_name(settings.collection))
         # Both collections' ids, fixed when each was created: a side index made for another
         # incarnation of either (a store deleted and made again) is rebuilt, whatever its seq.
@@ -203,18 +210,18 @@ class ChunkStore:
                 f"set NEWSBOT_EMBED_MODEL={stored_model} or use another store"
             )
 
-    def _sync_often(self) -> None:
-        """A store made before HNSW_SYNC_THRESHOLD (or by another tool) gets it: a mutable setting."""
+    def _tune_hnsw(self) -> None:
+        """A store made before HNSW_TUNING (or by another tool) gets it: both are mutable settings."""
         hnsw = (self.collection.configuration or {}).get("hnsw") or {}
-        if int(hnsw.get("sync_threshold") or 0) <= HNSW_SYNC_THRESHOLD:
+        changed = {key: value for key, value in HNSW_TUNING.items() if hnsw.get(key) != value}
+        if not changed:
             return
-        lowered = {"hnsw": {"sync_threshold": HNSW_SYNC_THRESHOLD}}
         try:
             _patiently(
-                lambda: self.collection.modify(configuration=lowered),  # type: ignore[arg-type]
-                "cannot lower the collection's HNSW sync threshold",
+                lambda: self.collection.modify(configuration={"hnsw": changed}),  # type: ignore[arg-type]
+                "cannot tune the collection's HNSW index",
             )
-        except StoreError as exc:  # a read-only store still answers, only its cold starts are slower
+        except StoreError as exc:  # a read-only store still answers, more slowly to start or less exactly
             log.info("%s", exc)
 
     # -- bookkeeping ---------------------------------------------------------------------
