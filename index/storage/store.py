@@ -53,18 +53,15 @@ READ_BATCH = 5000
 # At 100 the replay is ≤ 0.15 s; the extra index writes cost ~25 % of a bulk ingest's Chroma
 # time with precomputed vectors, nothing next to embedding (docs/bench/README.md).
 HNSW_SYNC_THRESHOLD = 100
-# How wide the HNSW search is. At Chroma's default 100, a query for the 80 nearest chunks
-# (retrieval.CANDIDATES, doubled) missed some of the true 80 for 321 of 400 news questions over
-# 2,545 chunks, and which ones changed from one process to the next (the graph of the records
-# replayed at a cold start is built by several threads): the same question could find other
-# articles. At 800 every question got its exact 80, at a few ms more a query (docs/scaling.md).
+# Search width: at Chroma's default 100 the 80 nearest chunks (CANDIDATES, doubled) missed some of
+# the true 80 for 321 of 400 news questions, and which ones changed between processes (a cold start's
+# replayed graph is built by several threads); at 800 all 80, every time, a few ms more (docs/scaling.md).
 HNSW_EF_SEARCH = 800
 HNSW_TUNING = {"sync_threshold": HNSW_SYNC_THRESHOLD, "ef_search": HNSW_EF_SEARCH}
 TRANSIENT_RETRY_SECONDS = (0.1, 0.3, 1.0)
-# What Chroma can answer for a moment: a server while another process's writes are being
-# indexed, and the on-disk store's SQLite when two of its own connections meet (seen on a
-# configuration change right after a second client opened the store, under load). Worth a
-# short, bounded wait rather than an error for the user.
+# What Chroma can answer for a moment, worth a short, bounded wait rather than an error: a server
+# while another process's writes are indexed; the on-disk SQLite when two of Chroma's own
+# connections meet (a configuration change right after a second client opened the store, under load).
 TRANSIENT_ERRORS = ("Nothing found on disk", "Error finding id", "database is locked")
 
 
@@ -217,10 +214,7 @@ class ChunkStore:
         if not changed:
             return
         try:
-            _patiently(
-                lambda: self.collection.modify(configuration={"hnsw": changed}),  # type: ignore[arg-type]
-                "cannot tune the collection's HNSW index",
-            )
+            _patiently(lambda: self.collection.modify(configuration={"hnsw": changed}), "cannot tune its HNSW index")  # type: ignore[arg-type]
         except StoreError as exc:  # a read-only store still answers, more slowly to start or less exactly
             log.info("%s", exc)
 
