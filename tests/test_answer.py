@@ -247,6 +247,9 @@ def test_question_intents() -> None:
     assert read_intent("¿Dónde será la reunión?").kind == "where"
     assert read_intent("¿Cuál es la cifra más reciente?").latest
     assert not read_intent("¿Cuál fue la cifra de enero?").latest
+    # What a developing story "finally" came to is its latest report.
+    assert read_intent("¿Cuántas viviendas destruidas deja finalmente la tragedia?").latest
+    assert read_intent("How much did the fundraiser finally raise?").latest
     # An outlet's name is not the time: "Hoy" and "Now" capitalised inside the question.
     assert not read_intent("¿Cuántos inquilinos había, según Montevideo Hoy?").latest
     assert not read_intent("How many were hurt, according to News Now?").latest

@@ -38,7 +38,7 @@ _WHERE = re.compile(r"\b(d[oó]nde|ad[oó]nde|en qu[eé] (ciudad|pa[ií]s|lugar|
 # "Latest" questions; "el último año" / "la última semana" is a span of time, not "the latest".
 _LATEST = re.compile(
     r"\b([uú]ltim[oa]s?(?!\s+(a[nñ]os?|mes(es)?|semanas?|d[ií]as?|trimestres?|d[eé]cadas?|horas?)\b)|"
-    r"m[aá]s recientes?|actual(es|mente)?|hoy|ahora|latest|most recent|current(ly)?|now|newest)\b",
+    r"m[aá]s recientes?|actual(es|mente)?|hoy|ahora|finalmente|latest|most recent|current(ly)?|now|newest|finally)\b",
     re.IGNORECASE,
 )
 _QUESTION_WORDS = frozenset(
