@@ -196,10 +196,10 @@ def test_latest_question_prefers_the_newest_article(sample_index: NewsIndex) -> 
 def test_a_latest_question_quotes_the_newest_article_among_the_best_sentences(sample_index: NewsIndex) -> None:
     # The newest article about a question need not hold the figure asked for: the answer is the
     # newest article's sentence among the LATEST_PICKS best, not the newest article's best.
-    def hit(date: str) -> Hit:
-        return Hit(source=date, title="", outlet="", date=date, text="", score=1.0)
+    def hit(date: str, score: float = 1.0) -> Hit:
+        return Hit(source=date, title="", outlet="", date=date, text="", score=score)
 
-    hits = [hit("2026-03-01"), hit("2026-01-10"), hit("2026-02-20"), hit("2026-04-30")]
+    hits = [hit("2026-03-01"), hit("2026-01-10"), hit("2026-02-20"), hit("2026-04-30"), hit("2026-05-15", 0.5)]
     order = [1, 2, 1, 0, 1, 3]  # hit of each pick, best first: hit 3 (the newest) only sixth
     picks = [Pick(Candidate(h, f"frase {n}", 10.0 - n, frozenset())) for n, h in enumerate(order)]
     lexical = sample_index.lexical_index()
@@ -209,6 +209,10 @@ def test_a_latest_question_quotes_the_newest_article_among_the_best_sentences(sa
     assert best_pick(latest, hits, picks[:3]) is picks[1]  # 2026-02-20
     plain = understand("¿Cuál es la cifra de la inflación?", lexical)
     assert best_pick(plain, hits, picks) is picks[0]
+    # A newer article among the best five that search found less about the question (under
+    # LATEST_RELEVANCE of the best score: another event's report) is not "the latest" of this one.
+    other_event = Pick(Candidate(4, "frase de otra noticia", 9.5, frozenset()))
+    assert best_pick(latest, hits, [picks[0], other_event, *picks[1:]]) is picks[3]
 
 
 def test_dates_narrow_the_articles(sample_index: NewsIndex) -> None:
