@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from chromadb.api.models.Collection import Collection
 
 from index import NewsIndex, QuestionError, StoreError
 from index.lexical.analysis import analyze
@@ -229,20 +230,16 @@ def test_the_hnsw_index_is_written_often_so_cold_starts_replay_little(tmp_path: 
     (measured in store.py)."""
     settings = make_settings(tmp_path / "store", collection="older")
     old = open_client(settings).get_or_create_collection("older", configuration={"hnsw": {"space": "cosine"}})
-    assert (old.configuration["hnsw"]["sync_threshold"], old.configuration["hnsw"]["ef_search"]) == (1000, 100)
+
+    def tuning(collection: Collection) -> tuple[int, int]:
+        hnsw = collection.configuration["hnsw"]
+        return hnsw["sync_threshold"], hnsw["ef_search"]
+
+    assert tuning(old) == (1000, 100)
     tuned = (HNSW_SYNC_THRESHOLD, HNSW_EF_SEARCH)
-    store = ChunkStore(settings, "hashing")
-    assert (
-        store.collection.configuration["hnsw"]["sync_threshold"],
-        store.collection.configuration["hnsw"]["ef_search"],
-    ) == tuned
-    fresh = ChunkStore(make_settings(tmp_path / "store", collection="newer"), "hashing")
-    assert (
-        fresh.collection.configuration["hnsw"]["sync_threshold"],
-        fresh.collection.configuration["hnsw"]["ef_search"],
-    ) == tuned
-    reopened = open_client(settings).get_collection("older").configuration["hnsw"]
-    assert (reopened["sync_threshold"], reopened["ef_search"]) == tuned
+    assert tuning(ChunkStore(settings, "hashing").collection) == tuned
+    assert tuning(ChunkStore(make_settings(tmp_path / "store", collection="newer"), "hashing").collection) == tuned
+    assert tuning(open_client(settings).get_collection("older")) == tuned
 
 
 def test_dense_search_finds_the_true_nearest_chunks(tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ from typing import Protocol
 from ..errors import LLMError
 from ..models import FittedModels, ReaderUse, load_models
 from ..schema import Answer, Hit
-from ..search.retrieval import LATEST_RELEVANCE
+from ..search.retrieval import about_the_question
 from ..settings import Settings
 from .compose import MAX_SPAN_SHARE, Sources, best_quotes, citation, defuse_markers, lead, markers, refusal, reporting
 from .question import Query
@@ -224,12 +224,13 @@ def _without_repeats(picks: Sequence[Pick]) -> list[Pick]:
 
 def best_pick(query: Query, hits: Sequence[Hit], picks: Sequence[Pick]) -> Pick:
     """The first pick (of at least one); for a "latest" question the newest article's among the
-    first LATEST_PICKS (the first of those on a tie) whose article is about the question as
-    `retrieval.newest_first` counts it: a newer report of another event can hold one of them."""
+    first LATEST_PICKS (the first of those on a tie) whose article is about the question
+    (`retrieval.about_the_question`, as `newest_first` counts it): a newer report of another
+    event can hold one of them."""
     if query.intent.latest:
-        best = max(h.score for h in hits)
-        about = [p for p in picks[:LATEST_PICKS] if hits[p.candidate.hit_index].score >= LATEST_RELEVANCE * best]
-        return max(about or picks[:1], key=lambda p: hits[p.candidate.hit_index].date)
+        about = about_the_question(hits)
+        relevant = [p for p in picks[:LATEST_PICKS] if about[p.candidate.hit_index]]
+        return max(relevant or picks[:1], key=lambda p: hits[p.candidate.hit_index].date)
     return picks[0]
 
 

@@ -294,12 +294,19 @@ def merge_by_article(chunks: list[ScoredChunk], k: int) -> list[Hit]:
 LATEST_RELEVANCE = 0.6  # share of the best score an article needs to count as about the question
 
 
+def about_the_question(hits: Sequence[Hit]) -> list[bool]:
+    """For each hit, whether its article is about the question: it scores at least
+    LATEST_RELEVANCE of the best hit (hits in any order: a "latest" list is newest first)."""
+    best = max((h.score for h in hits), default=0.0)
+    return [h.score >= LATEST_RELEVANCE * best for h in hits]
+
+
 def newest_first(hits: Sequence[Hit]) -> list[Hit]:
-    """For a "latest" question: the newest of the articles about the question leads (those
-    scoring at least LATEST_RELEVANCE of the best), the others keep their order. The one place
-    "latest" orders anything: search and ask both return hits in this order."""
+    """For a "latest" question: the newest of the articles about the question leads
+    (`about_the_question`), the others keep their order. The one place "latest" orders
+    anything: search and ask both return hits in this order."""
     if not hits:
         return []
-    relevant = [h for h in hits if h.score >= LATEST_RELEVANCE * hits[0].score]
+    relevant = [h for h, about in zip(hits, about_the_question(hits), strict=True) if about]
     newest = max(relevant, key=lambda h: h.date)
     return [newest] + [h for h in hits if h is not newest]

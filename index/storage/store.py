@@ -66,8 +66,8 @@ TRANSIENT_ERRORS = ("Nothing found on disk", "Error finding id", "database is lo
 
 
 def _patiently(call: Callable[[], Any], failure: str) -> Any:
-    """`call()` (a Chroma read or a small write), with a short, bounded wait on its transient errors; any other
-    error, or one that lasts, is a StoreError."""
+    """`call()` (a Chroma read or a small write), with a short, bounded wait on its transient
+    errors; any other error, or one that lasts, is a StoreError."""
     for attempt in range(len(TRANSIENT_RETRY_SECONDS) + 1):
         try:
             return call()
