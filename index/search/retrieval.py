@@ -175,9 +175,8 @@ class HybridSearch:
         own = {cid: float(self._cosine(m.similarity, None, m, language)) for cid, m in pool.items()}
         for cid, match in fetched.items():
             vector = np.asarray(match.vector, dtype=np.float32)
-            cosine = self._cosine(vector @ query_vector, None if glossed is None else vector @ glossed, match, language)
-            dense[cid] = DenseMatch(cid, float(cosine), match.text, match.metadata)
-            own[cid] = float(self._cosine(vector @ query_vector, None, match, language))
+            own[cid], searched_cosine = self._own_and_searched(vector, query_vector, glossed, match, language)
+            dense[cid] = DenseMatch(cid, float(searched_cosine), match.text, match.metadata)
         if not dense:
             return []
 
@@ -190,17 +189,15 @@ class HybridSearch:
         position = lexical.position
         lexical_raw = np.array([bm25[position[cid]] if cid in position else 0.0 for cid in ids], dtype=np.float32)
         stored = self._store.sentence_vectors({cid: dense[cid].metadata for cid in ids}, query_vector.shape[0])
-
-        def sentence_cosines(cid: str, gloss_vector: np.ndarray | None) -> np.ndarray:
-            """The cosines of the chunk's stored sentences (none when it has none), as `_cosine` gives them."""
-            if cid not in stored:
-                return np.zeros(0, dtype=np.float32)
-            vectors = stored[cid]
-            glossed_cosines = None if gloss_vector is None else vectors @ gloss_vector
-            return self._cosine(vectors @ query_vector, glossed_cosines, dense[cid], language)
-
-        sentences = [sentence_cosines(cid, None) for cid in ids]
-        searched_sentences = sentences if glossed is None else [sentence_cosines(cid, glossed) for cid in ids]
+        sentences, searched_sentences = [], []  # per chunk, of its stored sentences (none: empty)
+        for cid in ids:
+            own_sentences, searched_ones = (
+                self._own_and_searched(stored[cid], query_vector, glossed, dense[cid], language)
+                if cid in stored
+                else (np.zeros(0, dtype=np.float32),) * 2
+            )
+            sentences.append(own_sentences)
+            searched_sentences.append(searched_ones)
         best_sentence = np.array(
             [best_sentence_similarity(s, float(searched[i])) for i, s in enumerate(searched_sentences)],
             dtype=np.float32,
@@ -257,11 +254,27 @@ class HybridSearch:
             own = (1 - self.gloss_weight) * own + self.gloss_weight * glossed
         return own + self.cross_lingual_cosine
 
+    def _own_and_searched(
+        self,
+        vectors: np.ndarray,
+        query_vector: np.ndarray,
+        glossed: np.ndarray | None,
+        match: DenseMatch,
+        language: str,
+    ) -> tuple[Any, Any]:
+        """`_cosine` of `vectors` (a chunk's, or the rows of its sentences') without the gloss (what
+        the answerer gets) and with it (what search orders by), each product computed once."""
+        own = vectors @ query_vector
+        if glossed is None:
+            raised = self._cosine(own, None, match, language)
+            return raised, raised
+        return self._cosine(own, None, match, language), self._cosine(own, vectors @ glossed, match, language)
+
     def _across_languages(
         self, dense: dict[str, DenseMatch], language: str, glossed: np.ndarray | None, lexical: LexicalIndex
     ) -> dict[str, DenseMatch]:
         """`dense` with the cosines of chunks in another language mixed with the gloss's and
-        raised (`_cosine`), best first."""
+        raised (`_cosine`), best first; as it is where neither applies (no offset, no gloss)."""
         if not self.cross_lingual_cosine and glossed is None:
             return dense
         other = [m for m in dense.values() if self._in_other_language(m, language)]
